@@ -14,7 +14,8 @@ if (!outDir || names.length === 0) {
   process.exit(2)
 }
 mkdirSync(outDir, { recursive: true })
-const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" })
+const run = (cmd, args, cwd) =>
+  execFileSync(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" })
 const bin = (pkg, name) => join(root, "packages", pkg, "node_modules", ".bin", name)
 
 const tarballs = {}
@@ -23,7 +24,9 @@ for (const name of names) {
   run("pnpm", ["run", "build"], dir)
   const before = new Set(readdirSync(outDir))
   run("pnpm", ["pack", "--pack-destination", outDir], dir)
-  const file = readdirSync(outDir).find((f) => f.endsWith(".tgz") && !before.has(f) && f.includes(`mta-${name}-`))
+  const file = readdirSync(outDir).find(
+    (f) => f.endsWith(".tgz") && !before.has(f) && f.includes(`mta-${name}-`)
+  )
   if (!file) throw new Error(`pnpm pack produced no tarball for ${name}`)
   const tarball = join(outDir, file)
   const domainBin = (tool) => bin("domain", tool)

@@ -11,7 +11,9 @@ try {
   console.log("0 passed, 1 failed")
   process.exit(1)
 }
-const failedSuites = report.testResults.filter((r) => r.status === "failed" && r.assertionResults.length === 0)
+const failedSuites = report.testResults.filter(
+  (r) => r.status === "failed" && r.assertionResults.length === 0
+)
 const passed = report.numPassedTests
 const failed = report.numFailedTests + failedSuites.length
 const skipped = report.numPendingTests + report.numTodoTests

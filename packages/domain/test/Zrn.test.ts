@@ -26,18 +26,35 @@ describe("Zrn.parse: accepted forms (domain-rules §1)", () => {
     ["without the scheme", `zh:us:accounts:customer:${UUID}`, undefined, CANONICAL],
     ["without the scheme, singular domain", `zh:us:account:customer:${UUID}`, undefined, CANONICAL],
     ["short customer form, default geo", `customer:${UUID}`, undefined, CANONICAL],
-    ["short ledger form, geo from context", `ledger:${UUID}`, { geo: "eu" }, `zrn:zh:eu:accounts:ledger:${UUID}`],
+    [
+      "short ledger form, geo from context",
+      `ledger:${UUID}`,
+      { geo: "eu" },
+      `zrn:zh:eu:accounts:ledger:${UUID}`
+    ],
     ["bare uuid with expected subdomain", UUID, { subdomain: "customer" }, CANONICAL],
-    ["bare upper-case uuid, geo and subdomain from context", UUID.toUpperCase(), { geo: "uk", subdomain: "ledger" }, `zrn:zh:uk:accounts:ledger:${UUID}`],
+    [
+      "bare upper-case uuid, geo and subdomain from context",
+      UUID.toUpperCase(),
+      { geo: "uk", subdomain: "ledger" },
+      `zrn:zh:uk:accounts:ledger:${UUID}`
+    ],
     ["every geo: au", `zrn:zh:au:accounts:ledger:${UUID}`, undefined, `zrn:zh:au:accounts:ledger:${UUID}`],
-    ["the short form ignores no explicit geo", `zrn:zh:bz:accounts:customer:${UUID}`, { geo: "eu" }, `zrn:zh:bz:accounts:customer:${UUID}`]
+    [
+      "the short form ignores no explicit geo",
+      `zrn:zh:bz:accounts:customer:${UUID}`,
+      { geo: "eu" },
+      `zrn:zh:bz:accounts:customer:${UUID}`
+    ]
   ] as const)("%s", (_, input, options, expected) => {
     expect(parsed(input, options)).toBe(expected)
   })
 
   it("accepts every geo in the enumeration", () => {
     for (const geo of Enums.Geo.literals) {
-      expect(parsed(`zrn:zh:${geo.toUpperCase()}:accounts:customer:${UUID}`)).toBe(`zrn:zh:${geo}:accounts:customer:${UUID}`)
+      expect(parsed(`zrn:zh:${geo.toUpperCase()}:accounts:customer:${UUID}`)).toBe(
+        `zrn:zh:${geo}:accounts:customer:${UUID}`
+      )
     }
   })
 })
@@ -49,17 +66,47 @@ describe("Zrn.parse: rejected forms name the part at fault", () => {
     ["trailing newline", `${CANONICAL}\n`, "Whitespace", "whitespace"],
     ["inner whitespace", `zrn:zh: us:accounts:customer:${UUID}`, "Whitespace", "whitespace"],
     ["percent-encoded", `zrn%3Azh%3Aus%3Aaccounts%3Acustomer%3A${UUID}`, "PercentEncoded", "decode it first"],
-    ["unknown scheme", `arn:zh:us:accounts:customer:${UUID}`, "Scheme", 'unknown scheme "arn" (expected zrn or urn)'],
-    ["unknown namespace", `zrn:zz:us:accounts:customer:${UUID}`, "Namespace", 'unknown namespace "zz" (expected zh)'],
+    [
+      "unknown scheme",
+      `arn:zh:us:accounts:customer:${UUID}`,
+      "Scheme",
+      'unknown scheme "arn" (expected zrn or urn)'
+    ],
+    [
+      "unknown namespace",
+      `zrn:zz:us:accounts:customer:${UUID}`,
+      "Namespace",
+      'unknown namespace "zz" (expected zh)'
+    ],
     ["unknown geo", `zrn:zh:fr:accounts:customer:${UUID}`, "Geo", 'unknown geo "fr"'],
-    ["unknown domain", `zrn:zh:us:wallets:customer:${UUID}`, "Domain", 'unknown domain "wallets" (expected accounts)'],
-    ["unknown subdomain", `zrn:zh:us:accounts:vault:${UUID}`, "Subdomain", 'unknown subdomain "vault" (expected customer or ledger)'],
+    [
+      "unknown domain",
+      `zrn:zh:us:wallets:customer:${UUID}`,
+      "Domain",
+      'unknown domain "wallets" (expected accounts)'
+    ],
+    [
+      "unknown subdomain",
+      `zrn:zh:us:accounts:vault:${UUID}`,
+      "Subdomain",
+      'unknown subdomain "vault" (expected customer or ledger)'
+    ],
     ["unknown subdomain, short form", `vault:${UUID}`, "Subdomain", "expected customer or ledger"],
     ["id not a uuid", "zrn:zh:us:accounts:customer:12345", "Id", 'id "12345" is not a UUID'],
-    ["uuid missing a group", "zrn:zh:us:accounts:customer:c761fc96-5c44-40d4-3fcd5d06754e", "Id", "not a UUID"],
+    [
+      "uuid missing a group",
+      "zrn:zh:us:accounts:customer:c761fc96-5c44-40d4-3fcd5d06754e",
+      "Id",
+      "not a UUID"
+    ],
     ["short form, id not a uuid", "customer:not-a-uuid", "Id", "not a UUID"],
     ["bare string that is not a uuid", "hello", "Id", "not a UUID"],
-    ["too many segments", `zrn:zh:us:accounts:customer:extra:${UUID}`, "SegmentCount", "7 ':'-separated segments"],
+    [
+      "too many segments",
+      `zrn:zh:us:accounts:customer:extra:${UUID}`,
+      "SegmentCount",
+      "7 ':'-separated segments"
+    ],
     ["scheme with a missing part", `zrn:zh:us:customer:${UUID}`, "SegmentCount", "got 4"],
     ["three segments", `accounts:customer:${UUID}`, "SegmentCount", "3 ':'-separated segments"],
     ["trailing colon", `${CANONICAL}:`, "SegmentCount", "7 ':'-separated segments"],
@@ -114,7 +161,9 @@ describe("Zrn values", () => {
 
 describe("Zrn Schemas", () => {
   it("ZrnFromString decodes any accepted form and encodes canonical", () => {
-    const decoded = Schema.decodeUnknownSync(Zrn.ZrnFromString)(`urn:zh:us:accounts:customer:${UUID.toUpperCase()}`)
+    const decoded = Schema.decodeUnknownSync(Zrn.ZrnFromString)(
+      `urn:zh:us:accounts:customer:${UUID.toUpperCase()}`
+    )
     expect(decoded).toBeInstanceOf(Zrn.Zrn)
     expect(Schema.encodeSync(Zrn.ZrnFromString)(decoded)).toBe(CANONICAL)
   })
@@ -160,7 +209,9 @@ const spelling = (v: Id) =>
     fc
       .tuple(fc.constantFrom("zrn", "urn"), fc.constantFrom("accounts", "account"))
       .chain(([scheme, domain]) => randomCase(`${scheme}:zh:${v.geo}:${domain}:${v.subdomain}:${v.id}`)),
-    fc.constantFrom("accounts", "account").chain((domain) => randomCase(`zh:${v.geo}:${domain}:${v.subdomain}:${v.id}`)),
+    fc
+      .constantFrom("accounts", "account")
+      .chain((domain) => randomCase(`zh:${v.geo}:${domain}:${v.subdomain}:${v.id}`)),
     randomCase(`${v.subdomain}:${v.id}`),
     randomCase(v.id)
   )
@@ -201,21 +252,30 @@ describe("Zrn properties", () => {
       fc.string(),
       fc.string({ unit: "grapheme" }),
       fc.array(alphabet, { maxLength: 60 }).map((a) => a.join("")),
-      identifier.chain(spelling).chain((s) =>
-        fc.tuple(fc.nat(s.length), fc.string({ maxLength: 3 })).map(([i, ins]) => s.slice(0, i) + ins + s.slice(i))
-      )
+      identifier
+        .chain(spelling)
+        .chain((s) =>
+          fc
+            .tuple(fc.nat(s.length), fc.string({ maxLength: 3 }))
+            .map(([i, ins]) => s.slice(0, i) + ins + s.slice(i))
+        )
     )
     fc.assert(
-      fc.property(noisy, fc.option(geo, { nil: undefined }), fc.option(subdomain, { nil: undefined }), (s, g, sd) => {
-        const r = Zrn.parse(s, { geo: g, subdomain: sd })
-        if (Either.isRight(r)) {
-          expect(r.right).toBeInstanceOf(Zrn.Zrn)
-          expect(Zrn.parse(Zrn.format(r.right))).toEqual(Either.right(r.right))
-        } else {
-          expect(r.left).toBeInstanceOf(Zrn.ZrnParseError)
-          expect(r.left.message.length).toBeGreaterThan(0)
+      fc.property(
+        noisy,
+        fc.option(geo, { nil: undefined }),
+        fc.option(subdomain, { nil: undefined }),
+        (s, g, sd) => {
+          const r = Zrn.parse(s, { geo: g, subdomain: sd })
+          if (Either.isRight(r)) {
+            expect(r.right).toBeInstanceOf(Zrn.Zrn)
+            expect(Zrn.parse(Zrn.format(r.right))).toEqual(Either.right(r.right))
+          } else {
+            expect(r.left).toBeInstanceOf(Zrn.ZrnParseError)
+            expect(r.left.message.length).toBeGreaterThan(0)
+          }
         }
-      }),
+      ),
       { numRuns: 2000 }
     )
   })

@@ -12,7 +12,9 @@ const work = mkdtempSync(join(tmpdir(), "mta-domain-pack-"))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
 describe("@mta/domain as published", () => {
-  it("packs cleanly (publint --strict, attw esm-only) and imports from plain ESM", { timeout: 240_000 }, () => {
+  it("packs cleanly (publint --strict, attw esm-only) and imports from plain ESM", {
+    timeout: 240_000
+  }, () => {
     const out = execFileSync("node", [join(root, "scripts/pack.mjs"), join(work, "tarballs"), "domain"], {
       encoding: "utf8"
     })
@@ -22,11 +24,18 @@ describe("@mta/domain as published", () => {
 
     const project = join(work, "consumer")
     execFileSync("mkdir", ["-p", project])
-    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }))
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", tarball], {
-      cwd: project,
-      encoding: "utf8"
-    })
+    writeFileSync(
+      join(project, "package.json"),
+      JSON.stringify({ name: "consumer", private: true, type: "module" })
+    )
+    execFileSync(
+      "npm",
+      ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", tarball],
+      {
+        cwd: project,
+        encoding: "utf8"
+      }
+    )
     writeFileSync(
       join(project, "main.mjs"),
       [
@@ -38,6 +47,9 @@ describe("@mta/domain as published", () => {
       ].join("\n")
     )
     const result = JSON.parse(execFileSync("node", ["main.mjs"], { cwd: project, encoding: "utf8" }))
-    expect(result).toEqual({ ok: "zrn:zh:us:accounts:customer:c761fc96-5c44-40d4-8eb2-3fcd5d06754e", bad: "Geo" })
+    expect(result).toEqual({
+      ok: "zrn:zh:us:accounts:customer:c761fc96-5c44-40d4-8eb2-3fcd5d06754e",
+      bad: "Geo"
+    })
   })
 })
