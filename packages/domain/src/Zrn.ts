@@ -7,28 +7,89 @@
  *
  * @since 0.1.0
  */
-import { Either, ParseResult, Schema } from "effect"
+import { Either, Equal, Hash, ParseResult, Schema } from "effect"
 import { Geo, Subdomain } from "./Enums.js"
 
-/** A parsed ZRN. Two spellings of one identifier parse to equal values (`Equal.equals`). */
-export class Zrn extends Schema.Class<Zrn>("Zrn")({
-  geo: Geo,
-  subdomain: Subdomain,
-  id: Schema.String.pipe(
-    Schema.pattern(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, {
-      message: () => "expected a lower-case UUID"
-    })
-  )
-}) {
+const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const trusted = Symbol("Zrn/trusted")
+
+/**
+ * A parsed ZRN. Two spellings of one identifier parse to equal values (`Equal.equals`, and
+ * `toEqual` in tests). A plain class rather than a `Schema.Class`: `parse` builds one per request in
+ * the proxy and the simulator, and a Schema class costs several times more to construct.
+ */
+export class Zrn implements Equal.Equal {
+  readonly geo: Geo
+  readonly subdomain: Subdomain
+  readonly id: string
+
+  /** Builds a ZRN from its parts, checking each; throws `ZrnParseError` on a bad part. Prefer `parse`. */
+  constructor(
+    parts: { readonly geo: Geo; readonly subdomain: Subdomain; readonly id: string },
+    check?: typeof trusted
+  ) {
+    if (check !== trusted) {
+      const input = `zrn:zh:${parts.geo}:accounts:${parts.subdomain}:${parts.id}`
+      if (!GEOS.has(parts.geo))
+        throw new ZrnParseError({ reason: "Geo", input, message: `unknown geo ${show(String(parts.geo))}` })
+      if (!SUBDOMAINS.has(parts.subdomain)) {
+        throw new ZrnParseError({
+          reason: "Subdomain",
+          input,
+          message: `unknown subdomain ${show(String(parts.subdomain))}`
+        })
+      }
+      if (!UUID_LOWER.test(parts.id)) {
+        throw new ZrnParseError({
+          reason: "Id",
+          input,
+          message: `id ${show(String(parts.id))} is not a lower-case UUID`
+        })
+      }
+    }
+    this.geo = parts.geo
+    this.subdomain = parts.subdomain
+    this.id = parts.id
+  }
+
+  [Equal.symbol](that: Equal.Equal): boolean {
+    return that instanceof Zrn && equals(this, that)
+  }
+
+  [Hash.symbol](): number {
+    return Hash.string(format(this))
+  }
+
   /** The canonical string form. */
-  override toString(): string {
+  toString(): string {
     return format(this)
   }
+
   /** Serialises as the canonical string, so `JSON.stringify` never leaks the object shape. */
   toJSON(): string {
     return format(this)
   }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `Zrn(${format(this)})`
+  }
 }
+
+/** The `Zrn` value itself as a Schema (for fields that already hold a parsed ZRN). */
+export const ZrnFromSelf: Schema.Schema<Zrn> = Schema.declare((u: unknown): u is Zrn => u instanceof Zrn, {
+  identifier: "Zrn",
+  description: "a parsed ZRN",
+  pretty: () => (z: Zrn) => format(z),
+  equivalence: () => equals,
+  arbitrary: () => (fc) =>
+    fc
+      .record({
+        geo: fc.constantFrom(...Geo.literals),
+        subdomain: fc.constantFrom(...Subdomain.literals),
+        id: fc.uuid({ version: 4 })
+      })
+      .map((p) => new Zrn(p, trusted))
+})
 
 /** Which check a rejected input failed. */
 export const ZrnParseErrorReason = Schema.Literal(
@@ -72,7 +133,7 @@ const WHITESPACE = /\s/
 const FORMS =
   "zrn:zh:<geo>:accounts:<customer|ledger>:<uuid>, zh:<geo>:accounts:<subdomain>:<uuid>, <subdomain>:<uuid> or <uuid>"
 
-const make = (geo: Geo, subdomain: Subdomain, id: string): Zrn => new Zrn({ geo, subdomain, id }, true)
+const make = (geo: Geo, subdomain: Subdomain, id: string): Zrn => new Zrn({ geo, subdomain, id }, trusted)
 
 const fail = (
   reason: ZrnParseErrorReason,
@@ -242,7 +303,7 @@ export const normalize = (input: string, options?: ParseOptions): Either.Either<
   Either.map(parse(input, options), format)
 
 const fromString = (options: ParseOptions | undefined, identifier: string, only?: Subdomain) =>
-  Schema.transformOrFail(Schema.String, Schema.typeSchema(Zrn), {
+  Schema.transformOrFail(Schema.String, ZrnFromSelf, {
     strict: true,
     decode: (input, _, ast) => {
       const r = parse(input, options)

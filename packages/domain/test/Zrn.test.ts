@@ -154,6 +154,26 @@ describe("Zrn values", () => {
     expect(Either.isLeft(Zrn.normalize("nope"))).toBe(true)
   })
 
+  it("the constructor checks every part", () => {
+    expect(String(new Zrn.Zrn({ geo: "eu", subdomain: "ledger", id: UUID }))).toBe(
+      `zrn:zh:eu:accounts:ledger:${UUID}`
+    )
+    expect(() => new Zrn.Zrn({ geo: "fr" as Enums.Geo, subdomain: "ledger", id: UUID })).toThrow(
+      /unknown geo "fr"/
+    )
+    expect(() => new Zrn.Zrn({ geo: "us", subdomain: "vault" as Enums.Subdomain, id: UUID })).toThrow(
+      /unknown subdomain/
+    )
+    expect(() => new Zrn.Zrn({ geo: "us", subdomain: "ledger", id: UUID.toUpperCase() })).toThrow(
+      /lower-case UUID/
+    )
+  })
+
+  it("inspects as the canonical string", async () => {
+    const { inspect } = await import("node:util")
+    expect(inspect(Zrn.unsafeParse(`customer:${UUID}`))).toBe(`Zrn(${CANONICAL})`)
+  })
+
   it("unsafeParse throws the typed error", () => {
     expect(() => Zrn.unsafeParse("nope")).toThrow(Zrn.ZrnParseError)
   })
