@@ -106,14 +106,15 @@ export const strictObject = <Fields extends Schema.Struct.Fields, A extends Sche
         const value = u[key]
         // Own keys only: an input key such as "toString" must not find Object.prototype members.
         const refusal = has(refused, key) ? refused[key] : undefined
-        const target = has(aliases, key) ? aliases[key] : undefined
+        const canonical = has(aliases, key) ? aliases[key] : undefined
         if (refusal !== undefined) {
           refusals++
           issues.push(pointer(key, value, refusal))
-        } else if (target !== undefined) {
-          if (has(u, target)) issues.push(pointer(key, value, `send either ${target} or ${key}, not both`))
+        } else if (canonical !== undefined) {
+          if (has(u, canonical))
+            issues.push(pointer(key, value, `send either ${canonical} or ${key}, not both`))
           else {
-            rest[target] = value
+            rest[canonical] = value
             accepted++
           }
         } else if (allowed.has(key)) {
