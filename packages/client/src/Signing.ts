@@ -70,10 +70,7 @@ const keyFor = (apiSecret: string): Buffer => {
 
 /** Computes the `X-SCX-SIGNED` value of one request. */
 export const signRequest = (params: SignRequestParams): string =>
-  hmacBase64(
-    keyFor(params.apiSecret),
-    messageOf(params.timestamp, params.method, params.path, params.body)
-  )
+  hmacBase64(keyFor(params.apiSecret), messageOf(params.timestamp, params.method, params.path, params.body))
 
 /** Current Unix time in whole seconds, as the `X-SCX-TIMESTAMP` header wants it. */
 export const timestampSeconds = (nowMs: number): string => String(Math.floor(nowMs / 1000))
