@@ -13,7 +13,7 @@
 import { createHmac } from "node:crypto"
 
 /** Header names of the zerohash request authentication. */
-export const Headers = {
+export const headers = {
   apiKey: "X-SCX-API-KEY",
   passphrase: "X-SCX-PASSPHRASE",
   timestamp: "X-SCX-TIMESTAMP",

@@ -1,1 +1,68 @@
-export {}
+/**
+ * @mta/client: a signed, typed client for the zerohash Customer Accounts API, with an Effect API
+ * (`ZeroHashClient` service) and a Promise API (`createClient`).
+ *
+ * The names most callers need are exported flat (`createClient`, `ZeroHashClient`, `signRequest`,
+ * `verifyWebhook`, the error classes); each module is also exported whole as a namespace.
+ *
+ * @since 0.1.0
+ */
+
+// Configuration
+export {
+  type BearerCredentials,
+  type ClientConfig,
+  type Credentials,
+  fromEnv as configFromEnv,
+  InvalidConfig,
+  type Secret,
+  type SignedCredentials
+} from "./ClientConfig.js"
+// Errors, flat so `err instanceof NotFound` reads naturally
+export * from "./ClientError.js"
+// Whole modules
+export * as ErrorMapping from "./ErrorMapping.js"
+// Promise API
+export {
+  type Client,
+  createClient,
+  type PromiseCallOptions,
+  type PromiseWaitOptions
+} from "./PromiseClient.js"
+export * as Retry from "./Retry.js"
+export * as Signing from "./Signing.js"
+// Signing, webhooks, transports
+export { makeSigner, type SignRequestParams, signRequest } from "./Signing.js"
+export {
+  type ClosableTransport,
+  type FetchLike,
+  fetchTransport,
+  type NodeTransportOptions,
+  nodeTransport,
+  type Transport,
+  type TransportRequest,
+  type TransportResponse
+} from "./Transport.js"
+export * as Webhook from "./Webhook.js"
+export {
+  type VerifyWebhookParams,
+  verifyWebhook,
+  type WebhookEvent,
+  WebhookVerificationError
+} from "./Webhook.js"
+// Effect API
+export {
+  type Account,
+  type CallOptions,
+  type CreateAccountInput,
+  type LedgerAccount,
+  type LedgerPage,
+  type LedgerQueryInput,
+  type Service,
+  type StatusReached,
+  type StatusReason,
+  type UpdateAccountInput,
+  type WaitOptions,
+  ZeroHashClient,
+  type ZrnInput
+} from "./ZeroHashClient.js"
