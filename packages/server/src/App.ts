@@ -1,0 +1,159 @@
+/**
+ * Builds the proxy's Hono app from its dependencies. It never listens (`Server` and `main.ts` do), so
+ * tests call `app.fetch(request)` directly, and the embedded simulator delivers webhooks to it in
+ * process.
+ *
+ * Routes are grouped by resource and mounted with `app.route`: the 15 mirrored endpoints and the
+ * status projection (`/`), the event stream (`/events`), the webhook receiver (`/webhooks`) and the
+ * operations routes (`/`). Cross-cutting concerns are middleware: request id, access log and metrics
+ * around everything; caller authentication, budget and scope on every caller route. Every error
+ * becomes a response in `Errors.toResponse`, the one place that knows statuses.
+ *
+ * @since 0.1.0
+ */
+import { Endpoint } from "@mta/domain"
+import { Hono } from "hono"
+import type { Authenticator, Caller, RateLimitSetting } from "./Callers.js"
+import type { Geo } from "./Config.js"
+import * as Errors from "./Errors.js"
+import type { HonoEnv, Shared, UpstreamClient } from "./internal/context.js"
+import * as Hub from "./internal/hub.js"
+import { observe } from "./internal/middleware.js"
+import { keyedLimiter, rollingLimiter } from "./internal/rateLimit.js"
+import * as AccountRoutes from "./internal/routes/accounts.js"
+import * as EventRoutes from "./internal/routes/events.js"
+import * as OperationRoutes from "./internal/routes/operations.js"
+import * as WebhookRoutes from "./internal/routes/webhooks.js"
+import type { Logger } from "./Logger.js"
+import type { Metrics } from "./Metrics.js"
+import type { Store } from "./Store.js"
+
+export type { UpstreamClient } from "./internal/context.js"
+
+/** What the app is built from. */
+export interface Deps {
+  readonly authenticator: Authenticator
+  readonly store: Store
+  /** The upstream: a `@mta/client` Promise client (signed mode), or anything with the same methods. */
+  readonly upstream: UpstreamClient
+  /** The webhook secret (several during a rotation). */
+  readonly webhookSecret: string | ReadonlyArray<string>
+  readonly logger: Logger
+  readonly metrics: Metrics
+  /** Geo of short ZRN forms. Default `us`. */
+  readonly geo?: Geo | undefined
+  /** The vendor's budget, shared by all callers. Default 2 000 per 10 s; `undefined` turns it off. */
+  readonly egressLimit?: RateLimitSetting | undefined
+  /** Budget of each caller without its own `rate_limit`; none by default. */
+  readonly callerLimit?: RateLimitSetting | undefined
+  /** Longest long poll. Default 60 000 ms. */
+  readonly longPollMaxMs?: number | undefined
+  /** Long poll without `timeout_ms`. Default 30 000 ms (capped by `longPollMaxMs`). */
+  readonly longPollDefaultMs?: number | undefined
+  /** Keep-alive comment interval of `/events`. Default 15 000 ms. */
+  readonly sseHeartbeatMs?: number | undefined
+  /** Readiness checks besides the store's (e.g. the upstream answers). */
+  readonly readiness?: Readonly<Record<string, () => Promise<void>>> | undefined
+  /** The clock, epoch ms. Default `Date.now`. */
+  readonly now?: (() => number) | undefined
+}
+
+/** The built app. */
+export interface App {
+  readonly hono: Hono<HonoEnv>
+  /** The standard fetch entry point. */
+  readonly fetch: (request: Request) => Response | Promise<Response>
+  /** Starts a shutdown: `/readyz` answers 503, long polls answer now, event streams end. */
+  readonly drain: () => void
+  /** Releases the app's subscriptions (after the server has closed). */
+  readonly close: () => void
+}
+
+/** The vendor's documented limit: 2 000 requests per rolling 10 s, per source IP. */
+export const DEFAULT_EGRESS_LIMIT: RateLimitSetting = { requests: 2_000, window_ms: 10_000 }
+
+/** Builds the app. */
+export const make = (deps: Deps): App => {
+  const hub = Hub.make(deps.store)
+  let draining = false
+  const egressLimit = "egressLimit" in deps ? deps.egressLimit : DEFAULT_EGRESS_LIMIT
+  const defaultBudget =
+    deps.callerLimit === undefined
+      ? undefined
+      : keyedLimiter(deps.callerLimit.requests, deps.callerLimit.window_ms)
+  const ownBudgets = new Map<string, ReturnType<typeof keyedLimiter>>()
+  for (const caller of deps.authenticator.callers) {
+    if (caller.rateLimit !== undefined) {
+      ownBudgets.set(caller.name, keyedLimiter(caller.rateLimit.requests, caller.rateLimit.window_ms))
+    }
+  }
+  const callerBudget = (caller: Caller, now: number): number => {
+    const own = ownBudgets.get(caller.name)
+    if (own !== undefined) return own(caller.name, now)
+    return defaultBudget === undefined ? 0 : defaultBudget(caller.name, now)
+  }
+  const longPollMaxMs = deps.longPollMaxMs ?? 60_000
+  const shared: Shared = {
+    authenticator: deps.authenticator,
+    store: deps.store,
+    upstream: deps.upstream,
+    webhookSecret: deps.webhookSecret,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    geo: deps.geo ?? "us",
+    hub,
+    egress:
+      egressLimit === undefined ? undefined : rollingLimiter(egressLimit.requests, egressLimit.window_ms),
+    callerBudget,
+    longPollMaxMs,
+    longPollDefaultMs: Math.min(deps.longPollDefaultMs ?? 30_000, longPollMaxMs),
+    sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
+    now: deps.now ?? Date.now,
+    readiness: deps.readiness ?? {},
+    isDraining: () => draining
+  }
+
+  const app = new Hono<HonoEnv>()
+  app.use(observe(shared))
+  app.route("/", OperationRoutes.routes(shared))
+  app.route("/webhooks", WebhookRoutes.routes(shared))
+  app.route("/events", EventRoutes.routes(shared))
+  app.route("/", AccountRoutes.routes(shared))
+
+  app.notFound((c) => {
+    const path = c.req.path
+    const allow = Endpoint.methodsAt(path)
+    const error =
+      allow.length > 0 && !allow.includes(c.req.method as Endpoint.Method) && path !== "/accounts/new"
+        ? new Errors.MethodNotAllowed({ message: `${c.req.method} is not allowed on ${path}`, allow })
+        : AccountRoutes.notFoundMessage(c.req.method, path)
+    const r = Errors.toResponse(error, c.var.requestId)
+    return c.json(r.body, r.status as 404, r.headers)
+  })
+
+  app.onError((error, c) => {
+    const requestId = c.var.requestId
+    const r = Errors.toResponse(error, requestId)
+    if (!Errors.isExpected(error)) {
+      shared.logger.error(
+        {
+          request_id: requestId,
+          route: c.var.route,
+          err: { name: error.name, message: error.message, stack: error.stack }
+        },
+        "unexpected error"
+      )
+    }
+    return c.json(r.body, r.status as 500, r.headers)
+  })
+
+  return {
+    hono: app,
+    fetch: (request) => app.fetch(request),
+    drain: () => {
+      draining = true
+      hub.drain()
+    },
+    close: () => hub.close()
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Internal callers of the proxy: who they are (a name), what they may do (scopes) and how they prove
+ * it (a bearer token the proxy knows only by its SHA-256).
+ *
+ * `MTA_CALLERS` holds a JSON array of `{ name, token_sha256, scopes, rate_limit? }`. The proxy never
+ * sees a token at rest: it hashes the presented token and looks the hash up. Hashing is cached per
+ * token (bounded), because the same few tokens arrive on every request.
+ *
+ * @since 0.1.0
+ */
+import { createHash } from "node:crypto"
+import { Either, ParseResult, Schema } from "effect"
+
+/** What a caller may do; each proxy route requires exactly one. */
+export const Scope = Schema.Literal(
+  "accounts:read",
+  "accounts:write",
+  "accounts:access",
+  "accounts:members",
+  "accounts:wind_down",
+  "events:read",
+  "audit:read"
+).annotations({ identifier: "Scope", description: "a caller scope" })
+/** What a caller may do. */
+export type Scope = typeof Scope.Type
+
+/** Every scope, in the order of `Scope`. */
+export const allScopes: ReadonlyArray<Scope> = Scope.literals
+
+/** A request budget: at most `requests` in any rolling window of `window_ms` milliseconds. */
+export const RateLimitSetting = Schema.Struct({
+  requests: Schema.Int.pipe(Schema.nonNegative()),
+  window_ms: Schema.Int.pipe(Schema.positive())
+}).annotations({ identifier: "RateLimitSetting" })
+/** A request budget. */
+export type RateLimitSetting = typeof RateLimitSetting.Type
+
+const Sha256Hex = Schema.String.pipe(
+  Schema.pattern(/^[0-9a-fA-F]{64}$/, {
+    message: () => "token_sha256 must be the hex SHA-256 of the token (64 hex digits)"
+  })
+)
+
+/** One entry of `MTA_CALLERS`. */
+export const CallerEntry = Schema.Struct({
+  name: Schema.String.pipe(
+    Schema.pattern(/^[A-Za-z0-9_.@-]{1,64}$/, {
+      message: () => "name must be 1-64 characters of letters, digits, _ . @ -"
+    })
+  ),
+  token_sha256: Sha256Hex,
+  scopes: Schema.Array(Scope),
+  rate_limit: Schema.optional(RateLimitSetting)
+}).annotations({ identifier: "CallerEntry" })
+/** One entry of `MTA_CALLERS`. */
+export type CallerEntry = typeof CallerEntry.Type
+
+/** The whole `MTA_CALLERS` value: names and token hashes are unique. */
+export const CallerList = Schema.Array(CallerEntry).pipe(
+  Schema.filter((entries) => {
+    const problems: Array<string> = []
+    const names = new Set<string>()
+    const hashes = new Set<string>()
+    for (const entry of entries) {
+      if (names.has(entry.name)) problems.push(`caller name ${JSON.stringify(entry.name)} appears twice`)
+      names.add(entry.name)
+      const hash = entry.token_sha256.toLowerCase()
+      if (hashes.has(hash)) problems.push(`callers share one token_sha256 (${JSON.stringify(entry.name)})`)
+      hashes.add(hash)
+    }
+    return problems.length === 0 ? undefined : problems.join("; ")
+  }),
+  Schema.annotations({ identifier: "CallerList" })
+)
+
+/** A known caller, as the proxy holds it. */
+export interface Caller {
+  readonly name: string
+  readonly scopes: ReadonlySet<Scope>
+  /** This caller's own budget; `undefined` uses the default (`MTA_CALLER_RATE_LIMIT`). */
+  readonly rateLimit: RateLimitSetting | undefined
+}
+
+/** The hex SHA-256 of a token: what `token_sha256` holds. */
+export const hashToken = (token: string): string => createHash("sha256").update(token).digest("hex")
+
+/** Decodes the JSON text of `MTA_CALLERS`; the error lists every problem. */
+export const parseCallers = (text: string): Either.Either<ReadonlyArray<CallerEntry>, string> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    return Either.left(`not valid JSON (${(e as Error).message})`)
+  }
+  return Either.mapLeft(Schema.decodeUnknownEither(CallerList, { errors: "all" })(json), (error) =>
+    ParseResult.ArrayFormatter.formatErrorSync(error)
+      .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`))
+      .join("; ")
+  )
+}
+
+/** Looks callers up by bearer token. */
+export interface Authenticator {
+  /** The caller a token belongs to, or `undefined`. */
+  readonly authenticate: (token: string) => Caller | undefined
+  readonly callers: ReadonlyArray<Caller>
+}
+
+const CACHE_LIMIT = 1024
+
+/** Builds the lookup over the configured callers; tokens are hashed once each and cached. */
+export const makeAuthenticator = (entries: ReadonlyArray<CallerEntry>): Authenticator => {
+  const byHash = new Map<string, Caller>()
+  const callers: Array<Caller> = []
+  for (const entry of entries) {
+    const caller: Caller = { name: entry.name, scopes: new Set(entry.scopes), rateLimit: entry.rate_limit }
+    byHash.set(entry.token_sha256.toLowerCase(), caller)
+    callers.push(caller)
+  }
+  // Only known tokens are cached, so a client spraying wrong tokens cannot fill it; bounded anyway.
+  const cache = new Map<string, Caller>()
+  return {
+    callers,
+    authenticate: (token) => {
+      const hit = cache.get(token)
+      if (hit !== undefined) return hit
+      const caller = byHash.get(hashToken(token))
+      if (caller !== undefined) {
+        if (cache.size >= CACHE_LIMIT) cache.clear()
+        cache.set(token, caller)
+      }
+      return caller
+    }
+  }
+}

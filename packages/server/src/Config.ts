@@ -1,0 +1,359 @@
+/**
+ * The proxy's configuration, read from the environment and validated once at startup.
+ *
+ * Two modes. With none of `ZH_BASE_URL` / `ZH_ENV` set the proxy runs its embedded default: the
+ * testkit simulator in process (seeded participants, signed webhooks delivered into the proxy) and a
+ * `dev` caller with every scope. With a real upstream (`ZH_BASE_URL`, or `ZH_ENV` + `ZH_REGION`) the
+ * credentials, the webhook secret and `MTA_CALLERS` are required, and there is no default caller.
+ *
+ * `load` reports every missing or malformed setting at once, each named, in one `ConfigError`.
+ *
+ * @since 0.1.0
+ */
+import { readFileSync } from "node:fs"
+import { resolve } from "node:path"
+import { Either, ParseResult, Schema } from "effect"
+import { allScopes, type CallerEntry, hashToken, parseCallers, type RateLimitSetting } from "./Callers.js"
+
+/** The environment as `process.env` holds it. */
+export type Env = Readonly<Record<string, string | undefined>>
+
+/** zerohash's hosts by environment and region (upstream-api.md). */
+export const hosts = {
+  cert: { us: "https://api.cert.zerohash.com", eu: "https://api.cert.zerohash.eu" },
+  prod: { us: "https://api.zerohash.com", eu: "https://api.zerohash.eu" }
+} as const
+
+/** The geographic entities a short ZRN form can be read in. */
+export const Geo = Schema.Literal("us", "eu", "uk", "ww", "bz", "au")
+/** The geographic entity short ZRN forms are read in. */
+export type Geo = typeof Geo.Type
+
+/** The API credentials zerohash issues for one key. */
+export interface Credentials {
+  readonly apiKey: string
+  readonly apiSecret: string
+  readonly passphrase: string
+}
+
+/** Where requests go: the embedded simulator, or a real (or standalone simulated) upstream. */
+export type Upstream =
+  | {
+      readonly mode: "embedded"
+      /** Delay of the simulator's asynchronous steps (provisioning, status changes), in ms. */
+      readonly simDelayMs: number
+    }
+  | {
+      readonly mode: "remote"
+      readonly baseUrl: string
+      readonly credentials: Credentials
+      readonly webhookSecret: string
+      /** Per-call deadline of an upstream request, in ms. */
+      readonly timeoutMs: number
+    }
+
+/**
+ * Where the proxy's state lives: the embedded store on local disk (the default), PostgreSQL
+ * (`DATABASE_URL`, for replicas), or memory (`MTA_STORE=memory`: tests and throwaway runs).
+ */
+export type StoreConfig =
+  | { readonly kind: "memory" }
+  | {
+      readonly kind: "embedded"
+      /** Absolute path of the data directory. */
+      readonly dataDir: string
+    }
+  | { readonly kind: "postgres"; readonly url: string }
+
+/** The default data directory of the embedded store, relative to the working directory. */
+export const DEFAULT_DATA_DIR = "./.mta-data"
+
+/** The default lifetime of an idempotency key: 24 hours. */
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 86_400_000
+
+/** The validated configuration. */
+export interface Config {
+  readonly port: number
+  readonly host: string
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent"
+  readonly upstream: Upstream
+  /** Geo of short ZRN forms (`customer:<uuid>`, a bare UUID). */
+  readonly geo: Geo
+  readonly callers: ReadonlyArray<CallerEntry>
+  /**
+   * The development token, only when the `dev` caller was made from it (no `MTA_CALLERS`, embedded
+   * mode), so startup can tell the developer how to call; `isDefault` says whether it is `dev-token`.
+   */
+  readonly devToken: { readonly token: string; readonly isDefault: boolean } | undefined
+  /** The vendor's limit, shared by every caller; `undefined` when `ZH_RATE_LIMIT=0`. */
+  readonly egressLimit: RateLimitSetting | undefined
+  /** Budget of each caller without its own `rate_limit`; `undefined` for none. */
+  readonly callerLimit: RateLimitSetting | undefined
+  /** Longest `timeout_ms` a long poll may ask for. */
+  readonly longPollMaxMs: number
+  /** Interval of the keep-alive comment on `/events`. */
+  readonly sseHeartbeatMs: number
+  /** How long a shutdown waits for in-flight requests before closing connections. */
+  readonly shutdownTimeoutMs: number
+  /** Where state lives. */
+  readonly store: StoreConfig
+  /** How long an idempotency key is remembered. */
+  readonly idempotencyTtlMs: number
+}
+
+/** One problem with one setting. */
+export interface ConfigProblem {
+  readonly setting: string
+  readonly message: string
+}
+
+/** The environment does not make a valid configuration; `problems` names every setting at fault. */
+export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
+  problems: Schema.Array(Schema.Struct({ setting: Schema.String, message: Schema.String })),
+  message: Schema.String
+}) {}
+
+/** The default development token (embedded mode without `MTA_CALLERS`). */
+export const DEFAULT_DEV_TOKEN = "dev-token"
+
+const Int = (min: number, max: number) =>
+  Schema.NumberFromString.pipe(
+    Schema.int({ message: () => "expected an integer" }),
+    Schema.between(min, max, { message: () => `expected an integer from ${min} to ${max}` })
+  )
+
+const Url = Schema.String.pipe(
+  Schema.filter((s) => {
+    try {
+      const url = new URL(s)
+      return url.protocol === "http:" || url.protocol === "https:" ? undefined : "expected an http(s) URL"
+    } catch {
+      return "expected an absolute URL such as https://api.cert.zerohash.com"
+    }
+  })
+)
+
+const Base64 = Schema.String.pipe(
+  Schema.filter((s) =>
+    /^[A-Za-z0-9+/]+={0,2}$/.test(s) && s.length % 4 === 0 ? undefined : "expected the base64 API secret"
+  )
+)
+
+const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
+
+const describe = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((i) => i.message)
+    .join("; ")
+
+/** Reads and validates the configuration; every problem is listed in the error. */
+export const load = (env: Env): Either.Either<Config, ConfigError> => {
+  const problems: Array<ConfigProblem> = []
+  const problem = (setting: string, message: string) => problems.push({ setting, message })
+  const value = (name: string): string | undefined => {
+    const v = env[name]
+    return v === undefined || v.trim() === "" ? undefined : v.trim()
+  }
+  function read<A, I extends string>(name: string, schema: Schema.Schema<A, I>, fallback: A): A
+  function read<A, I extends string>(name: string, schema: Schema.Schema<A, I>): A | undefined
+  function read<A, I extends string>(name: string, schema: Schema.Schema<A, I>, fallback?: A): A | undefined {
+    const raw = value(name)
+    if (raw === undefined) return fallback
+    const decoded = Schema.decodeUnknownEither(schema)(raw)
+    if (Either.isLeft(decoded)) {
+      problem(name, `${describe(decoded.left)} (got ${JSON.stringify(name.includes("SECRET") ? "…" : raw)})`)
+      return fallback
+    }
+    return decoded.right
+  }
+  const required = (name: string, why: string): string | undefined => {
+    const raw = value(name)
+    if (raw === undefined) problem(name, `is required ${why}`)
+    return raw
+  }
+
+  const port = read("PORT", Int(0, 65535), 8080)
+  const logLevel = read(
+    "LOG_LEVEL",
+    Schema.Literal("fatal", "error", "warn", "info", "debug", "trace", "silent"),
+    "info"
+  )
+  const longPollMaxMs = read("MTA_LONG_POLL_MAX_MS", Int(1, 3_600_000), 60_000)
+  const sseHeartbeatMs = read("MTA_SSE_HEARTBEAT_MS", Int(100, 3_600_000), 15_000)
+  const shutdownTimeoutMs = read("MTA_SHUTDOWN_TIMEOUT_MS", Int(0, 600_000), 10_000)
+
+  const zhRate = read("ZH_RATE_LIMIT", Int(0, 10_000_000), 2_000)
+  const zhWindow = read("ZH_RATE_WINDOW_MS", Int(1, 3_600_000), 10_000)
+  const callerRate = read("MTA_CALLER_RATE_LIMIT", Int(0, 10_000_000), 0)
+  const callerWindow = read("MTA_CALLER_RATE_WINDOW_MS", Int(1, 3_600_000), 1_000)
+
+  // Callers.
+  let callers: ReadonlyArray<CallerEntry> | undefined
+  const callersRaw = value("MTA_CALLERS")
+  if (callersRaw !== undefined) {
+    let text = callersRaw
+    if (callersRaw.startsWith("@")) {
+      try {
+        text = readFileSync(callersRaw.slice(1), "utf8")
+      } catch (e) {
+        problem(
+          "MTA_CALLERS",
+          `cannot read the file ${callersRaw.slice(1)} (${(e as NodeJS.ErrnoException).code})`
+        )
+        text = ""
+      }
+    }
+    if (text !== "") {
+      const parsed = parseCallers(text)
+      if (Either.isLeft(parsed)) problem("MTA_CALLERS", parsed.left)
+      else if (parsed.right.length === 0) problem("MTA_CALLERS", "lists no caller (expected at least one)")
+      else callers = parsed.right
+    }
+  }
+
+  // Upstream.
+  const baseUrlRaw = read("ZH_BASE_URL", Url)
+  const zhEnv = read("ZH_ENV", Schema.Literal("cert", "prod"))
+  const region = read("ZH_REGION", Schema.Literal("us", "eu"))
+  const remote = value("ZH_BASE_URL") !== undefined || value("ZH_ENV") !== undefined
+  let upstream: Upstream | undefined
+  let devToken: Config["devToken"]
+  if (remote) {
+    if (value("ZH_BASE_URL") !== undefined && value("ZH_ENV") !== undefined) {
+      problem("ZH_ENV", "set either ZH_BASE_URL or ZH_ENV (with ZH_REGION), not both")
+    }
+    if (value("ZH_ENV") !== undefined && value("ZH_REGION") === undefined) {
+      problem("ZH_REGION", "is required with ZH_ENV (us or eu)")
+    }
+    const why = "with a real upstream (ZH_BASE_URL or ZH_ENV is set)"
+    const apiKey = required("ZH_API_KEY", why)
+    const apiSecret = required("ZH_API_SECRET", why) === undefined ? undefined : read("ZH_API_SECRET", Base64)
+    const passphrase = required("ZH_API_PASSPHRASE", why)
+    const webhookSecret = required("ZH_WEBHOOK_SECRET", why)
+    if (callersRaw === undefined) problem("MTA_CALLERS", `is required ${why}: there is no default caller`)
+    const timeoutMs = read("ZH_TIMEOUT_MS", Int(1, 600_000), 10_000)
+    const baseUrl =
+      baseUrlRaw ?? (zhEnv !== undefined && region !== undefined ? hosts[zhEnv][region] : undefined)
+    if (
+      baseUrl !== undefined &&
+      apiKey !== undefined &&
+      apiSecret !== undefined &&
+      passphrase !== undefined &&
+      webhookSecret !== undefined
+    ) {
+      upstream = {
+        mode: "remote",
+        baseUrl: baseUrl.replace(/\/+$/, ""),
+        credentials: { apiKey, apiSecret, passphrase },
+        webhookSecret,
+        timeoutMs
+      }
+    }
+  } else {
+    for (const name of ["ZH_API_KEY", "ZH_API_SECRET", "ZH_API_PASSPHRASE", "ZH_REGION"]) {
+      if (value(name) !== undefined)
+        problem(name, "is set but neither ZH_BASE_URL nor ZH_ENV says where to send it")
+    }
+    const simDelayMs = read("MTA_SIM_DELAY_MS", Int(0, 600_000), 300)
+    upstream = { mode: "embedded", simDelayMs }
+    if (callersRaw === undefined) {
+      const token = read("MTA_DEV_TOKEN", NonEmpty, DEFAULT_DEV_TOKEN)
+      devToken = { token, isDefault: token === DEFAULT_DEV_TOKEN }
+      callers = [{ name: "dev", token_sha256: hashToken(token), scopes: allScopes }]
+    }
+  }
+  // State.
+  const idempotencyTtlMs = read("MTA_IDEMPOTENCY_TTL_MS", Int(1_000, 2_592_000_000), DEFAULT_IDEMPOTENCY_TTL_MS)
+  const databaseUrl = value("DATABASE_URL")
+  if (databaseUrl !== undefined) {
+    let ok = false
+    try {
+      const u = new URL(databaseUrl)
+      ok = (u.protocol === "postgres:" || u.protocol === "postgresql:") && u.hostname !== ""
+    } catch {
+      ok = false
+    }
+    // Never repeat the value: it usually holds a password.
+    if (!ok) problem("DATABASE_URL", "expected postgres://user:password@host:port/database")
+  }
+  const storeKind = read("MTA_STORE", Schema.Literal("memory", "embedded", "postgres"))
+  let store: StoreConfig | undefined
+  if (storeKind === "postgres" || (storeKind === undefined && databaseUrl !== undefined)) {
+    if (databaseUrl === undefined) problem("DATABASE_URL", "is required with MTA_STORE=postgres")
+    else store = { kind: "postgres", url: databaseUrl }
+  } else if (storeKind !== undefined && databaseUrl !== undefined) {
+    problem("MTA_STORE", `is ${storeKind} but DATABASE_URL is set too: unset one of them`)
+  } else if (storeKind === "memory") {
+    store = { kind: "memory" }
+  } else {
+    store = { kind: "embedded", dataDir: resolve(value("MTA_DATA_DIR") ?? DEFAULT_DATA_DIR) }
+  }
+  if (value("MTA_DATA_DIR") !== undefined && store !== undefined && store.kind !== "embedded") {
+    problem("MTA_DATA_DIR", `is set but the store is ${store.kind}, which does not use it`)
+  }
+
+  const geo = read("ZH_GEO", Geo, region ?? "us")
+  const host = value("HOST") ?? (remote ? "0.0.0.0" : "127.0.0.1")
+
+  if (problems.length > 0 || upstream === undefined || callers === undefined || store === undefined) {
+    return Either.left(
+      new ConfigError({
+        problems,
+        message: `invalid configuration:\n${problems.map((p) => `  - ${p.setting}: ${p.message}`).join("\n")}`
+      })
+    )
+  }
+  return Either.right({
+    port,
+    host,
+    logLevel,
+    upstream,
+    geo,
+    callers,
+    devToken,
+    egressLimit: zhRate === 0 ? undefined : { requests: zhRate, window_ms: zhWindow },
+    callerLimit: callerRate === 0 ? undefined : { requests: callerRate, window_ms: callerWindow },
+    longPollMaxMs,
+    sseHeartbeatMs,
+    shutdownTimeoutMs,
+    store,
+    idempotencyTtlMs
+  })
+}
+
+/** A database URL without its password, fit for a log line or the startup banner. */
+export const describeDatabaseUrl = (url: string): string => {
+  try {
+    const u = new URL(url)
+    if (u.password !== "") u.password = "***"
+    return u.toString()
+  } catch {
+    return "(unparseable DATABASE_URL)"
+  }
+}
+
+/** Where the state lives, in words (printed at startup). */
+export const describeStore = (store: StoreConfig): string =>
+  store.kind === "memory"
+    ? "in memory (MTA_STORE=memory: lost when the process ends)"
+    : store.kind === "embedded"
+      ? `embedded PGlite store in ${store.dataDir} (MTA_DATA_DIR)`
+      : `PostgreSQL at ${describeDatabaseUrl(store.url)} (DATABASE_URL)`
+
+/** The configuration with every secret replaced, fit for a log line. */
+export const redacted = (config: Config): unknown => ({
+  ...config,
+  callers: config.callers.map((c) => ({ name: c.name, scopes: c.scopes, rate_limit: c.rate_limit })),
+  devToken: config.devToken === undefined ? undefined : "[redacted]",
+  store: config.store.kind === "postgres" ? { kind: "postgres", url: describeDatabaseUrl(config.store.url) } : config.store,
+  upstream:
+    config.upstream.mode === "embedded"
+      ? config.upstream
+      : {
+          mode: config.upstream.mode,
+          baseUrl: config.upstream.baseUrl,
+          timeoutMs: config.upstream.timeoutMs,
+          credentials: "[redacted]",
+          webhookSecret: "[redacted]"
+        }
+})

@@ -1,0 +1,185 @@
+/**
+ * The proxy's runtime: builds every dependency from a `Config` (store, logger, metrics, the upstream
+ * client and, in the embedded default, the testkit simulator), listens, and shuts down gracefully.
+ *
+ * Embedded default: the simulator runs in process, seeded with the demo participants; the client
+ * reaches it through its `fetch` entry point (no port), and the simulator delivers its signed
+ * webhooks to the app's own `fetch` at `/webhooks/zerohash`, through the same verification as a real
+ * delivery. With a real upstream the client signs and sends over a pooled keep-alive `node:http(s)`
+ * transport, which decides the proxy's throughput (see `bench/RESULTS.md`).
+ *
+ * `close()` is the graceful shutdown: stop accepting, answer long polls, end event streams, let
+ * in-flight requests finish (at most `shutdownTimeoutMs`), then release everything.
+ *
+ * @since 0.1.0
+ */
+import { randomBytes } from "node:crypto"
+import type { Server as HttpServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { createAdaptorServer } from "@hono/node-server"
+import { type ClosableTransport, fetchTransport, nodeTransport } from "@mta/client"
+import { createSimulator, type Simulator as SimulatorModule } from "@mta/testkit"
+import * as App from "./App.js"
+import { makeAuthenticator } from "./Callers.js"
+import { type Config, redacted } from "./Config.js"
+import * as Logger from "./Logger.js"
+import * as Metrics from "./Metrics.js"
+import * as Store from "./Store.js"
+import * as Upstream from "./Upstream.js"
+
+/** Options of `start` beyond the configuration (for tests and embedding). */
+export interface StartOptions {
+  /** The store; an in-memory one by default. */
+  readonly store?: Store.Store | undefined
+  /** Where log lines go; stdout by default. */
+  readonly logDestination?: Logger.LoggerOptions["destination"]
+}
+
+/** A running proxy. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string
+  readonly port: number
+  readonly app: App.App
+  readonly store: Store.Store
+  readonly logger: Logger.Logger
+  readonly metrics: Metrics.Metrics
+  /** The embedded simulator, in the embedded default. */
+  readonly simulator: Simulator | undefined
+  readonly server: HttpServer
+  /** Graceful shutdown; resolves once everything is released. Safe to call twice. */
+  readonly close: () => Promise<void>
+}
+
+type Simulator = SimulatorModule.Simulator
+
+const INTERNAL_ORIGIN = "http://mta.internal"
+
+/** Builds the runtime from a configuration and starts listening. */
+export const start = async (config: Config, options: StartOptions = {}): Promise<RunningServer> => {
+  const logger = Logger.make({ level: config.logLevel, destination: options.logDestination })
+  const metrics = Metrics.make()
+  const store = options.store ?? Store.memory()
+  const authenticator = makeAuthenticator(config.callers)
+
+  let app: App.App | undefined
+  let simulator: Simulator | undefined
+  let transport: ClosableTransport | undefined
+  let upstream: App.UpstreamClient
+  let webhookSecret: string
+  const readiness: Record<string, () => Promise<void>> = {}
+
+  if (config.upstream.mode === "embedded") {
+    // Random per start: `/webhooks/zerohash` is reachable from outside, and nobody else must sign for it.
+    webhookSecret = randomBytes(32).toString("hex")
+    const sim = createSimulator({
+      seedDemo: true,
+      geo: config.geo,
+      asyncDelayMs: config.upstream.simDelayMs,
+      webhook: {
+        url: `${INTERNAL_ORIGIN}/webhooks/zerohash`,
+        secret: webhookSecret,
+        fetch: ((input: string | URL | Request, init?: RequestInit) => {
+          if (app === undefined) return Promise.reject(new Error("the proxy is not started yet"))
+          return Promise.resolve(app.fetch(new Request(input, init)))
+        }) as typeof globalThis.fetch
+      }
+    })
+    simulator = sim
+    upstream = Upstream.make({
+      baseUrl: "http://simulator.internal",
+      credentials: sim.credentials,
+      transport: fetchTransport((url, init) => sim.fetch(new Request(url, init)))
+    })
+    readiness.upstream = async () => {}
+  } else {
+    const remote = config.upstream
+    webhookSecret = remote.webhookSecret
+    transport = nodeTransport({ maxSockets: 256, maxFreeSockets: 256 })
+    const t = transport
+    // No retries here: callers retry (they know whether a call is safe to repeat); a retry in the
+    // proxy would spend the vendor's budget twice and hide the upstream's answer.
+    upstream = Upstream.make({
+      baseUrl: remote.baseUrl,
+      credentials: remote.credentials,
+      timeoutMs: remote.timeoutMs,
+      transport: t
+    })
+    // Ready when the upstream answers at all (`GET /time` needs no signature; any status will do).
+    readiness.upstream = async () => {
+      const response = await t({
+        method: "GET",
+        url: `${remote.baseUrl}/time`,
+        headers: { accept: "application/json" },
+        body: undefined,
+        signal: AbortSignal.timeout(2_000)
+      })
+      await response.text().catch(() => "")
+    }
+  }
+
+  app = App.make({
+    authenticator,
+    store,
+    upstream,
+    webhookSecret,
+    logger,
+    metrics,
+    geo: config.geo,
+    egressLimit: config.egressLimit,
+    callerLimit: config.callerLimit,
+    longPollMaxMs: config.longPollMaxMs,
+    sseHeartbeatMs: config.sseHeartbeatMs,
+    readiness
+  })
+  const built = app
+
+  const server = createAdaptorServer({ fetch: built.fetch }) as HttpServer
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address
+  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${address.port}`
+  logger.info({ url, mode: config.upstream.mode, config: redacted(config) }, "listening")
+
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      logger.info({}, "shutting down: no new connections; finishing in-flight requests")
+      built.drain()
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      // Idle keep-alive connections would hold `close` open; in-flight ones end after their response.
+      server.closeIdleConnections()
+      const sweeper = setInterval(() => server.closeIdleConnections(), 50)
+      let timer: NodeJS.Timeout | undefined
+      const timedOut = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), config.shutdownTimeoutMs)
+      })
+      const outcome = await Promise.race([closed.then(() => "closed" as const), timedOut])
+      clearInterval(sweeper)
+      clearTimeout(timer)
+      if (outcome === "timeout") {
+        logger.warn(
+          { timeout_ms: config.shutdownTimeoutMs },
+          "shutdown timeout: closing the remaining connections"
+        )
+        server.closeAllConnections()
+        await closed
+      }
+      built.close()
+      simulator?.reset()
+      transport?.close()
+      await store.close()
+      logger.info({}, "stopped")
+      await new Promise<void>((resolve) => logger.flush(() => resolve()))
+    })()
+    return closing
+  }
+
+  return { url, port: address.port, app: built, store, logger, metrics, simulator, server, close }
+}

@@ -1,0 +1,68 @@
+/**
+ * What every route and middleware shares: the Hono environment (per-request variables) and the
+ * application's dependencies after `App.make` has prepared them.
+ */
+import type { Client } from "@mta/client"
+import type { Authenticator, Caller } from "../Callers.js"
+import type { Geo } from "../Config.js"
+import type { Logger } from "../Logger.js"
+import type { Metrics } from "../Metrics.js"
+import type { Store } from "../Store.js"
+import type { Hub } from "./hub.js"
+import type { RollingLimiter } from "./rateLimit.js"
+
+/** Per-request variables. */
+export interface Vars {
+  requestId: string
+  /** Route template for metrics and logs (`/accounts/:zrn/lock`); `unmatched` until a route sets it. */
+  route: string
+  caller: Caller | undefined
+}
+
+/** The Hono environment of the proxy. */
+export interface HonoEnv {
+  Variables: Vars
+}
+
+/** The upstream as the proxy uses it: the Promise client's endpoint methods. */
+export type UpstreamClient = Pick<
+  Client,
+  | "createAccount"
+  | "updateAccount"
+  | "getAccount"
+  | "getStatusReason"
+  | "lock"
+  | "unlock"
+  | "withdrawLock"
+  | "withdrawUnlock"
+  | "addTenant"
+  | "removeTenant"
+  | "addAdvisor"
+  | "removeAdvisor"
+  | "divest"
+  | "close"
+  | "getLedgerPage"
+>
+
+/** Dependencies shared by the routes. */
+export interface Shared {
+  readonly authenticator: Authenticator
+  readonly store: Store
+  readonly upstream: UpstreamClient
+  readonly webhookSecret: string | ReadonlyArray<string>
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly geo: Geo
+  readonly hub: Hub
+  /** The vendor's budget, shared by every caller; `undefined` when off. */
+  readonly egress: RollingLimiter | undefined
+  /** Per-caller budgets: ms to wait, 0 when admitted. */
+  readonly callerBudget: (caller: Caller, now: number) => number
+  readonly longPollMaxMs: number
+  readonly longPollDefaultMs: number
+  readonly sseHeartbeatMs: number
+  readonly now: () => number
+  /** Extra readiness checks (name → check); each rejects when not ready. */
+  readonly readiness: Readonly<Record<string, () => Promise<void>>>
+  readonly isDraining: () => boolean
+}

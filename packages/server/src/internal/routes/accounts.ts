@@ -1,0 +1,301 @@
+/**
+ * The 15 mirrored endpoints, registered from the domain's endpoint table, and the status projection
+ * route `GET /accounts/{zrn}/status` (long poll).
+ *
+ * Each endpoint's handler: parse the ZRN (any accepted form, forwarded canonical), decode the body or
+ * query with the endpoint's Schema, apply the domain's rules that can be checked here (composition on
+ * create; the status transition where the projection knows the status), then call the upstream
+ * through the client and encode its answer with the endpoint's response Schema.
+ */
+import { Api, Composition, Endpoint, Lifecycle, Zrn } from "@mta/domain"
+import { Either, Schema } from "effect"
+import type { Context } from "hono"
+import { Hono } from "hono"
+import { InvalidRequest, RateLimitExceeded, RouteNotFound } from "../../Errors.js"
+import * as Schemas from "../../Schemas.js"
+import type { StatusRecord } from "../../Store.js"
+import type { HonoEnv, Shared } from "../context.js"
+import { authorize } from "../middleware.js"
+
+type Ctx = Context<HonoEnv>
+type Call = { readonly requestId: string }
+
+/** A route template in Hono's syntax: `/accounts/{zrn}/lock` → `/accounts/:zrn/lock`. */
+export const honoPath = (template: string): string => template.replace(/\{(\w+)\}/g, ":$1")
+
+/** Parses a path's ZRN as a customer-account ZRN; 400 `invalid_zrn` otherwise. */
+export const parseCustomerZrn = (raw: string, geo: Shared["geo"]): string => {
+  const parsed = Zrn.parse(raw, { geo, subdomain: "customer" })
+  if (Either.isLeft(parsed)) throw parsed.left
+  if (parsed.right.subdomain !== "customer") {
+    throw new InvalidRequest({
+      messages: [
+        `expected a customer-account ZRN, got a ${parsed.right.subdomain} ZRN ${JSON.stringify(raw)}`
+      ],
+      code: "invalid_zrn"
+    })
+  }
+  return Zrn.format(parsed.right)
+}
+
+const decoders = new Map<Schema.Schema.AnyNoContext, (u: unknown) => Either.Either<unknown, unknown>>()
+// Decoders are built once per Schema, not per request.
+const decoderOf = (schema: Schema.Schema.AnyNoContext) => {
+  let decode = decoders.get(schema)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknownEither(schema, { errors: "all" }) as (
+      u: unknown
+    ) => Either.Either<unknown, unknown>
+    decoders.set(schema, decode)
+  }
+  return decode
+}
+
+const decodeWith = <A, I>(schema: Schema.Schema<A, I>, input: unknown): A => {
+  const decoded = decoderOf(schema as Schema.Schema.AnyNoContext)(input)
+  if (Either.isLeft(decoded)) {
+    throw new InvalidRequest({ messages: Api.formatErrors(decoded.left as never) })
+  }
+  return decoded.right as A
+}
+
+/** The JSON body; an empty body reads as `{}` (the body-less POSTs sign `{}` upstream anyway). */
+const jsonBody = async (c: Ctx): Promise<unknown> => {
+  const text = await c.req.text()
+  if (text.trim() === "") return {}
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new InvalidRequest({ messages: ["the request body is not valid JSON"] })
+  }
+}
+
+const PATH_CODE = /^[A-Za-z0-9_-]{6}$/
+const memberCode = (raw: string, what: string): string => {
+  if (!PATH_CODE.test(raw)) {
+    throw new InvalidRequest({
+      messages: [
+        `${what}: expected a participant code of exactly 6 characters (A-Z, a-z, 0-9, _ or -), got ${JSON.stringify(raw)}`
+      ]
+    })
+  }
+  return raw
+}
+
+/** Calls the upstream under the vendor's budget, recording latency and errors. */
+const forward = async <A>(shared: Shared, endpoint: string, call: () => Promise<A>): Promise<A> => {
+  if (shared.egress !== undefined) {
+    const wait = shared.egress.acquire(shared.now())
+    if (wait > 0) {
+      shared.metrics.rateLimited("upstream", "-")
+      throw new RateLimitExceeded({
+        message: `the upstream rate limit (shared by every caller) is reached; retry after ${Math.ceil(wait / 1000)} s`,
+        retryAfterMs: wait,
+        limit: "upstream"
+      })
+    }
+  }
+  const start = performance.now()
+  try {
+    const result = await call()
+    shared.metrics.upstream(endpoint, (performance.now() - start) / 1000, undefined)
+    return result
+  } catch (error) {
+    const tag = (error as { _tag?: unknown })._tag
+    shared.metrics.upstream(
+      endpoint,
+      (performance.now() - start) / 1000,
+      typeof tag === "string" ? tag : "Error"
+    )
+    throw error
+  }
+}
+
+/** Refuses a status command the projection knows can only fail (the upstream is not called). */
+const checkTransition = async (shared: Shared, zrn: string, command: string): Promise<void> => {
+  const record = await shared.store.status(zrn)
+  // Unknown account, still provisioning (we may have missed its webhook) or a status this version does
+  // not know: the upstream decides.
+  if (record === undefined || record.status === null || !Api.isKnownStatus(record.status)) return
+  const result = Lifecycle.transition(record.status, command)
+  if (Either.isLeft(result)) throw result.left
+}
+
+const encoders = new Map<Schema.Schema.AnyNoContext, (a: unknown) => unknown>()
+const encode = (schema: Schema.Schema.AnyNoContext, value: unknown): unknown => {
+  let e = encoders.get(schema)
+  if (e === undefined) {
+    e = Schema.encodeSync(schema) as (a: unknown) => unknown
+    encoders.set(schema, e)
+  }
+  return e(value)
+}
+
+type Handler = (c: Ctx, shared: Shared, call: Call) => Promise<unknown>
+
+const zrnOf = (c: Ctx, shared: Shared) => parseCustomerZrn(c.req.param("zrn") ?? "", shared.geo)
+
+const command =
+  (name: "lock" | "unlock" | "withdrawLock" | "withdrawUnlock" | "divest" | "close"): Handler =>
+  async (c, shared, call) => {
+    const zrn = zrnOf(c, shared)
+    decodeWith(Api.EmptyRequest, await jsonBody(c))
+    await checkTransition(shared, zrn, Endpoint.table[name].command)
+    return forward(shared, name, () => shared.upstream[name](zrn, call))
+  }
+
+const member =
+  (name: "addTenant" | "addAdvisor"): Handler =>
+  async (c, shared, call) => {
+    const zrn = zrnOf(c, shared)
+    const body = decodeWith(Api.ParticipantCodeRequest, await jsonBody(c))
+    return forward(shared, name, () => shared.upstream[name](zrn, body.participant_code, call))
+  }
+
+/** One handler per endpoint; the table is keyed like `Endpoint.table`, so none can be missing. */
+const handlers: { readonly [N in Endpoint.Name]: Handler } = {
+  createAccount: async (c, shared, call) => {
+    const started = shared.now()
+    const body = decodeWith(Api.CreateAccountRequest, await jsonBody(c))
+    const composition = Composition.validate({
+      type: body.type,
+      participant_code: body.participant_code,
+      tenants: body.tenants ?? [],
+      financial_advisors: body.financial_advisors ?? []
+    })
+    if (Either.isLeft(composition)) throw composition.left
+    const account = await forward(shared, "createAccount", () =>
+      shared.upstream.createAccount(Schema.encodeSync(Api.CreateAccountRequest)(body), call)
+    )
+    // The proxy now knows the account exists (provisioning until its first webhook).
+    await shared.store.observe({
+      zrn: Zrn.format(account.zrn),
+      status: account.status ?? null,
+      source: "create",
+      at: started
+    })
+    return account
+  },
+  updateAccount: async (c, shared, call) => {
+    const zrn = zrnOf(c, shared)
+    const body = decodeWith(Api.UpdateAccountRequest, await jsonBody(c))
+    return forward(shared, "updateAccount", () => shared.upstream.updateAccount(zrn, body, call))
+  },
+  getAccount: async (c, shared, call) => {
+    const zrn = zrnOf(c, shared)
+    return forward(shared, "getAccount", () => shared.upstream.getAccount(zrn, call))
+  },
+  getStatusReason: async (c, shared, call) => {
+    const zrn = zrnOf(c, shared)
+    return forward(shared, "getStatusReason", () => shared.upstream.getStatusReason(zrn, call))
+  },
+  lock: command("lock"),
+  unlock: command("unlock"),
+  withdrawLock: command("withdrawLock"),
+  withdrawUnlock: command("withdrawUnlock"),
+  addTenant: member("addTenant"),
+  removeTenant: async (c, shared, call) => {
+    const zrn = zrnOf(c, shared)
+    const code = memberCode(c.req.param("tenant") ?? "", "tenant")
+    return forward(shared, "removeTenant", () => shared.upstream.removeTenant(zrn, code, call))
+  },
+  addAdvisor: member("addAdvisor"),
+  removeAdvisor: async (c, shared, call) => {
+    const zrn = zrnOf(c, shared)
+    const code = memberCode(c.req.param("financial_advisor") ?? "", "financial_advisor")
+    return forward(shared, "removeAdvisor", () => shared.upstream.removeAdvisor(zrn, code, call))
+  },
+  divest: command("divest"),
+  close: command("close"),
+  listLedgerAccounts: async (c, shared, call) => {
+    const query = decodeWith(Api.LedgerQuery, c.req.query())
+    return forward(shared, "listLedgerAccounts", () => shared.upstream.getLedgerPage(query, call))
+  }
+}
+
+const isoOrNull = (ms: number | undefined): string | null =>
+  ms === undefined ? null : new Date(ms).toISOString()
+
+const statusBody = (
+  zrn: string,
+  record: StatusRecord | undefined,
+  timedOut: boolean
+): Schemas.StatusResponse => ({
+  zrn,
+  status: record?.status ?? null,
+  updated_at: isoOrNull(record?.updatedAt),
+  timed_out: timedOut
+})
+
+/** The account routes, mounted at `/`. */
+export const routes = (shared: Shared): Hono<HonoEnv> => {
+  const app = new Hono<HonoEnv>()
+  for (const endpoint of Endpoint.all) {
+    const path = honoPath(endpoint.path)
+    const handler = handlers[endpoint.name as Endpoint.Name]
+    const success = endpoint.successStatus
+    const response = endpoint.response as Schema.Schema.AnyNoContext
+    const isVoid = success === 202 && response === (Api.Accepted as Schema.Schema.AnyNoContext)
+    app.on(endpoint.method, path, authorize(shared, path, endpoint.scope), async (c) => {
+      // No abort signal here: reading `c.req.raw` makes the Node adapter build a full `Request`
+      // (measurably slower); the upstream call has its own deadline.
+      const result = await handler(c, shared, { requestId: c.var.requestId })
+      return c.json(isVoid ? {} : (encode(response, result) as object), success)
+    })
+  }
+
+  const statusQuery = Schema.decodeUnknownEither(Schemas.StatusQuery, { errors: "all" })
+  const statusPath = "/accounts/:zrn/status"
+  app.get(statusPath, authorize(shared, statusPath, "accounts:read"), async (c) => {
+    const zrn = zrnOf(c, shared)
+    const query = statusQuery(c.req.query())
+    if (Either.isLeft(query)) throw new InvalidRequest({ messages: Api.formatErrors(query.left) })
+    const waitFor = query.right.wait_for
+    const timeoutMs = Math.min(query.right.timeout_ms ?? shared.longPollDefaultMs, shared.longPollMaxMs)
+    // Register before reading, so a change between the read and the wait is not missed.
+    const waiter =
+      waitFor === undefined || shared.isDraining()
+        ? undefined
+        : shared.hub.wait(zrn, (r) => r.status === waitFor, timeoutMs)
+    try {
+      let record = await shared.store.status(zrn)
+      if (record === undefined) {
+        // Not seen yet (created before this proxy started, or elsewhere): read it once upstream.
+        const started = shared.now()
+        const account = await forward(shared, "getAccount", () =>
+          shared.upstream.getAccount(zrn, { requestId: c.var.requestId, signal: c.req.raw.signal })
+        )
+        record = await shared.store.observe({
+          zrn,
+          status: account.status ?? null,
+          source: "read",
+          at: started
+        })
+      }
+      if (waiter === undefined || record.status === waitFor) return c.json(statusBody(zrn, record, false))
+      shared.metrics.longPolls.inc()
+      const onAbort = () => waiter.cancel()
+      c.req.raw.signal.addEventListener("abort", onAbort, { once: true })
+      try {
+        const reached = await waiter.promise
+        if (reached !== undefined) return c.json(statusBody(zrn, reached, false))
+        return c.json(statusBody(zrn, await shared.store.status(zrn), true))
+      } finally {
+        shared.metrics.longPolls.dec()
+        c.req.raw.signal.removeEventListener("abort", onAbort)
+      }
+    } finally {
+      waiter?.cancel()
+    }
+  })
+  return app
+}
+
+/** Why a path is not found, with the hint for the older guides' `POST /accounts/new`. */
+export const notFoundMessage = (method: string, path: string): RouteNotFound =>
+  new RouteNotFound({
+    message:
+      method === "POST" && path === "/accounts/new"
+        ? "POST /accounts/new is not an endpoint (it appears only in older guides); use POST /accounts"
+        : `no route for ${method} ${path}`
+  })

@@ -1,0 +1,73 @@
+/**
+ * `POST /webhooks/zerohash`: the vendor's `customer_account_status_changed` notifications.
+ *
+ * Verified over the raw bytes before parsing (current or legacy signature, 5-minute replay window,
+ * payload type, payload Schema) with the client's `Webhook.verifyEither`; then recorded by the store in
+ * one step: a notification id seen before is acknowledged without effect, an event older than the
+ * known status is kept but not applied, anything else updates the projection and the event log.
+ * Unknown statuses are stored as sent. A refused notification is logged (never its body or signature).
+ */
+import { Webhook } from "@mta/client"
+import { Webhook as DomainWebhook, Zrn } from "@mta/domain"
+import { Either, Schema } from "effect"
+import { Hono } from "hono"
+import { WebhookRejected } from "../../Errors.js"
+import type * as Schemas from "../../Schemas.js"
+import type { HonoEnv, Shared } from "../context.js"
+import { named } from "../middleware.js"
+
+const encodePayload = Schema.encodeSync(DomainWebhook.StatusChangedPayload)
+
+export const routes = (shared: Shared): Hono<HonoEnv> => {
+  const app = new Hono<HonoEnv>()
+  app.post("/zerohash", named("/webhooks/zerohash"), async (c) => {
+    const rawBody = new Uint8Array(await c.req.arrayBuffer())
+    const now = shared.now()
+    const verified = Webhook.verifyEither({
+      secret: shared.webhookSecret,
+      headers: c.req.raw.headers,
+      rawBody,
+      now
+    })
+    const reject = (reason: string, message: string, notificationId: string | undefined): never => {
+      shared.metrics.webhook("rejected", reason)
+      shared.logger.warn(
+        { request_id: c.var.requestId, reason, notification_id: notificationId },
+        "webhook rejected"
+      )
+      throw new WebhookRejected({ reason, message })
+    }
+    if (Either.isLeft(verified)) {
+      const e = verified.left
+      return reject(e.reason, e.message, e.notificationId)
+    }
+    const event = verified.right
+    if (event.notificationId === undefined || event.notificationId.trim() === "") {
+      return reject(
+        "MissingNotificationId",
+        `webhook rejected (MissingNotificationId): no ${DomainWebhook.headers.notificationId} header`,
+        undefined
+      )
+    }
+    const zrn = Zrn.format(event.payload.zrn)
+    const { urn: _urn, ...rest } = encodePayload(event.payload) as { urn?: string } & Record<string, unknown>
+    const outcome = await shared.store.ingest({
+      notificationId: event.notificationId,
+      zrn,
+      status: event.payload.status,
+      occurredAt: event.timestamp,
+      receivedAt: now,
+      payload: { zrn, ...rest }
+    })
+    shared.metrics.webhook(outcome._tag)
+    if (outcome._tag !== "applied") {
+      shared.logger.info(
+        { request_id: c.var.requestId, notification_id: event.notificationId, zrn, outcome: outcome._tag },
+        "webhook not applied"
+      )
+    }
+    const ack: Schemas.WebhookAck = { received: true, outcome: outcome._tag }
+    return c.json(ack, 200)
+  })
+  return app
+}

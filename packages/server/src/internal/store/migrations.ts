@@ -1,0 +1,245 @@
+/**
+ * The SQL stores' schema: a versioned list of migrations, applied in order at startup in one
+ * transaction under a transaction-scoped advisory lock, so two replicas starting at once apply each
+ * migration exactly once (the second waits, then finds nothing to do). Applied versions are recorded
+ * in `mta_schema_migrations`; a database newer than this code is refused rather than misread.
+ *
+ * Never edit a released migration: append a new one. PGlite and PostgreSQL run the same SQL.
+ */
+
+/** One schema step. */
+export interface Migration {
+  readonly version: number
+  readonly name: string
+  readonly sql: string
+}
+
+/** The advisory lock key that serialises migrations (any constant; "mta" in ASCII). */
+export const MIGRATION_LOCK = 0x6d7461
+
+export const migrations: ReadonlyArray<Migration> = [
+  {
+    version: 1,
+    name: "inbox, projection, events, idempotency, audit",
+    sql: `
+CREATE TABLE mta_inbox (
+  notification_id text PRIMARY KEY,
+  zrn text NOT NULL,
+  status text NOT NULL,
+  occurred_at bigint NOT NULL,
+  received_at bigint NOT NULL,
+  participant_code text,
+  account_label text,
+  payload jsonb NOT NULL,
+  outcome text NOT NULL,
+  event_id bigint
+);
+CREATE INDEX mta_inbox_account ON mta_inbox (participant_code, account_label, occurred_at)
+  WHERE participant_code IS NOT NULL;
+
+CREATE TABLE mta_projection (
+  zrn text PRIMARY KEY,
+  status text,
+  updated_at bigint NOT NULL,
+  source text NOT NULL
+);
+
+-- Event ids come from one counter row, locked until commit: events become visible in id order,
+-- so a reader resuming after id N can never miss an N-1 that commits later (a sequence could).
+CREATE TABLE mta_counters (name text PRIMARY KEY, value bigint NOT NULL);
+INSERT INTO mta_counters (name, value) VALUES ('event', 0);
+
+CREATE TABLE mta_events (
+  id bigint PRIMARY KEY,
+  notification_id text NOT NULL,
+  zrn text NOT NULL,
+  status text NOT NULL,
+  occurred_at bigint NOT NULL,
+  received_at bigint NOT NULL,
+  payload jsonb NOT NULL
+);
+CREATE INDEX mta_events_zrn ON mta_events (zrn, id);
+
+CREATE TABLE mta_idempotency (
+  caller text NOT NULL,
+  key text NOT NULL,
+  fingerprint text NOT NULL,
+  state text NOT NULL CHECK (state IN ('in_flight', 'completed', 'reconciling')),
+  response jsonb,
+  participant_code text,
+  account_label text,
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  lease_until bigint NOT NULL,
+  PRIMARY KEY (caller, key)
+);
+CREATE INDEX mta_idempotency_expiry ON mta_idempotency (expires_at);
+
+CREATE TABLE mta_audit (
+  id bigserial PRIMARY KEY,
+  at bigint NOT NULL,
+  caller text NOT NULL,
+  action text NOT NULL,
+  target text,
+  summary jsonb NOT NULL,
+  outcome text NOT NULL,
+  status integer NOT NULL,
+  request_id text NOT NULL
+);
+CREATE INDEX mta_audit_target ON mta_audit (target, id);
+CREATE INDEX mta_audit_caller ON mta_audit (caller, id);
+CREATE INDEX mta_audit_at ON mta_audit (at, id);
+
+CREATE FUNCTION mta_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'mta_audit is append-only';
+END $$;
+CREATE TRIGGER mta_audit_append_only BEFORE UPDATE OR DELETE ON mta_audit
+  FOR EACH ROW EXECUTE FUNCTION mta_audit_append_only();
+
+-- One notification: dedupe, order by timestamp, project, append. Returns what it did as JSON.
+CREATE FUNCTION mta_ingest(n jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  v_event bigint;
+  cur mta_projection%ROWTYPE;
+BEGIN
+  INSERT INTO mta_inbox (notification_id, zrn, status, occurred_at, received_at, participant_code,
+                         account_label, payload, outcome)
+  VALUES (n->>'notification_id', n->>'zrn', n->>'status', (n->>'occurred_at')::bigint,
+          (n->>'received_at')::bigint, n->>'participant_code', n->>'account_label', n->'payload', 'pending')
+  ON CONFLICT (notification_id) DO NOTHING;
+  IF NOT FOUND THEN
+    RETURN jsonb_build_object('outcome', 'duplicate');
+  END IF;
+  INSERT INTO mta_projection AS p (zrn, status, updated_at, source)
+  VALUES (n->>'zrn', n->>'status', (n->>'occurred_at')::bigint, 'webhook')
+  ON CONFLICT (zrn) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
+                                  source = EXCLUDED.source
+    WHERE p.updated_at <= EXCLUDED.updated_at;
+  IF NOT FOUND THEN
+    UPDATE mta_inbox SET outcome = 'stale' WHERE notification_id = n->>'notification_id';
+    SELECT * INTO cur FROM mta_projection WHERE zrn = n->>'zrn';
+    RETURN jsonb_build_object('outcome', 'stale', 'current', to_jsonb(cur));
+  END IF;
+  UPDATE mta_counters SET value = value + 1 WHERE name = 'event' RETURNING value INTO v_event;
+  INSERT INTO mta_events (id, notification_id, zrn, status, occurred_at, received_at, payload)
+  VALUES (v_event, n->>'notification_id', n->>'zrn', n->>'status', (n->>'occurred_at')::bigint,
+          (n->>'received_at')::bigint, n->'payload');
+  UPDATE mta_inbox SET outcome = 'applied', event_id = v_event WHERE notification_id = n->>'notification_id';
+  PERFORM pg_notify('mta_changes', jsonb_build_object('origin', origin, 'event', v_event)::text);
+  RETURN jsonb_build_object('outcome', 'applied', 'id', v_event);
+END $$;
+
+-- What the proxy learnt otherwise (its create, a read): applied when not older and different.
+CREATE FUNCTION mta_observe(o jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  cur mta_projection%ROWTYPE;
+BEGIN
+  INSERT INTO mta_projection AS p (zrn, status, updated_at, source)
+  VALUES (o->>'zrn', o->>'status', (o->>'at')::bigint, o->>'source')
+  ON CONFLICT (zrn) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
+                                  source = EXCLUDED.source
+    WHERE p.updated_at <= EXCLUDED.updated_at AND p.status IS DISTINCT FROM EXCLUDED.status
+  RETURNING * INTO cur;
+  IF FOUND THEN
+    PERFORM pg_notify('mta_changes', jsonb_build_object('origin', origin, 'record', to_jsonb(cur))::text);
+    RETURN jsonb_build_object('changed', true, 'record', to_jsonb(cur));
+  END IF;
+  SELECT * INTO cur FROM mta_projection WHERE zrn = o->>'zrn';
+  RETURN jsonb_build_object('changed', false, 'record', to_jsonb(cur));
+END $$;
+
+-- Claims a batch of idempotency keys, in the order given (callers sort them, so concurrent batches
+-- lock rows in one order and cannot deadlock). Returns one outcome per item.
+CREATE FUNCTION mta_claim(items jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  it jsonb;
+  r mta_idempotency%ROWTYPE;
+  acc record;
+  res jsonb;
+  results jsonb := '[]'::jsonb;
+  v_now bigint;
+BEGIN
+  FOR it IN SELECT value FROM jsonb_array_elements(items) WITH ORDINALITY AS e(value, i) ORDER BY i LOOP
+    v_now := (it->>'now')::bigint;
+    res := NULL;
+    FOR attempt IN 1..3 LOOP
+      INSERT INTO mta_idempotency AS k (caller, key, fingerprint, state, participant_code, account_label,
+                                        created_at, expires_at, lease_until)
+      VALUES (it->>'caller', it->>'key', it->>'fingerprint', 'in_flight', it->>'participant_code',
+              it->>'account_label', v_now, (it->>'expires_at')::bigint, (it->>'lease_until')::bigint)
+      ON CONFLICT (caller, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, state = 'in_flight',
+        response = NULL, participant_code = EXCLUDED.participant_code, account_label = EXCLUDED.account_label,
+        created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, lease_until = EXCLUDED.lease_until
+        WHERE k.expires_at <= EXCLUDED.created_at;
+      IF FOUND THEN
+        res := jsonb_build_object('outcome', 'claimed');
+        EXIT;
+      END IF;
+      SELECT * INTO r FROM mta_idempotency WHERE caller = it->>'caller' AND key = it->>'key' FOR UPDATE;
+      IF NOT FOUND THEN
+        CONTINUE; -- swept between the two statements: claim again
+      END IF;
+      IF r.fingerprint <> it->>'fingerprint' THEN
+        res := jsonb_build_object('outcome', 'mismatch');
+      ELSIF r.state = 'completed' THEN
+        res := jsonb_build_object('outcome', 'replay', 'response', r.response);
+      ELSIF r.state = 'in_flight' AND r.lease_until > v_now THEN
+        res := jsonb_build_object('outcome', 'in_flight');
+      ELSIF r.state = 'in_flight' AND r.participant_code IS NULL THEN
+        UPDATE mta_idempotency SET lease_until = (it->>'lease_until')::bigint
+          WHERE caller = r.caller AND key = r.key;
+        res := jsonb_build_object('outcome', 'claimed');
+      ELSE
+        IF r.state = 'in_flight' THEN
+          UPDATE mta_idempotency SET state = 'reconciling' WHERE caller = r.caller AND key = r.key;
+        END IF;
+        SELECT zrn, payload INTO acc FROM mta_inbox
+          WHERE participant_code = r.participant_code AND account_label = r.account_label
+          ORDER BY occurred_at LIMIT 1;
+        IF FOUND THEN
+          res := jsonb_build_object('outcome', 'reconciling', 'zrn', acc.zrn, 'payload', acc.payload);
+        ELSE
+          res := jsonb_build_object('outcome', 'reconciling');
+        END IF;
+      END IF;
+      EXIT;
+    END LOOP;
+    results := results || jsonb_build_array(res);
+  END LOOP;
+  RETURN results;
+END $$;
+
+-- Resolves a batch of finished calls' keys and appends their audit entries. Returns the audit ids.
+CREATE FUNCTION mta_finish(items jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  it jsonb;
+  a jsonb;
+  v_id bigint;
+  results jsonb := '[]'::jsonb;
+BEGIN
+  FOR it IN SELECT value FROM jsonb_array_elements(items) WITH ORDINALITY AS e(value, i) ORDER BY i LOOP
+    IF it ? 'key' THEN
+      IF it->>'resolution' = 'complete' THEN
+        UPDATE mta_idempotency SET state = 'completed', response = it->'response'
+          WHERE caller = it->>'key_caller' AND key = it->>'key';
+      ELSIF it->>'resolution' = 'reconcile' THEN
+        UPDATE mta_idempotency SET state = 'reconciling'
+          WHERE caller = it->>'key_caller' AND key = it->>'key' AND state <> 'completed';
+      ELSE
+        DELETE FROM mta_idempotency
+          WHERE caller = it->>'key_caller' AND key = it->>'key' AND state <> 'completed';
+      END IF;
+    END IF;
+    a := it->'audit';
+    INSERT INTO mta_audit (at, caller, action, target, summary, outcome, status, request_id)
+    VALUES ((a->>'at')::bigint, a->>'caller', a->>'action', a->>'target', a->'summary', a->>'outcome',
+            (a->>'status')::integer, a->>'request_id')
+    RETURNING id INTO v_id;
+    results := results || to_jsonb(v_id);
+  END LOOP;
+  RETURN results;
+END $$;
+`
+  }
+]

@@ -1,0 +1,143 @@
+/** Configuration from the environment: the embedded default, a real upstream, and every problem named. */
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Callers, Config } from "@mta/server"
+import { Either } from "effect"
+import { describe, expect, it } from "vitest"
+
+const ok = (env: Config.Env): Config.Config => {
+  const r = Config.load(env)
+  if (Either.isLeft(r)) throw new Error(r.left.message)
+  return r.right
+}
+const problems = (env: Config.Env) => {
+  const r = Config.load(env)
+  if (Either.isRight(r)) throw new Error("expected a ConfigError")
+  return r.left
+}
+
+const remote = {
+  ZH_BASE_URL: "http://127.0.0.1:4010",
+  ZH_API_KEY: "key",
+  ZH_API_SECRET: "c2VjcmV0LXNlY3JldA==",
+  ZH_API_PASSPHRASE: "pass",
+  ZH_WEBHOOK_SECRET: "whsec",
+  MTA_CALLERS: JSON.stringify([
+    { name: "ops", token_sha256: Callers.hashToken("t"), scopes: ["accounts:read"] }
+  ])
+}
+
+describe("Config.load", () => {
+  it("defaults to the embedded simulator on port 8080 with the dev caller holding every scope", () => {
+    const c = ok({})
+    expect(c.port).toBe(8080)
+    expect(c.upstream).toEqual({ mode: "embedded", simDelayMs: 300 })
+    expect(c.callers).toHaveLength(1)
+    expect(c.callers[0]).toMatchObject({ name: "dev", token_sha256: Callers.hashToken("dev-token") })
+    expect([...c.callers[0]!.scopes].sort()).toEqual([...Callers.allScopes].sort())
+    expect(c.devToken).toEqual({ token: "dev-token", isDefault: true })
+    expect(c.egressLimit).toEqual({ requests: 2000, window_ms: 10_000 })
+    expect(c.callerLimit).toBeUndefined()
+  })
+
+  it("takes MTA_DEV_TOKEN, PORT, MTA_SIM_DELAY_MS, ZH_RATE_LIMIT=0 and a caller budget", () => {
+    const c = ok({
+      MTA_DEV_TOKEN: "other",
+      PORT: "0",
+      MTA_SIM_DELAY_MS: "50",
+      ZH_RATE_LIMIT: "0",
+      MTA_CALLER_RATE_LIMIT: "5"
+    })
+    expect(c.callers[0]!.token_sha256).toBe(Callers.hashToken("other"))
+    expect(c.devToken?.isDefault).toBe(false)
+    expect(c.port).toBe(0)
+    expect(c.upstream).toEqual({ mode: "embedded", simDelayMs: 50 })
+    expect(c.egressLimit).toBeUndefined()
+    expect(c.callerLimit).toEqual({ requests: 5, window_ms: 1000 })
+  })
+
+  it("with a real upstream: no default caller, no simulator, every missing setting named at once", () => {
+    const e = problems({ ZH_ENV: "cert" })
+    const named = e.problems.map((p) => p.setting).sort()
+    expect(named).toEqual([
+      "MTA_CALLERS",
+      "ZH_API_KEY",
+      "ZH_API_PASSPHRASE",
+      "ZH_API_SECRET",
+      "ZH_REGION",
+      "ZH_WEBHOOK_SECRET"
+    ])
+    expect(e.message).toContain("MTA_CALLERS: is required with a real upstream")
+  })
+
+  it("resolves ZH_ENV + ZH_REGION to the vendor's host and its geo", () => {
+    const { ZH_BASE_URL: _, ...rest } = remote
+    const c = ok({ ...rest, ZH_ENV: "prod", ZH_REGION: "eu" })
+    expect(c.upstream).toMatchObject({ mode: "remote", baseUrl: "https://api.zerohash.eu" })
+    expect(c.geo).toBe("eu")
+    expect(c.devToken).toBeUndefined()
+    expect(ok(remote).upstream).toMatchObject({
+      mode: "remote",
+      baseUrl: "http://127.0.0.1:4010",
+      webhookSecret: "whsec"
+    })
+  })
+
+  it("names each malformed setting without echoing a secret", () => {
+    const e = problems({
+      ...remote,
+      PORT: "eighty",
+      ZH_BASE_URL: "ftp://x",
+      ZH_API_SECRET: "not base64!!",
+      ZH_RATE_LIMIT: "-1",
+      LOG_LEVEL: "loud",
+      MTA_CALLERS: '[{"name":"x","token_sha256":"abc","scopes":["accounts:admin"]}]'
+    })
+    expect(e.problems.map((p) => p.setting).sort()).toEqual(
+      ["LOG_LEVEL", "MTA_CALLERS", "PORT", "ZH_API_SECRET", "ZH_BASE_URL", "ZH_RATE_LIMIT"].sort()
+    )
+    expect(e.message).not.toContain("not base64!!")
+    expect(e.message).toMatch(/token_sha256/)
+    expect(e.message).toMatch(/scopes/)
+  })
+
+  it("reads MTA_CALLERS from a file with @path, and refuses duplicates", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mta-callers-"))
+    const file = join(dir, "callers.json")
+    writeFileSync(file, remote.MTA_CALLERS)
+    expect(ok({ ...remote, MTA_CALLERS: `@${file}` }).callers[0]?.name).toBe("ops")
+    expect(problems({ ...remote, MTA_CALLERS: `@${join(dir, "missing.json")}` }).message).toMatch(/ENOENT/)
+    const twice = JSON.stringify([
+      { name: "a", token_sha256: Callers.hashToken("t"), scopes: [] },
+      { name: "a", token_sha256: Callers.hashToken("u"), scopes: [] }
+    ])
+    expect(problems({ ...remote, MTA_CALLERS: twice }).message).toMatch(/appears twice/)
+  })
+
+  it("refuses credentials with no upstream to send them to", () => {
+    expect(problems({ ZH_API_KEY: "k" }).problems).toEqual([
+      { setting: "ZH_API_KEY", message: "is set but neither ZH_BASE_URL nor ZH_ENV says where to send it" }
+    ])
+  })
+
+  it("redacts secrets for logging", () => {
+    const text = JSON.stringify(Config.redacted(ok(remote)))
+    expect(text).not.toContain("c2VjcmV0LXNlY3JldA==")
+    expect(text).not.toContain("whsec")
+    expect(text).not.toContain('pass"')
+    expect(text).not.toContain(Callers.hashToken("t"))
+  })
+})
+
+describe("Callers", () => {
+  it("authenticates by the token's SHA-256 and caches the lookup", () => {
+    const auth = Callers.makeAuthenticator([
+      { name: "a", token_sha256: Callers.hashToken("secret-a").toUpperCase(), scopes: ["accounts:read"] }
+    ])
+    expect(auth.authenticate("secret-a")?.name).toBe("a")
+    expect(auth.authenticate("secret-a")?.scopes.has("accounts:read")).toBe(true)
+    expect(auth.authenticate("secret-b")).toBeUndefined()
+    expect(Callers.hashToken("dev-token")).toMatch(/^[0-9a-f]{64}$/)
+  })
+})

@@ -1,0 +1,272 @@
+/**
+ * Test helpers: an in-process proxy in front of an in-process simulator (for the fast tests), the
+ * proxy started as a process exactly as `pnpm start` starts it (for the end-to-end tests), free
+ * ports, and a bearer contract target.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { createHmac } from "node:crypto"
+import { createServer } from "node:net"
+import { Writable } from "node:stream"
+import { fileURLToPath } from "node:url"
+import { fetchTransport } from "@mta/client"
+import { Endpoint } from "@mta/domain"
+import { App, Callers, Logger, Metrics, Store, Upstream } from "@mta/server"
+import { Contract, createSimulator, type Simulator } from "@mta/testkit"
+
+export const packageDir = fileURLToPath(new URL("..", import.meta.url))
+export const repoDir = fileURLToPath(new URL("../../..", import.meta.url))
+
+export const TOKENS = {
+  admin: "test-admin-token",
+  reader: "test-reader-token",
+  limited: "test-limited-token"
+} as const
+
+/** Callers of the tests: `admin` (every scope), `reader` (accounts:read only), `limited` (2 per minute). */
+export const callerEntries: ReadonlyArray<Callers.CallerEntry> = [
+  { name: "admin", token_sha256: Callers.hashToken(TOKENS.admin), scopes: Callers.allScopes },
+  { name: "reader", token_sha256: Callers.hashToken(TOKENS.reader), scopes: ["accounts:read"] },
+  {
+    name: "limited",
+    token_sha256: Callers.hashToken(TOKENS.limited),
+    scopes: Callers.allScopes,
+    rate_limit: { requests: 2, window_ms: 60_000 }
+  }
+]
+
+/** Log lines captured in memory. */
+export const captureLogs = () => {
+  const lines: Array<string> = []
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      lines.push(
+        ...String(chunk)
+          .split("\n")
+          .filter((l) => l !== "")
+      )
+      callback()
+    }
+  })
+  return { lines, destination: destination as unknown as Logger.LoggerOptions["destination"] & Writable }
+}
+
+export const WEBHOOK_SECRET = "whsec_server_test_secret"
+
+export interface Harness {
+  readonly app: App.App
+  readonly simulator: Simulator.Simulator
+  readonly store: Store.Store
+  readonly metrics: Metrics.Metrics
+  readonly logs: ReadonlyArray<string>
+  /** A request to the app with the given caller token (none when `null`). */
+  readonly request: (
+    path: string,
+    init?: RequestInit & { readonly token?: string | null; readonly json?: unknown }
+  ) => Promise<Response>
+  /** Upstream requests the simulator received so far. */
+  readonly upstreamCount: () => number
+  /** `X-Request-Id` of every upstream request, in order. */
+  readonly upstreamRequestIds: ReadonlyArray<string>
+}
+
+/** The app in process, in front of an in-process simulator whose webhooks go to the app's fetch. */
+export const harness = (
+  options: Partial<App.Deps> & { readonly simDelayMs?: number; readonly webhooks?: boolean } = {}
+): Harness => {
+  let app: App.App | undefined
+  const upstreamRequestIds: Array<string> = []
+  const { simDelayMs, webhooks, ...deps } = options
+  const simulator = createSimulator({
+    seedDemo: true,
+    asyncDelayMs: simDelayMs ?? 0,
+    webhook:
+      webhooks === false
+        ? {}
+        : {
+            url: "http://proxy.test/webhooks/zerohash",
+            secret: WEBHOOK_SECRET,
+            fetch: ((input: string | URL | Request, init?: RequestInit) =>
+              Promise.resolve(app!.fetch(new Request(input, init)))) as typeof fetch
+          }
+  })
+  const upstream = Upstream.make({
+    baseUrl: "http://simulator.test",
+    credentials: simulator.credentials,
+    transport: fetchTransport((url, init) => {
+      const request = new Request(url, init)
+      upstreamRequestIds.push(request.headers.get("x-request-id") ?? "")
+      return simulator.fetch(request)
+    })
+  })
+  const logs = captureLogs()
+  const store = options.store ?? Store.memory()
+  const metrics = Metrics.make({ processMetrics: false })
+  app = App.make({
+    authenticator: Callers.makeAuthenticator(callerEntries),
+    store,
+    upstream,
+    webhookSecret: WEBHOOK_SECRET,
+    logger: Logger.make({ level: "info", destination: logs.destination }),
+    metrics,
+    ...deps
+  })
+  const built = app
+  return {
+    app: built,
+    simulator,
+    store,
+    metrics,
+    logs: logs.lines,
+    request: async (path, init = {}) => {
+      const { token = TOKENS.admin, json, ...rest } = init
+      const headers = new Headers(rest.headers)
+      if (token !== null) headers.set("authorization", `Bearer ${token}`)
+      if (json !== undefined) headers.set("content-type", "application/json")
+      return built.fetch(
+        new Request(`http://proxy.test${path}`, {
+          ...rest,
+          headers,
+          ...(json !== undefined ? { body: JSON.stringify(json) } : {})
+        })
+      )
+    },
+    upstreamCount: () => simulator.journal().length,
+    upstreamRequestIds
+  }
+}
+
+/** Signs a webhook body the way zerohash does. */
+export const signWebhook = (
+  body: string,
+  options: {
+    readonly timestamp?: number
+    readonly id?: string
+    readonly secret?: string
+    readonly legacyOnly?: boolean
+  } = {}
+): Record<string, string> => {
+  const timestamp = String(options.timestamp ?? Date.now())
+  const secret = options.secret ?? WEBHOOK_SECRET
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "x-zh-hook-payload-type": "customer_account_status_changed",
+    "x-zh-hook-notification-id": options.id ?? crypto.randomUUID(),
+    "x-zh-hook-timestamp": timestamp,
+    "x-zh-hook-signature-256": createHmac("sha256", secret).update(body).digest("hex")
+  }
+  if (options.legacyOnly !== true) {
+    headers["x-zh-hook-signature"] = createHmac("sha256", secret)
+      .update(body + timestamp)
+      .digest("hex")
+  }
+  return headers
+}
+
+/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+/** A proxy process, started as `pnpm start` starts it (`tsx --conditions=@mta/source src/main.ts`). */
+export interface ProxyProcess {
+  readonly url: string
+  readonly child: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** Sends a signal and resolves with the exit code. */
+  readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
+  readonly exited: Promise<number | null>
+}
+
+export const startProxyProcess = async (env: Record<string, string>, port: number): Promise<ProxyProcess> => {
+  const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url))
+  const child = spawn(tsx, ["--conditions=@mta/source", "src/main.ts"], {
+    cwd: packageDir,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      ...env,
+      PORT: String(port),
+      HOST: "127.0.0.1"
+    },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let out = ""
+  let err = ""
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString()
+  })
+  child.stderr!.on("data", (d: Buffer) => {
+    err += d.toString()
+  })
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`proxy exited with ${child.exitCode}: ${err}`)
+    try {
+      const r = await fetch(`${url}/healthz`)
+      await r.arrayBuffer()
+      if (r.ok) break
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL")
+      throw new Error(`proxy did not start in 30 s: ${err}`)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return {
+    url,
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    stop: async (signal = "SIGTERM") => {
+      if (child.exitCode === null) child.kill(signal)
+      return exited
+    }
+  }
+}
+
+/** The proxy as a contract target: bearer token, real HTTP, the simulator's control plane. */
+export const proxyTarget = (
+  name: string,
+  baseUrl: string,
+  token: string,
+  control: Contract.ContractControl | undefined
+): Contract.ContractTarget => ({
+  name,
+  participants: Contract.demoParticipants,
+  ...(control === undefined ? {} : { control }),
+  call: async (endpoint, params = {}) => {
+    const method = Endpoint.table[endpoint].method
+    const path = Contract.pathOf(endpoint, params)
+    const body =
+      params.body !== undefined ? JSON.stringify(params.body) : method === "POST" ? "{}" : undefined
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" })
+      },
+      ...(body === undefined ? {} : { body })
+    })
+    const text = await response.text()
+    let parsed: unknown
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text)
+    } catch {
+      parsed = text
+    }
+    return { status: response.status, headers: Object.fromEntries(response.headers), body: parsed }
+  }
+})

@@ -1,0 +1,305 @@
+/**
+ * The store's behaviour, as one suite that runs against every implementation (memory, embedded
+ * PGlite, PostgreSQL): webhook inbox and projection, event log and change feed, idempotency claims
+ * (in flight, mismatch, replay, expiry, abandoned leases, reconciling creates), the audit log and
+ * its filters, and what survives a reopen.
+ *
+ * One store is opened per implementation (opening PGlite takes a second or two), so every test uses
+ * its own ZRNs, keys and callers and compares event ids with the id before it started.
+ */
+import { randomUUID } from "node:crypto"
+import type { Store } from "@mta/server"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+type S = Store.Store
+
+/** How the suite gets stores of one implementation. */
+export interface StoreFactory {
+  readonly name: string
+  /** Opens the store the suite uses (and, when `reopen` is given, reopens on the same data). */
+  readonly open: () => Promise<S>
+  /** Opens the same data again after `close` (undefined: the implementation keeps nothing). */
+  readonly reopen?: (() => Promise<S>) | undefined
+  /** Why the suite is skipped, when it is. */
+  readonly skip?: string | undefined
+}
+
+const zrn = () => `zrn:zh:us:accounts:customer:${randomUUID()}`
+const note = (z: string, status: string, occurredAt: number, extra: Record<string, unknown> = {}) => ({
+  notificationId: randomUUID(),
+  zrn: z,
+  status,
+  occurredAt,
+  receivedAt: occurredAt + 5,
+  payload: { zrn: z, status, ...extra }
+})
+const HOUR = 3_600_000
+
+export const storeSuite = (factory: StoreFactory): void => {
+  const run = factory.skip === undefined ? describe : describe.skip
+  if (factory.skip !== undefined) {
+    console.warn(`[store suite] ${factory.name} skipped: ${factory.skip}`)
+  }
+  run(`Store (${factory.name})`, () => {
+    let s: S
+    beforeAll(async () => {
+      s = await factory.open()
+    }, 60_000)
+    afterAll(async () => {
+      await s?.close()
+    })
+
+    it("dedupes by notification id, orders by timestamp, and appends only applied events", async () => {
+      const z = zrn()
+      const base = await s.lastEventId()
+      const changes: Array<string | null> = []
+      const off = s.subscribe((c) => {
+        if (c.record.zrn === z) changes.push(c.record.status)
+      })
+      const first = note(z, "open", 100)
+      expect((await s.ingest(first))._tag).toBe("applied")
+      expect((await s.ingest({ ...first, status: "closed", occurredAt: 500 }))._tag).toBe("duplicate")
+      expect((await s.ingest(note(z, "locked", 300)))._tag).toBe("applied")
+      const stale = await s.ingest(note(z, "open", 200))
+      expect(stale).toMatchObject({ _tag: "stale", current: { status: "locked", updatedAt: 300 } })
+      expect((await s.ingest(note(z, "frozen_by_regulator", 300)))._tag).toBe("applied")
+      expect(await s.status(z)).toMatchObject({ zrn: z, status: "frozen_by_regulator", source: "webhook" })
+      const events = await s.events({ after: base, zrn: z, limit: 10 })
+      expect(events.map((e) => [e.id - base, e.status])).toEqual([
+        [1, "open"],
+        [2, "locked"],
+        [3, "frozen_by_regulator"]
+      ])
+      expect(events[0]).toMatchObject({
+        type: "customer_account_status_changed",
+        notificationId: first.notificationId,
+        occurredAt: 100,
+        receivedAt: 105,
+        payload: { zrn: z, status: "open" }
+      })
+      expect(await s.lastEventId()).toBe(base + 3)
+      off()
+      expect(changes).toEqual(["open", "locked", "frozen_by_regulator"])
+    })
+
+    it("observations never override a newer fact, append no event, and announce only changes", async () => {
+      const z = zrn()
+      const base = await s.lastEventId()
+      const seen: Array<string | null> = []
+      const off = s.subscribe((c) => {
+        if (c.record.zrn === z) seen.push(c.record.status)
+      })
+      expect(await s.observe({ zrn: z, status: null, source: "create", at: 50 })).toMatchObject({
+        status: null,
+        source: "create",
+        updatedAt: 50
+      })
+      await s.ingest(note(z, "locked", 1_000))
+      expect(await s.observe({ zrn: z, status: "open", source: "read", at: 500 })).toMatchObject({
+        status: "locked"
+      })
+      expect(await s.observe({ zrn: z, status: "locked", source: "read", at: 2_000 })).toMatchObject({
+        status: "locked",
+        updatedAt: 1_000
+      })
+      expect(await s.observe({ zrn: z, status: "open", source: "read", at: 3_000 })).toMatchObject({
+        status: "open",
+        source: "read",
+        updatedAt: 3_000
+      })
+      expect(await s.events({ after: base, zrn: z, limit: 10 })).toHaveLength(1)
+      off()
+      expect(seen).toEqual([null, "locked", "open"])
+      expect(await s.status(zrn())).toBeUndefined()
+    })
+
+    it("pages events after an id, filtered by ZRN, with a limit", async () => {
+      const [a, b] = [zrn(), zrn()]
+      const base = await s.lastEventId()
+      for (let i = 1; i <= 5; i++) await s.ingest(note(i % 2 === 0 ? b : a, "open", i))
+      expect((await s.events({ after: base, limit: 10 })).map((e) => e.id - base)).toEqual([1, 2, 3, 4, 5])
+      expect((await s.events({ after: base + 3, limit: 10, zrn: a })).map((e) => e.id - base)).toEqual([5])
+      expect((await s.events({ after: base + 1, limit: 2 })).map((e) => e.id - base)).toEqual([2, 3])
+      expect(await s.events({ after: base + 5, limit: 10 })).toEqual([])
+    })
+
+    it("announces concurrent webhooks in event-id order, without gaps", async () => {
+      const base = await s.lastEventId()
+      const ids: Array<number> = []
+      const off = s.subscribe((c) => {
+        if (c.event !== undefined && c.event.id > base) ids.push(c.event.id)
+      })
+      // One account each: none can be stale, whatever order they commit in.
+      await Promise.all(Array.from({ length: 40 }, (_, i) => s.ingest(note(zrn(), "open", 1_000 + i))))
+      off()
+      expect(ids).toEqual(Array.from({ length: 40 }, (_, i) => base + i + 1))
+    })
+
+    it("claims idempotency keys per caller: claimed, in flight, mismatch, replay, release", async () => {
+      const caller = `c-${randomUUID()}`
+      const now = Date.now()
+      const key = { caller, key: "k1", fingerprint: "f1", now, expiresAt: now + HOUR, leaseUntil: now + 60_000 }
+      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "claimed" })
+      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "in_flight" })
+      expect(await s.claimIdempotencyKey({ ...key, fingerprint: "f2" })).toEqual({ _tag: "mismatch" })
+      const response = { status: 202, headers: { "content-type": "application/json" }, body: '{"a":1}' }
+      const audit = {
+        at: now,
+        caller,
+        action: "lock",
+        target: null,
+        summary: {},
+        outcome: "accepted",
+        status: 202,
+        requestId: "r"
+      }
+      await s.finishCall({ idempotency: { caller, key: "k1", resolution: { _tag: "complete", response } }, audit })
+      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "replay", response })
+      expect(await s.claimIdempotencyKey({ ...key, fingerprint: "f2" })).toEqual({ _tag: "mismatch" })
+      // Scoped per caller: another caller's same key is another record.
+      const other = { ...key, caller: `${caller}-b` }
+      expect(await s.claimIdempotencyKey(other)).toEqual({ _tag: "claimed" })
+      await s.finishCall({
+        idempotency: { caller: other.caller, key: "k1", resolution: { _tag: "release" } },
+        audit: { ...audit, caller: other.caller }
+      })
+      expect(await s.claimIdempotencyKey({ ...other, fingerprint: "f9" })).toEqual({ _tag: "claimed" })
+      // A release never forgets a completed record.
+      await s.finishCall({ idempotency: { caller, key: "k1", resolution: { _tag: "release" } }, audit })
+      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "replay", response })
+    })
+
+    it("forgets expired keys, and takes over a key whose lease ran out (not a create)", async () => {
+      const caller = `c-${randomUUID()}`
+      const now = Date.now()
+      const key = { caller, key: "k", fingerprint: "f", now, expiresAt: now + 1_000, leaseUntil: now + 500 }
+      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "claimed" })
+      // The proxy holding it died: after the lease, the same request may go again.
+      expect(await s.claimIdempotencyKey({ ...key, now: now + 600, leaseUntil: now + 900 })).toEqual({
+        _tag: "claimed"
+      })
+      expect(await s.claimIdempotencyKey({ ...key, now: now + 800 })).toEqual({ _tag: "in_flight" })
+      // Expired: even a different request may use the key.
+      expect(
+        await s.claimIdempotencyKey({
+          ...key,
+          fingerprint: "other",
+          now: now + 1_000,
+          expiresAt: now + 5_000,
+          leaseUntil: now + 2_000
+        })
+      ).toEqual({ _tag: "claimed" })
+    })
+
+    it("reconciles a create whose outcome is unknown from the webhook inbox, never claiming it again", async () => {
+      const caller = `c-${randomUUID()}`
+      const label = `label-${randomUUID()}`
+      const create = { participantCode: "CUST01", accountLabel: label }
+      const now = Date.now()
+      const key = { caller, key: "k", fingerprint: "f", now, expiresAt: now + HOUR, leaseUntil: now + 60_000, create }
+      const audit = {
+        at: now,
+        caller,
+        action: "createAccount",
+        target: null,
+        summary: {},
+        outcome: "upstream_outcome_unknown",
+        status: 504,
+        requestId: "r"
+      }
+      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "claimed" })
+      await s.finishCall({ idempotency: { caller, key: "k", resolution: { _tag: "reconcile" } }, audit })
+      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "reconciling", account: undefined })
+      expect(await s.claimIdempotencyKey({ ...key, fingerprint: "x" })).toEqual({ _tag: "mismatch" })
+      const z = zrn()
+      const payload = { zrn: z, participant_code: "CUST01", account_label: label, status: "open" }
+      await s.ingest({ ...note(z, "open", now), payload })
+      const found = await s.claimIdempotencyKey(key)
+      expect(found).toEqual({ _tag: "reconciling", account: { zrn: z, payload } })
+      // A claim held by a proxy that died with a create in flight is reconciled too, not re-sent.
+      const died = { ...key, key: "k2", leaseUntil: now + 10 }
+      expect(await s.claimIdempotencyKey(died)).toEqual({ _tag: "claimed" })
+      expect(await s.claimIdempotencyKey({ ...died, now: now + 20 })).toEqual({
+        _tag: "reconciling",
+        account: { zrn: z, payload }
+      })
+    })
+
+    it("gives exactly one of many concurrent claims of one key", async () => {
+      const caller = `c-${randomUUID()}`
+      const now = Date.now()
+      const outcomes = await Promise.all(
+        Array.from({ length: 30 }, () =>
+          s.claimIdempotencyKey({ caller, key: "same", fingerprint: "f", now, expiresAt: now + HOUR, leaseUntil: now + 60_000 })
+        )
+      )
+      expect(outcomes.filter((o) => o._tag === "claimed")).toHaveLength(1)
+      expect(outcomes.filter((o) => o._tag === "in_flight")).toHaveLength(29)
+    })
+
+    it("appends audit entries and filters them by ZRN, caller, time range and cursor", async () => {
+      const caller = `c-${randomUUID()}`
+      const [a, b] = [zrn(), zrn()]
+      const entry = (target: string, at: number, who = caller) => ({
+        at,
+        caller: who,
+        action: "lock",
+        target,
+        summary: { method: "POST", path: `/accounts/${target}/lock` },
+        outcome: "accepted",
+        status: 202,
+        requestId: randomUUID()
+      })
+      const written: Array<Store.AuditEntry> = []
+      for (const e of [entry(a, 1_000), entry(b, 2_000), entry(a, 3_000), entry(a, 4_000, `${caller}-x`)]) {
+        written.push(await s.finishCall({ audit: e }))
+      }
+      expect(new Set(written.map((e) => e.id)).size).toBe(4)
+      expect(written[0]).toMatchObject({ caller, target: a, summary: { method: "POST" }, status: 202 })
+      const mine = await s.audit({ caller, limit: 100 })
+      expect(mine.map((e) => e.at)).toEqual([1_000, 2_000, 3_000])
+      expect(mine.map((e) => e.id)).toEqual([...mine.map((e) => e.id)].sort((x, y) => x - y))
+      expect((await s.audit({ zrn: a, limit: 100 })).map((e) => e.at)).toEqual([1_000, 3_000, 4_000])
+      expect((await s.audit({ zrn: a, caller, from: 2_000, limit: 100 })).map((e) => e.at)).toEqual([3_000])
+      expect((await s.audit({ caller, from: 1_000, to: 3_000, limit: 100 })).map((e) => e.at)).toEqual([
+        1_000, 2_000
+      ])
+      const page1 = await s.audit({ caller, limit: 2 })
+      const page2 = await s.audit({ caller, limit: 2, after: page1[1]!.id })
+      expect([...page1, ...page2].map((e) => e.at)).toEqual([1_000, 2_000, 3_000])
+    })
+
+    if (factory.reopen === undefined) {
+      console.warn(`[store suite] ${factory.name}: "keeps everything across a reopen" skipped: its state ends with the process`)
+    }
+    it.skipIf(factory.reopen === undefined)("keeps everything across a reopen", async () => {
+      const z = zrn()
+      const caller = `c-${randomUUID()}`
+      const now = Date.now()
+      await s.ingest(note(z, "locked", now))
+      const last = await s.lastEventId()
+      const key = { caller, key: "k", fingerprint: "f", now, expiresAt: now + HOUR, leaseUntil: now + 60_000 }
+      await s.claimIdempotencyKey(key)
+      const response = { status: 202, headers: {}, body: "{}" }
+      const audited = await s.finishCall({
+        idempotency: { caller, key: "k", resolution: { _tag: "complete", response } },
+        audit: { at: now, caller, action: "lock", target: z, summary: {}, outcome: "accepted", status: 202, requestId: "r" }
+      })
+      await s.close()
+      s = await factory.reopen!()
+      expect(await s.status(z)).toMatchObject({ status: "locked" })
+      expect(await s.lastEventId()).toBe(last)
+      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "replay", response })
+      expect(await s.audit({ caller, limit: 10 })).toEqual([audited])
+      // Event ids keep growing after the reopen.
+      await s.ingest(note(z, "open", now + 1))
+      expect(await s.lastEventId()).toBe(last + 1)
+    })
+
+    it("answers ping while open, and fails once closed", async () => {
+      await s.ping()
+      await s.close()
+      await expect(s.ping()).rejects.toThrow(/closed/)
+    })
+  })
+}
