@@ -263,7 +263,11 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     }
   }
   // State.
-  const idempotencyTtlMs = read("MTA_IDEMPOTENCY_TTL_MS", Int(1_000, 2_592_000_000), DEFAULT_IDEMPOTENCY_TTL_MS)
+  const idempotencyTtlMs = read(
+    "MTA_IDEMPOTENCY_TTL_MS",
+    Int(1_000, 2_592_000_000),
+    DEFAULT_IDEMPOTENCY_TTL_MS
+  )
   const databaseUrl = value("DATABASE_URL")
   if (databaseUrl !== undefined) {
     let ok = false
@@ -345,7 +349,10 @@ export const redacted = (config: Config): unknown => ({
   ...config,
   callers: config.callers.map((c) => ({ name: c.name, scopes: c.scopes, rate_limit: c.rate_limit })),
   devToken: config.devToken === undefined ? undefined : "[redacted]",
-  store: config.store.kind === "postgres" ? { kind: "postgres", url: describeDatabaseUrl(config.store.url) } : config.store,
+  store:
+    config.store.kind === "postgres"
+      ? { kind: "postgres", url: describeDatabaseUrl(config.store.url) }
+      : config.store,
   upstream:
     config.upstream.mode === "embedded"
       ? config.upstream

@@ -83,7 +83,9 @@ const Instant = Schema.String.pipe(
 
 /** Query of `GET /audit`; every filter optional, combined with AND. */
 export const AuditQuery = Schema.Struct({
-  zrn: Schema.optional(Schema.String.annotations({ description: "calls about this account (any accepted ZRN form)" })),
+  zrn: Schema.optional(
+    Schema.String.annotations({ description: "calls about this account (any accepted ZRN form)" })
+  ),
   caller: Schema.optional(Schema.String.annotations({ description: "calls of this caller (its name)" })),
   from: Schema.optional(Instant.annotations({ description: "calls at or after this time" })),
   to: Schema.optional(Instant.annotations({ description: "calls before this time" })),

@@ -63,105 +63,118 @@ describe("embedded store: the data directory", () => {
   })
 })
 
-describe.skipIf(postgresUnavailable !== undefined)("PostgreSQL store: several replicas on one database", () => {
-  if (postgresUnavailable !== undefined) console.warn(`[Store.test] PostgreSQL replicas skipped: ${postgresUnavailable}`)
-  let url: string
-  let a: Store.Store
-  let b: Store.Store
-  beforeAll(async () => {
-    url = await cluster!.createDatabase("replicas")
-    // Two replicas starting at once on an empty database: the migrations run exactly once.
-    ;[a, b] = await Promise.all([Store.postgres({ url }), Store.postgres({ url })])
-  }, 60_000)
-  afterAll(async () => {
-    await a?.close()
-    await b?.close()
-  })
+describe.skipIf(postgresUnavailable !== undefined)(
+  "PostgreSQL store: several replicas on one database",
+  () => {
+    if (postgresUnavailable !== undefined)
+      console.warn(`[Store.test] PostgreSQL replicas skipped: ${postgresUnavailable}`)
+    let url: string
+    let a: Store.Store
+    let b: Store.Store
+    beforeAll(async () => {
+      url = await cluster!.createDatabase("replicas")
+      // Two replicas starting at once on an empty database: the migrations run exactly once.
+      ;[a, b] = await Promise.all([Store.postgres({ url }), Store.postgres({ url })])
+    }, 60_000)
+    afterAll(async () => {
+      await a?.close()
+      await b?.close()
+    })
 
-  it("ran each migration once although both started together", async () => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      const rows = (await client.query("SELECT version FROM mta_schema_migrations ORDER BY version")).rows
-      expect(rows.map((r) => Number(r.version))).toEqual([1])
-      await expect(client.query("UPDATE mta_audit SET outcome = 'x'")).resolves.toBeDefined()
-      await client.query("INSERT INTO mta_audit (at, caller, action, summary, outcome, status, request_id) VALUES (1, 'x', 'y', '{}', 'z', 1, 'r')")
-      await expect(client.query("DELETE FROM mta_audit")).rejects.toThrow(/append-only/)
-    } finally {
-      await client.end()
-    }
-  })
+    it("ran each migration once although both started together", async () => {
+      const client = new pg.Client({ connectionString: url })
+      await client.connect()
+      try {
+        const rows = (await client.query("SELECT version FROM mta_schema_migrations ORDER BY version")).rows
+        expect(rows.map((r) => Number(r.version))).toEqual([1])
+        await expect(client.query("UPDATE mta_audit SET outcome = 'x'")).resolves.toBeDefined()
+        await client.query(
+          "INSERT INTO mta_audit (at, caller, action, summary, outcome, status, request_id) VALUES (1, 'x', 'y', '{}', 'z', 1, 'r')"
+        )
+        await expect(client.query("DELETE FROM mta_audit")).rejects.toThrow(/append-only/)
+      } finally {
+        await client.end()
+      }
+    })
 
-  it("a webhook ingested by one replica reaches the other's change feed", async () => {
-    const zrn = `zrn:zh:us:accounts:customer:${crypto.randomUUID()}`
-    const seen = new Promise<Store.Change>((resolve) => {
-      const off = b.subscribe((change) => {
-        if (change.record.zrn === zrn && change.event !== undefined) {
-          off()
-          resolve(change)
+    it("a webhook ingested by one replica reaches the other's change feed", async () => {
+      const zrn = `zrn:zh:us:accounts:customer:${crypto.randomUUID()}`
+      const seen = new Promise<Store.Change>((resolve) => {
+        const off = b.subscribe((change) => {
+          if (change.record.zrn === zrn && change.event !== undefined) {
+            off()
+            resolve(change)
+          }
+        })
+      })
+      const outcome = await a.ingest({
+        notificationId: crypto.randomUUID(),
+        zrn,
+        status: "open",
+        occurredAt: 1_000,
+        receivedAt: 1_001,
+        payload: { zrn, status: "open" }
+      })
+      expect(outcome._tag).toBe("applied")
+      const change = await seen
+      expect(change.event?.id).toBe(outcome._tag === "applied" ? outcome.event.id : -1)
+      expect(change.record).toMatchObject({ status: "open", source: "webhook" })
+      // And the same notification delivered to the other replica is a duplicate.
+      const dup = await b.ingest({
+        notificationId: change.event!.notificationId,
+        zrn,
+        status: "open",
+        occurredAt: 1_000,
+        receivedAt: 1_002,
+        payload: {}
+      })
+      expect(dup._tag).toBe("duplicate")
+    })
+
+    it("an observation on one replica reaches the other's change feed", async () => {
+      const zrn = `zrn:zh:us:accounts:customer:${crypto.randomUUID()}`
+      const seen = new Promise<Store.Change>((resolve) => {
+        const off = b.subscribe((change) => {
+          if (change.record.zrn === zrn) {
+            off()
+            resolve(change)
+          }
+        })
+      })
+      await a.observe({ zrn, status: null, source: "create", at: 5 })
+      expect((await seen).record).toMatchObject({ zrn, status: null, source: "create" })
+    })
+
+    it("one key claimed on both replicas at once is claimed exactly once", async () => {
+      const now = Date.now()
+      const claim = (s: Store.Store) =>
+        s.claimIdempotencyKey({
+          caller: "both",
+          key: crypto.randomUUID(),
+          fingerprint: "f",
+          now,
+          expiresAt: now + 60_000,
+          leaseUntil: now + 60_000
+        })
+      for (let round = 0; round < 10; round++) {
+        const key = crypto.randomUUID()
+        const input = {
+          caller: "both",
+          key,
+          fingerprint: "f",
+          now,
+          expiresAt: now + 60_000,
+          leaseUntil: now + 60_000
         }
-      })
+        const outcomes = await Promise.all([
+          a.claimIdempotencyKey(input),
+          b.claimIdempotencyKey(input),
+          a.claimIdempotencyKey(input),
+          b.claimIdempotencyKey(input)
+        ])
+        expect(outcomes.filter((o) => o._tag === "claimed")).toHaveLength(1)
+      }
+      expect((await claim(a))._tag).toBe("claimed")
     })
-    const outcome = await a.ingest({
-      notificationId: crypto.randomUUID(),
-      zrn,
-      status: "open",
-      occurredAt: 1_000,
-      receivedAt: 1_001,
-      payload: { zrn, status: "open" }
-    })
-    expect(outcome._tag).toBe("applied")
-    const change = await seen
-    expect(change.event?.id).toBe(outcome._tag === "applied" ? outcome.event.id : -1)
-    expect(change.record).toMatchObject({ status: "open", source: "webhook" })
-    // And the same notification delivered to the other replica is a duplicate.
-    const dup = await b.ingest({
-      notificationId: change.event!.notificationId,
-      zrn,
-      status: "open",
-      occurredAt: 1_000,
-      receivedAt: 1_002,
-      payload: {}
-    })
-    expect(dup._tag).toBe("duplicate")
-  })
-
-  it("an observation on one replica reaches the other's change feed", async () => {
-    const zrn = `zrn:zh:us:accounts:customer:${crypto.randomUUID()}`
-    const seen = new Promise<Store.Change>((resolve) => {
-      const off = b.subscribe((change) => {
-        if (change.record.zrn === zrn) {
-          off()
-          resolve(change)
-        }
-      })
-    })
-    await a.observe({ zrn, status: null, source: "create", at: 5 })
-    expect((await seen).record).toMatchObject({ zrn, status: null, source: "create" })
-  })
-
-  it("one key claimed on both replicas at once is claimed exactly once", async () => {
-    const now = Date.now()
-    const claim = (s: Store.Store) =>
-      s.claimIdempotencyKey({
-        caller: "both",
-        key: crypto.randomUUID(),
-        fingerprint: "f",
-        now,
-        expiresAt: now + 60_000,
-        leaseUntil: now + 60_000
-      })
-    for (let round = 0; round < 10; round++) {
-      const key = crypto.randomUUID()
-      const input = { caller: "both", key, fingerprint: "f", now, expiresAt: now + 60_000, leaseUntil: now + 60_000 }
-      const outcomes = await Promise.all([
-        a.claimIdempotencyKey(input),
-        b.claimIdempotencyKey(input),
-        a.claimIdempotencyKey(input),
-        b.claimIdempotencyKey(input)
-      ])
-      expect(outcomes.filter((o) => o._tag === "claimed")).toHaveLength(1)
-    }
-    expect((await claim(a))._tag).toBe("claimed")
-  })
-})
+  }
+)

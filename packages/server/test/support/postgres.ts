@@ -82,7 +82,9 @@ const run = (command: string, args: ReadonlyArray<string>) => {
  * Starts a cluster. `durable: false` (the default, for tests) turns `fsync` off to keep the suite
  * fast; the benchmark passes `durable: true` to measure what production pays.
  */
-export const startPostgres = async (options: { readonly durable?: boolean } = {}): Promise<PostgresCluster> => {
+export const startPostgres = async (
+  options: { readonly durable?: boolean } = {}
+): Promise<PostgresCluster> => {
   if (postgresUnavailable !== undefined) throw new Error(postgresUnavailable)
   const dir = mkdtempSync(join(tmpdir(), "mta-pg-"))
   const data = join(dir, "data")
@@ -98,9 +100,22 @@ export const startPostgres = async (options: { readonly durable?: boolean } = {}
       `-k ${dir}`,
       "-c listen_addresses=127.0.0.1",
       "-c max_connections=200",
-      ...(options.durable === true ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"])
+      ...(options.durable === true
+        ? []
+        : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"])
     ].join(" ")
-    run(bin("pg_ctl")!, ["-D", data, "-o", settings, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"])
+    run(bin("pg_ctl")!, [
+      "-D",
+      data,
+      "-o",
+      settings,
+      "-l",
+      join(dir, "server.log"),
+      "-w",
+      "-t",
+      "60",
+      "start"
+    ])
   } catch (error) {
     rmSync(dir, { recursive: true, force: true })
     throw error

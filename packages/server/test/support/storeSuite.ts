@@ -138,7 +138,14 @@ export const storeSuite = (factory: StoreFactory): void => {
     it("claims idempotency keys per caller: claimed, in flight, mismatch, replay, release", async () => {
       const caller = `c-${randomUUID()}`
       const now = Date.now()
-      const key = { caller, key: "k1", fingerprint: "f1", now, expiresAt: now + HOUR, leaseUntil: now + 60_000 }
+      const key = {
+        caller,
+        key: "k1",
+        fingerprint: "f1",
+        now,
+        expiresAt: now + HOUR,
+        leaseUntil: now + 60_000
+      }
       expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "claimed" })
       expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "in_flight" })
       expect(await s.claimIdempotencyKey({ ...key, fingerprint: "f2" })).toEqual({ _tag: "mismatch" })
@@ -153,7 +160,10 @@ export const storeSuite = (factory: StoreFactory): void => {
         status: 202,
         requestId: "r"
       }
-      await s.finishCall({ idempotency: { caller, key: "k1", resolution: { _tag: "complete", response } }, audit })
+      await s.finishCall({
+        idempotency: { caller, key: "k1", resolution: { _tag: "complete", response } },
+        audit
+      })
       expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "replay", response })
       expect(await s.claimIdempotencyKey({ ...key, fingerprint: "f2" })).toEqual({ _tag: "mismatch" })
       // Scoped per caller: another caller's same key is another record.
@@ -196,7 +206,15 @@ export const storeSuite = (factory: StoreFactory): void => {
       const label = `label-${randomUUID()}`
       const create = { participantCode: "CUST01", accountLabel: label }
       const now = Date.now()
-      const key = { caller, key: "k", fingerprint: "f", now, expiresAt: now + HOUR, leaseUntil: now + 60_000, create }
+      const key = {
+        caller,
+        key: "k",
+        fingerprint: "f",
+        now,
+        expiresAt: now + HOUR,
+        leaseUntil: now + 60_000,
+        create
+      }
       const audit = {
         at: now,
         caller,
@@ -230,7 +248,14 @@ export const storeSuite = (factory: StoreFactory): void => {
       const now = Date.now()
       const outcomes = await Promise.all(
         Array.from({ length: 30 }, () =>
-          s.claimIdempotencyKey({ caller, key: "same", fingerprint: "f", now, expiresAt: now + HOUR, leaseUntil: now + 60_000 })
+          s.claimIdempotencyKey({
+            caller,
+            key: "same",
+            fingerprint: "f",
+            now,
+            expiresAt: now + HOUR,
+            leaseUntil: now + 60_000
+          })
         )
       )
       expect(outcomes.filter((o) => o._tag === "claimed")).toHaveLength(1)
@@ -270,7 +295,9 @@ export const storeSuite = (factory: StoreFactory): void => {
     })
 
     if (factory.reopen === undefined) {
-      console.warn(`[store suite] ${factory.name}: "keeps everything across a reopen" skipped: its state ends with the process`)
+      console.warn(
+        `[store suite] ${factory.name}: "keeps everything across a reopen" skipped: its state ends with the process`
+      )
     }
     it.skipIf(factory.reopen === undefined)("keeps everything across a reopen", async () => {
       const z = zrn()
@@ -283,7 +310,16 @@ export const storeSuite = (factory: StoreFactory): void => {
       const response = { status: 202, headers: {}, body: "{}" }
       const audited = await s.finishCall({
         idempotency: { caller, key: "k", resolution: { _tag: "complete", response } },
-        audit: { at: now, caller, action: "lock", target: z, summary: {}, outcome: "accepted", status: 202, requestId: "r" }
+        audit: {
+          at: now,
+          caller,
+          action: "lock",
+          target: z,
+          summary: {},
+          outcome: "accepted",
+          status: 202,
+          requestId: "r"
+        }
       })
       await s.close()
       s = await factory.reopen!()

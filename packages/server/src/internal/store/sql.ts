@@ -26,8 +26,8 @@ import type {
   StatusRecord,
   StatusSource,
   Store,
-  StoreKind,
-  StoredResponse
+  StoredResponse,
+  StoreKind
 } from "../../Store.js"
 import { identityOf } from "../../Store.js"
 import { MIGRATION_LOCK, type Migration, migrations } from "./migrations.js"
@@ -386,7 +386,9 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
         }
       }
     })
-    const ids = await one<ReadonlyArray<number>>("SELECT mta_finish($1::jsonb) AS r", [JSON.stringify(payload)])
+    const ids = await one<ReadonlyArray<number>>("SELECT mta_finish($1::jsonb) AS r", [
+      JSON.stringify(payload)
+    ])
     const out: Array<AuditEntry> = new Array(items.length)
     order.forEach(({ item, i }, j) => {
       out[i] = { ...item.audit, id: Number(ids[j]) }
@@ -425,10 +427,10 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     },
     observe: async ({ zrn, status, source, at }) => {
       guard()
-      const r = await one<{ changed: boolean; record: ProjectionRow }>("SELECT mta_observe($1::jsonb, $2) AS r", [
-        JSON.stringify({ zrn, status, source, at }),
-        origin
-      ])
+      const r = await one<{ changed: boolean; record: ProjectionRow }>(
+        "SELECT mta_observe($1::jsonb, $2) AS r",
+        [JSON.stringify({ zrn, status, source, at }), origin]
+      )
       const record = toRecord(r.record)
       if (r.changed) deliver({ record })
       return record
