@@ -134,4 +134,16 @@ describe("request journal", () => {
     })
     expect(JSON.parse(journal[2]!.responseBody)).toEqual({ message: [], page: 5, total_pages: 1 })
   })
+
+  it("records the request id and idempotency key a caller sent, so tests can follow a call upstream", async () => {
+    const sim = simulator()
+    await call(sim, "GET", "/accounts", {
+      headers: { "x-request-id": "req-123", "idempotency-key": "idem-9" }
+    })
+    await call(sim, "GET", "/accounts")
+    const [first, second] = sim.journal()
+    expect(first!.headers).toMatchObject({ "x-request-id": "req-123", "idempotency-key": "idem-9" })
+    expect(second!.headers).not.toHaveProperty("x-request-id")
+    expect(second!.headers).not.toHaveProperty("idempotency-key")
+  })
 })

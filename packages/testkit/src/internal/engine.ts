@@ -791,7 +791,14 @@ const describeFault = (f: Fault): string =>
 
 const journalHeaders = (request: RawRequest): Record<string, string> => {
   const out: Record<string, string> = {}
-  for (const name of ["x-scx-api-key", "x-scx-timestamp", "x-scx-signed", "content-type"]) {
+  for (const name of [
+    "x-scx-api-key",
+    "x-scx-timestamp",
+    "x-scx-signed",
+    "content-type",
+    "x-request-id",
+    "idempotency-key"
+  ]) {
     const v = request.header(name)
     if (v !== undefined) out[name] = v
   }
