@@ -10,13 +10,12 @@
  *
  * @since 0.1.0
  */
-import { type FastCheck, type ParseResult, Schema } from "effect"
+import { type ParseResult, Schema } from "effect"
 import {
   AccountStatus,
   AccountType,
   AuthorType,
   ComplianceReason,
-  Geo,
   LedgerAccountType,
   StatusReason,
   Tier
@@ -72,22 +71,11 @@ const oneOf = <L extends readonly [string, ...Array<string>]>(schema: Schema.Lit
 const TierField = oneOf(Tier)
 const AccountTypeField = oneOf(AccountType)
 
-const UUID_V = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-
-const zrnArbitrary =
-  (subdomain: "customer" | "ledger") =>
-  (): ((fc: typeof FastCheck) => FastCheck.Arbitrary<Zrn.Zrn>) =>
-  (fc) =>
-    fc
-      .record({ geo: fc.constantFrom(...Geo.literals), id: fc.uuid() })
-      .filter((r) => UUID_V.test(r.id))
-      .map((r) => new Zrn.Zrn({ geo: r.geo, subdomain, id: r.id }))
-
 /** A customer-account ZRN field: any accepted form decodes, the canonical form is encoded. */
-export const CustomerZrn = Zrn.CustomerZrn.annotations({ arbitrary: zrnArbitrary("customer") })
+export const CustomerZrn = Zrn.CustomerZrn
 
 /** A ledger-account ZRN field: any accepted form decodes, the canonical form is encoded. */
-export const LedgerZrn = Zrn.LedgerZrn.annotations({ arbitrary: zrnArbitrary("ledger") })
+export const LedgerZrn = Zrn.LedgerZrn
 
 /** A decimal amount as a string (`"0.00000001"`, `"-12.5"`): never a floating-point number. */
 export const DecimalString = Schema.String.pipe(Schema.pattern(/^-?[0-9]+(\.[0-9]+)?$/)).annotations({

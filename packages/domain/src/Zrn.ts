@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Either, Equal, Hash, ParseResult, Schema } from "effect"
+import { Either, Equal, type FastCheck, Hash, ParseResult, Schema } from "effect"
 import { Geo, Subdomain } from "./Enums.js"
 
 const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -81,15 +81,18 @@ export const ZrnFromSelf: Schema.Schema<Zrn> = Schema.declare((u: unknown): u is
   description: "a parsed ZRN",
   pretty: () => (z: Zrn) => format(z),
   equivalence: () => equals,
-  arbitrary: () => (fc) =>
-    fc
-      .record({
-        geo: fc.constantFrom(...Geo.literals),
-        subdomain: fc.constantFrom(...Subdomain.literals),
-        id: fc.uuid({ version: 4 })
-      })
-      .map((p) => new Zrn(p, trusted))
+  arbitrary: () => (fc) => arbitraryOf(fc)
 })
+
+function arbitraryOf(fc: typeof FastCheck, subdomain?: Subdomain): FastCheck.Arbitrary<Zrn> {
+  return fc
+    .record({
+      geo: fc.constantFrom(...Geo.literals),
+      subdomain: subdomain === undefined ? fc.constantFrom(...Subdomain.literals) : fc.constant(subdomain),
+      id: fc.uuid({ version: 4 })
+    })
+    .map((p) => new Zrn(p, trusted))
+}
 
 /** Which check a rejected input failed. */
 export const ZrnParseErrorReason = Schema.Literal(
@@ -322,7 +325,9 @@ const fromString = (options: ParseOptions | undefined, identifier: string, only?
     encode: (zrn) => ParseResult.succeed(format(zrn))
   }).annotations({
     identifier,
-    description: `a ZRN; any accepted form decodes, the canonical form is encoded`
+    description: "a ZRN; any accepted form decodes, the canonical form is encoded",
+    // Property tests draw values of the subdomain this Schema accepts, not any ZRN.
+    ...(only === undefined ? {} : { arbitrary: () => (fc: typeof FastCheck) => arbitraryOf(fc, only) })
   })
 
 /** Decodes any accepted string form to a `Zrn`; encodes the canonical string. */
