@@ -21,6 +21,7 @@ import * as Hub from "./internal/hub.js"
 import { observe } from "./internal/middleware.js"
 import { keyedLimiter, rollingLimiter } from "./internal/rateLimit.js"
 import * as AccountRoutes from "./internal/routes/accounts.js"
+import * as AuditRoutes from "./internal/routes/audit.js"
 import * as EventRoutes from "./internal/routes/events.js"
 import * as OperationRoutes from "./internal/routes/operations.js"
 import * as WebhookRoutes from "./internal/routes/webhooks.js"
@@ -54,6 +55,14 @@ export interface Deps {
   readonly sseHeartbeatMs?: number | undefined
   /** Readiness checks besides the store's (e.g. the upstream answers). */
   readonly readiness?: Readonly<Record<string, () => Promise<void>>> | undefined
+  /** How long an idempotency key is remembered. Default 24 h. */
+  readonly idempotencyTtlMs?: number | undefined
+  /**
+   * How long a claimed key is held for its call; after it, the proxy that claimed it is taken for dead
+   * (another may take the key over, or reconcile a create). Default 60 000 ms (keep it above the
+   * upstream deadline).
+   */
+  readonly idempotencyLeaseMs?: number | undefined
   /** The clock, epoch ms. Default `Date.now`. */
   readonly now?: (() => number) | undefined
 }
@@ -61,8 +70,11 @@ export interface Deps {
 /** The built app. */
 export interface App {
   readonly hono: Hono<HonoEnv>
-  /** The standard fetch entry point. */
-  readonly fetch: (request: Request) => Response | Promise<Response>
+  /**
+   * The standard fetch entry point. `env` is what `@hono/node-server` passes (`{ incoming, outgoing }`):
+   * the proxy then reads request headers from Node's parsed headers instead of a fetch `Headers`.
+   */
+  readonly fetch: (request: Request, env?: unknown) => Response | Promise<Response>
   /** Starts a shutdown: `/readyz` answers 503, long polls answer now, event streams end. */
   readonly drain: () => void
   /** Releases the app's subscriptions (after the server has closed). */
@@ -110,7 +122,9 @@ export const make = (deps: Deps): App => {
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
     now: deps.now ?? Date.now,
     readiness: deps.readiness ?? {},
-    isDraining: () => draining
+    isDraining: () => draining,
+    idempotencyTtlMs: deps.idempotencyTtlMs ?? 86_400_000,
+    idempotencyLeaseMs: deps.idempotencyLeaseMs ?? 60_000
   }
 
   const app = new Hono<HonoEnv>()
@@ -118,6 +132,7 @@ export const make = (deps: Deps): App => {
   app.route("/", OperationRoutes.routes(shared))
   app.route("/webhooks", WebhookRoutes.routes(shared))
   app.route("/events", EventRoutes.routes(shared))
+  app.route("/audit", AuditRoutes.routes(shared))
   app.route("/", AccountRoutes.routes(shared))
 
   app.notFound((c) => {
@@ -149,7 +164,7 @@ export const make = (deps: Deps): App => {
 
   return {
     hono: app,
-    fetch: (request) => app.fetch(request),
+    fetch: (request, env) => app.fetch(request, env),
     drain: () => {
       draining = true
       hub.drain()

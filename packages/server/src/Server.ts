@@ -17,11 +17,11 @@ import { randomBytes } from "node:crypto"
 import type { Server as HttpServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { createAdaptorServer } from "@hono/node-server"
-import { type ClosableTransport, fetchTransport, nodeTransport } from "@mta/client"
+import { type ClosableTransport, fetchTransport } from "@mta/client"
 import { createSimulator, type Simulator as SimulatorModule } from "@mta/testkit"
 import * as App from "./App.js"
 import { makeAuthenticator } from "./Callers.js"
-import { type Config, redacted } from "./Config.js"
+import { type Config, redacted, type StoreConfig } from "./Config.js"
 import * as Logger from "./Logger.js"
 import * as Metrics from "./Metrics.js"
 import * as Store from "./Store.js"
@@ -29,7 +29,7 @@ import * as Upstream from "./Upstream.js"
 
 /** Options of `start` beyond the configuration (for tests and embedding). */
 export interface StartOptions {
-  /** The store; an in-memory one by default. */
+  /** The store; by default the one the configuration names (`Server.openStore`). */
   readonly store?: Store.Store | undefined
   /** Where log lines go; stdout by default. */
   readonly logDestination?: Logger.LoggerOptions["destination"]
@@ -55,11 +55,23 @@ type Simulator = SimulatorModule.Simulator
 
 const INTERNAL_ORIGIN = "http://mta.internal"
 
+/** Opens the store a configuration names: memory, embedded (PGlite in `dataDir`) or PostgreSQL. */
+export const openStore = (config: StoreConfig): Promise<Store.Store> => {
+  switch (config.kind) {
+    case "memory":
+      return Promise.resolve(Store.memory())
+    case "embedded":
+      return Store.embedded({ dataDir: config.dataDir })
+    case "postgres":
+      return Store.postgres({ url: config.url })
+  }
+}
+
 /** Builds the runtime from a configuration and starts listening. */
 export const start = async (config: Config, options: StartOptions = {}): Promise<RunningServer> => {
   const logger = Logger.make({ level: config.logLevel, destination: options.logDestination })
   const metrics = Metrics.make()
-  const store = options.store ?? Store.memory()
+  const store = options.store ?? (await openStore(config.store))
   const authenticator = makeAuthenticator(config.callers)
 
   let app: App.App | undefined
@@ -95,7 +107,8 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
   } else {
     const remote = config.upstream
     webhookSecret = remote.webhookSecret
-    transport = nodeTransport({ maxSockets: 256, maxFreeSockets: 256 })
+    // The proxy's own cut of the client's pooled `node:http` transport (see `Upstream.nodeTransport`).
+    transport = Upstream.nodeTransport({ maxSockets: 256, maxFreeSockets: 256 })
     const t = transport
     // No retries here: callers retry (they know whether a call is safe to repeat); a retry in the
     // proxy would spend the vendor's budget twice and hide the upstream's answer.
@@ -130,22 +143,34 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     callerLimit: config.callerLimit,
     longPollMaxMs: config.longPollMaxMs,
     sseHeartbeatMs: config.sseHeartbeatMs,
-    readiness
+    readiness,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    // Held for at least the upstream deadline, with a margin, before another proxy may take it over.
+    idempotencyLeaseMs: (config.upstream.mode === "remote" ? config.upstream.timeoutMs : 10_000) + 30_000
   })
   const built = app
 
   const server = createAdaptorServer({ fetch: built.fetch }) as HttpServer
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(config.port, config.host, () => {
-      server.off("error", reject)
-      resolve()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject)
+      server.listen(config.port, config.host, () => {
+        server.off("error", reject)
+        resolve()
+      })
     })
-  })
+  } catch (error) {
+    built.close()
+    simulator?.reset()
+    transport?.close()
+    // Release the data directory (or the pool) of a store opened here.
+    if (options.store === undefined) await store.close().catch(() => {})
+    throw error
+  }
   const address = server.address() as AddressInfo
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${address.port}`
-  logger.info({ url, mode: config.upstream.mode, config: redacted(config) }, "listening")
+  logger.info({ url, mode: config.upstream.mode, store: store.kind, config: redacted(config) }, "listening")
 
   let closing: Promise<void> | undefined
   const close = () => {

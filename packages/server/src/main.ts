@@ -27,6 +27,7 @@ const main = async (): Promise<void> => {
   } else {
     lines.push(`upstream: ${config.upstream.baseUrl}`)
   }
+  lines.push(`state: ${Config.describeStore(config.store)}`)
   if (config.devToken !== undefined) {
     const token = config.devToken.isDefault ? config.devToken.token : "$MTA_DEV_TOKEN"
     lines.push(

@@ -5,7 +5,10 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHmac } from "node:crypto"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Writable } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { fetchTransport } from "@mta/client"
@@ -174,7 +177,7 @@ export const freePort = (): Promise<number> =>
     })
   })
 
-/** A proxy process, started as `pnpm start` starts it (`tsx --conditions=@mta/source src/main.ts`). */
+/** A proxy process, started as `pnpm start` starts it (`src/main.ts` with tsx's loader and `--conditions=@mta/source`). */
 export interface ProxyProcess {
   readonly url: string
   readonly child: ChildProcess
@@ -185,14 +188,25 @@ export interface ProxyProcess {
   readonly exited: Promise<number | null>
 }
 
+/**
+ * Starts the proxy process. Unless `env` names a store (`MTA_DATA_DIR`, `DATABASE_URL`, `MTA_STORE`),
+ * it gets the embedded default in a fresh temporary data directory, removed when it exits (never the
+ * package's own `.mta-data`, which parallel tests would contend for).
+ */
 export const startProxyProcess = async (env: Record<string, string>, port: number): Promise<ProxyProcess> => {
-  const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url))
-  const child = spawn(tsx, ["--conditions=@mta/source", "src/main.ts"], {
+  const ownDataDir =
+    env.MTA_DATA_DIR === undefined && env.DATABASE_URL === undefined && env.MTA_STORE === undefined
+      ? mkdtempSync(join(tmpdir(), "mta-proxy-data-"))
+      : undefined
+  // Node itself with tsx's loader (what the `tsx` command runs in a child process): the child is the
+  // proxy, so a signal (SIGKILL above all, which `tsx` cannot relay) reaches the proxy itself.
+  const child = spawn(process.execPath, ["--conditions=@mta/source", "--import", "tsx", "src/main.ts"], {
     cwd: packageDir,
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
       ...env,
+      ...(ownDataDir === undefined ? {} : { MTA_DATA_DIR: ownDataDir }),
       PORT: String(port),
       HOST: "127.0.0.1"
     },
@@ -206,7 +220,12 @@ export const startProxyProcess = async (env: Record<string, string>, port: numbe
   child.stderr!.on("data", (d: Buffer) => {
     err += d.toString()
   })
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      if (ownDataDir !== undefined) rmSync(ownDataDir, { recursive: true, force: true })
+      resolve(code)
+    })
+  )
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 30_000
   for (;;) {

@@ -24,8 +24,30 @@ export interface HonoEnv {
   Variables: Vars
 }
 
-/** The upstream as the proxy uses it: the Promise client's endpoint methods. */
-export type UpstreamClient = Pick<
+/** A successful upstream answer: status, the upstream's exact text, and the value decoded from it. */
+export interface RawAnswer {
+  readonly status: number
+  readonly text: string
+  readonly value: unknown
+}
+
+type CallOptions = { readonly requestId?: string | undefined; readonly signal?: AbortSignal | undefined }
+
+/**
+ * The reads again, answering the upstream's text along with the decoded value (`Upstream.make` has
+ * them): the proxy answers a read with the upstream's bytes instead of re-encoding what it decoded.
+ */
+export interface RawReads {
+  readonly getAccount: (zrn: string, options?: CallOptions) => Promise<RawAnswer>
+  readonly getStatusReason: (zrn: string, options?: CallOptions) => Promise<RawAnswer>
+  readonly getLedgerPage: (query?: Record<string, unknown>, options?: CallOptions) => Promise<RawAnswer>
+}
+
+/**
+ * The upstream as the proxy uses it: the Promise client's endpoint methods, and optionally the raw
+ * reads (a `@mta/client` client stands in without them; the proxy then re-encodes what it decoded).
+ */
+export type UpstreamClient = { readonly raw?: RawReads | undefined } & Pick<
   Client,
   | "createAccount"
   | "updateAccount"
@@ -65,4 +87,8 @@ export interface Shared {
   /** Extra readiness checks (name → check); each rejects when not ready. */
   readonly readiness: Readonly<Record<string, () => Promise<void>>>
   readonly isDraining: () => boolean
+  /** How long an idempotency key is remembered, ms. */
+  readonly idempotencyTtlMs: number
+  /** How long a claimed key is held for its call before another proxy may take it over, ms. */
+  readonly idempotencyLeaseMs: number
 }

@@ -14,8 +14,9 @@ import { Hono } from "hono"
 import { InvalidRequest, RateLimitExceeded, RouteNotFound } from "../../Errors.js"
 import * as Schemas from "../../Schemas.js"
 import type { StatusRecord } from "../../Store.js"
-import type { HonoEnv, Shared } from "../context.js"
-import { authorize } from "../middleware.js"
+import type { HonoEnv, RawAnswer, Shared } from "../context.js"
+import { guard } from "../idempotency.js"
+import { authorize, jsonResponse } from "../middleware.js"
 
 type Ctx = Context<HonoEnv>
 type Call = { readonly requestId: string }
@@ -133,6 +134,17 @@ const encode = (schema: Schema.Schema.AnyNoContext, value: unknown): unknown => 
 
 type Handler = (c: Ctx, shared: Shared, call: Call) => Promise<unknown>
 
+/**
+ * A read's answer passed through: the upstream's own JSON text, which `Upstream` has already decoded
+ * with the endpoint's response Schema (a malformed answer is a 502 there). The proxy answers it as
+ * is rather than re-encoding the decoded value: the caller gets exactly what the upstream sent, and
+ * the read costs no encode and no second `JSON.stringify`.
+ */
+class Passed {
+  constructor(readonly text: string) {}
+}
+const passed = (answer: RawAnswer): Passed => new Passed(answer.text)
+
 const zrnOf = (c: Ctx, shared: Shared) => parseCustomerZrn(c.req.param("zrn") ?? "", shared.geo)
 
 const command =
@@ -183,10 +195,16 @@ const handlers: { readonly [N in Endpoint.Name]: Handler } = {
   },
   getAccount: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
+    const raw = shared.upstream.raw
+    if (raw !== undefined) return passed(await forward(shared, "getAccount", () => raw.getAccount(zrn, call)))
     return forward(shared, "getAccount", () => shared.upstream.getAccount(zrn, call))
   },
   getStatusReason: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
+    const raw = shared.upstream.raw
+    if (raw !== undefined) {
+      return passed(await forward(shared, "getStatusReason", () => raw.getStatusReason(zrn, call)))
+    }
     return forward(shared, "getStatusReason", () => shared.upstream.getStatusReason(zrn, call))
   },
   lock: command("lock"),
@@ -209,6 +227,10 @@ const handlers: { readonly [N in Endpoint.Name]: Handler } = {
   close: command("close"),
   listLedgerAccounts: async (c, shared, call) => {
     const query = decodeWith(Api.LedgerQuery, c.req.query())
+    const raw = shared.upstream.raw
+    if (raw !== undefined) {
+      return passed(await forward(shared, "listLedgerAccounts", () => raw.getLedgerPage(query, call)))
+    }
     return forward(shared, "listLedgerAccounts", () => shared.upstream.getLedgerPage(query, call))
   }
 }
@@ -236,12 +258,18 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
     const success = endpoint.successStatus
     const response = endpoint.response as Schema.Schema.AnyNoContext
     const isVoid = success === 202 && response === (Api.Accepted as Schema.Schema.AnyNoContext)
-    app.on(endpoint.method, path, authorize(shared, path, endpoint.scope), async (c) => {
+    const answer = async (c: Ctx) => {
       // No abort signal here: reading `c.req.raw` makes the Node adapter build a full `Request`
       // (measurably slower); the upstream call has its own deadline.
-      const result = await handler(c, shared, { requestId: c.var.requestId })
+      const result = await handler(c, shared, { requestId: c.get("requestId") })
+      if (result instanceof Passed) return jsonResponse(c, success, result.text)
       return c.json(isVoid ? {} : (encode(response, result) as object), success)
-    })
+    }
+    // Mutations: Idempotency-Key and the audit log (`../idempotency.ts`); reads go straight through.
+    if (endpoint.method === "GET")
+      app.on(endpoint.method, path, authorize(shared, path, endpoint.scope), answer)
+    else
+      app.on(endpoint.method, path, authorize(shared, path, endpoint.scope), guard(shared, endpoint), answer)
   }
 
   const statusQuery = Schema.decodeUnknownEither(Schemas.StatusQuery, { errors: "all" })

@@ -149,8 +149,9 @@ BEGIN
   RETURN jsonb_build_object('changed', false, 'record', to_jsonb(cur));
 END $$;
 
--- Claims a batch of idempotency keys, in the order given (callers sort them, so concurrent batches
--- lock rows in one order and cannot deadlock). Returns one outcome per item.
+-- Claims idempotency keys that may exist already (a repeat, an expired or abandoned key), in the
+-- order given (callers sort them, so concurrent batches lock rows in one order). New keys are
+-- inserted by one set-based statement first (see sql.ts). Returns one outcome per item.
 CREATE FUNCTION mta_claim(items jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   it jsonb;
@@ -206,37 +207,6 @@ BEGIN
       EXIT;
     END LOOP;
     results := results || jsonb_build_array(res);
-  END LOOP;
-  RETURN results;
-END $$;
-
--- Resolves a batch of finished calls' keys and appends their audit entries. Returns the audit ids.
-CREATE FUNCTION mta_finish(items jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-  it jsonb;
-  a jsonb;
-  v_id bigint;
-  results jsonb := '[]'::jsonb;
-BEGIN
-  FOR it IN SELECT value FROM jsonb_array_elements(items) WITH ORDINALITY AS e(value, i) ORDER BY i LOOP
-    IF it ? 'key' THEN
-      IF it->>'resolution' = 'complete' THEN
-        UPDATE mta_idempotency SET state = 'completed', response = it->'response'
-          WHERE caller = it->>'key_caller' AND key = it->>'key';
-      ELSIF it->>'resolution' = 'reconcile' THEN
-        UPDATE mta_idempotency SET state = 'reconciling'
-          WHERE caller = it->>'key_caller' AND key = it->>'key' AND state <> 'completed';
-      ELSE
-        DELETE FROM mta_idempotency
-          WHERE caller = it->>'key_caller' AND key = it->>'key' AND state <> 'completed';
-      END IF;
-    END IF;
-    a := it->'audit';
-    INSERT INTO mta_audit (at, caller, action, target, summary, outcome, status, request_id)
-    VALUES ((a->>'at')::bigint, a->>'caller', a->>'action', a->>'target', a->'summary', a->>'outcome',
-            (a->>'status')::integer, a->>'request_id')
-    RETURNING id INTO v_id;
-    results := results || to_jsonb(v_id);
   END LOOP;
   RETURN results;
 END $$;

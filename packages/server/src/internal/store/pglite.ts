@@ -88,7 +88,7 @@ export const openEmbedded = async (options: EmbeddedOptions): Promise<Store> => 
         await db.close()
       }
     }
-    return await open(driver, { onClose: release })
+    return await open(driver, { onClose: release, cacheProjection: true })
   } catch (error) {
     release()
     throw error

@@ -17,7 +17,6 @@ import { randomUUID } from "node:crypto"
 import type {
   AccountEvent,
   AuditEntry,
-  AuditQuery,
   Change,
   ClaimInput,
   ClaimOutcome,
@@ -95,6 +94,7 @@ export const migrate = async (
 /** Collects items while a batch is written, then writes them together (group commit). */
 const batcher = <I, O>(
   concurrency: number,
+  deferred: boolean,
   write: (items: ReadonlyArray<I>) => Promise<ReadonlyArray<O>>
 ): ((item: I) => Promise<O>) => {
   interface Pending {
@@ -125,11 +125,66 @@ const batcher = <I, O>(
       )
     }
   }
+  let scheduled = false
   return (item) =>
     new Promise<O>((resolve, reject) => {
       queue.push({ item, resolve, reject })
-      flush()
+      if (!deferred) return flush()
+      // An in-process database (PGlite) blocks the thread while it writes, so nothing could join a
+      // batch during a write: wait for the current turn's I/O instead, which gathers every request
+      // that arrived together.
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(() => {
+          scheduled = false
+          flush()
+        })
+      }
     })
+}
+
+const CLAIM_NEW = `
+INSERT INTO mta_idempotency AS k (caller, key, fingerprint, state, participant_code, account_label,
+                                  created_at, expires_at, lease_until)
+SELECT caller, key, fingerprint, 'in_flight', participant_code, account_label, now, expires_at, lease_until
+FROM jsonb_to_recordset($1::jsonb) AS x(ord int, caller text, key text, fingerprint text,
+  participant_code text, account_label text, now bigint, expires_at bigint, lease_until bigint)
+ORDER BY ord
+ON CONFLICT (caller, key) DO NOTHING
+RETURNING caller, key`
+
+const FINISH = `
+WITH x AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(ord int, key_caller text, key text, resolution text,
+    response jsonb, at bigint, caller text, action text, target text, summary jsonb, outcome text,
+    status int, request_id text)
+), completed AS (
+  UPDATE mta_idempotency k SET state = 'completed', response = x.response
+  FROM x WHERE x.resolution = 'complete' AND k.caller = x.key_caller AND k.key = x.key
+), reconciling AS (
+  UPDATE mta_idempotency k SET state = 'reconciling'
+  FROM x WHERE x.resolution = 'reconcile' AND k.caller = x.key_caller AND k.key = x.key
+    AND k.state <> 'completed'
+), released AS (
+  DELETE FROM mta_idempotency k USING x
+  WHERE x.resolution = 'release' AND k.caller = x.key_caller AND k.key = x.key AND k.state <> 'completed'
+)
+INSERT INTO mta_audit (at, caller, action, target, summary, outcome, status, request_id)
+SELECT at, caller, action, target, summary, outcome, status, request_id FROM x ORDER BY ord
+RETURNING id`
+
+/**
+ * Runs a batch again when PostgreSQL broke a deadlock by aborting it (two batches locking the same
+ * keys in another order: rare, and each batch is one transaction, so it is safe to run again).
+ */
+const retryDeadlock = async <A>(f: () => Promise<A>): Promise<A> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await f()
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "40P01" || attempt >= 3) throw error
+    }
+  }
 }
 
 const byKey = (a: { caller: string; key: string }, b: { caller: string; key: string }) =>
@@ -208,6 +263,11 @@ export interface SqlStoreOptions {
   readonly pollIntervalMs?: number
   /** Called after the store is closed (e.g. to release a data directory lock). */
   readonly onClose?: () => Promise<void> | void
+  /**
+   * Keep the projection in memory too (read-through, written on every change). Only for a database
+   * this process alone writes (the embedded store, whose directory is locked to it).
+   */
+  readonly cacheProjection?: boolean
 }
 
 /** Opens the SQL store over a driver: runs the migrations, then serves. */
@@ -331,9 +391,11 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
   sweep.unref()
   timers.push(sweep)
 
-  const claim = batcher<ClaimInput, ClaimOutcome>(driver.concurrency, async (items) => {
+  const deferred = driver.kind === "embedded"
+  const claim = batcher<ClaimInput, ClaimOutcome>(driver.concurrency, deferred, async (items) => {
     const order = items.map((item, i) => ({ item, i })).sort((a, b) => byKey(a.item, b.item))
-    const payload = order.map(({ item }) => ({
+    const rows = order.map(({ item }, ord) => ({
+      ord,
       caller: item.caller,
       key: item.key,
       fingerprint: item.fingerprint,
@@ -343,38 +405,51 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
       participant_code: item.create?.participantCode ?? null,
       account_label: item.create?.accountLabel ?? null
     }))
-    const results = await one<ReadonlyArray<ClaimRow>>("SELECT mta_claim($1::jsonb) AS r", [
-      JSON.stringify(payload)
-    ])
+    // The common case, a new key, in one set-based statement; the keys already present (a repeat,
+    // or twice in this batch) then go through `mta_claim`, which decides each one under its row lock.
+    const inserted = await query<{ caller: string; key: string }>(CLAIM_NEW, [JSON.stringify(rows)])
+    const fresh = new Set(inserted.map((r) => `${r.caller}\u0000${r.key}`))
     const out: Array<ClaimOutcome> = new Array(items.length)
+    const rest: Array<{ readonly i: number; readonly row: (typeof rows)[number] }> = []
     order.forEach(({ i }, j) => {
-      out[i] = toClaim(results[j]!)
+      const row = rows[j]!
+      const id = `${row.caller}\u0000${row.key}`
+      if (fresh.delete(id)) out[i] = { _tag: "claimed" }
+      else rest.push({ i, row })
     })
+    if (rest.length > 0) {
+      // Only this statement may meet a deadlock (it locks existing rows); the inserts above stand.
+      const results = await retryDeadlock(() =>
+        one<ReadonlyArray<ClaimRow>>("SELECT mta_claim($1::jsonb) AS r", [
+          JSON.stringify(rest.map((r) => r.row))
+        ])
+      )
+      rest.forEach(({ i }, j) => {
+        out[i] = toClaim(results[j]!)
+      })
+    }
     return out
   })
 
-  const finish = batcher<FinishInput, AuditEntry>(driver.concurrency, async (items) => {
-    const order = items
-      .map((item, i) => ({ item, i }))
-      .sort((a, b) => {
-        const x = a.item.idempotency
-        const y = b.item.idempotency
-        if (x === undefined || y === undefined) return x === undefined ? (y === undefined ? 0 : -1) : 1
-        return byKey(x, y)
-      })
-    const payload = order.map(({ item }) => {
-      const k = item.idempotency
-      const a = item.audit
-      return {
-        ...(k === undefined
-          ? {}
-          : {
-              key_caller: k.caller,
-              key: k.key,
-              resolution: k.resolution._tag,
-              response: k.resolution._tag === "complete" ? k.resolution.response : null
-            }),
-        audit: {
+  const finish = batcher<FinishInput, AuditEntry>(driver.concurrency, deferred, (items) =>
+    retryDeadlock(async () => {
+      const order = items
+        .map((item, i) => ({ item, i }))
+        .sort((a, b) => {
+          const x = a.item.idempotency
+          const y = b.item.idempotency
+          if (x === undefined || y === undefined) return x === undefined ? (y === undefined ? 0 : -1) : 1
+          return byKey(x, y)
+        })
+      const rows = order.map(({ item }, ord) => {
+        const k = item.idempotency
+        const a = item.audit
+        return {
+          ord,
+          key_caller: k?.caller ?? null,
+          key: k?.key ?? null,
+          resolution: k?.resolution._tag ?? null,
+          response: k?.resolution._tag === "complete" ? k.resolution.response : null,
           at: a.at,
           caller: a.caller,
           action: a.action,
@@ -384,20 +459,29 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
           status: a.status,
           request_id: a.requestId
         }
-      }
+      })
+      const inserted = await query<{ id: number | string }>(FINISH, [JSON.stringify(rows)])
+      // One statement assigns the ids in `ord` order, so the ascending ids follow `rows`.
+      const ids = inserted.map((r) => Number(r.id)).sort((x, y) => x - y)
+      const out: Array<AuditEntry> = new Array(items.length)
+      order.forEach(({ item, i }, j) => {
+        out[i] = { ...item.audit, id: ids[j]! }
+      })
+      return out
     })
-    const ids = await one<ReadonlyArray<number>>("SELECT mta_finish($1::jsonb) AS r", [
-      JSON.stringify(payload)
-    ])
-    const out: Array<AuditEntry> = new Array(items.length)
-    order.forEach(({ item, i }, j) => {
-      out[i] = { ...item.audit, id: Number(ids[j]) }
-    })
-    return out
-  })
+  )
 
   const guard = () => {
     if (closed) throw new Error("store is closed")
+  }
+
+  const CACHE_LIMIT = 100_000
+  const cache = options.cacheProjection === true ? new Map<string, StatusRecord | null>() : undefined
+  const remember = (zrn: string, record: StatusRecord | null) => {
+    if (cache === undefined) return
+    cache.delete(zrn)
+    cache.set(zrn, record)
+    if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value as string)
   }
 
   return {
@@ -419,9 +503,14 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
         origin
       ])
       if (r.outcome === "duplicate") return { _tag: "duplicate" }
-      if (r.outcome === "stale") return { _tag: "stale", current: toRecord(r.current!) }
+      if (r.outcome === "stale") {
+        const current = toRecord(r.current!)
+        remember(current.zrn, current)
+        return { _tag: "stale", current }
+      }
       const event: AccountEvent = { ...n, id: Number(r.id), type: "customer_account_status_changed" }
       const record = recordOfEvent(event)
+      remember(record.zrn, record)
       await localEvent(event)
       return { _tag: "applied", event, record } satisfies IngestOutcome
     },
@@ -432,17 +521,22 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
         [JSON.stringify({ zrn, status, source, at }), origin]
       )
       const record = toRecord(r.record)
+      remember(record.zrn, record)
       if (r.changed) deliver({ record })
       return record
     },
     status: async (zrn) => {
       guard()
+      const cached = cache?.get(zrn)
+      if (cached !== undefined) return cached ?? undefined
       const rows = await query<{ row: ProjectionRow }>(
         "SELECT to_jsonb(p) AS row FROM mta_projection p WHERE zrn = $1",
         [zrn]
       )
       const row = rows[0]
-      return row === undefined ? undefined : toRecord(row.row)
+      const record = row === undefined ? undefined : toRecord(row.row)
+      remember(zrn, record ?? null)
+      return record
     },
     events: async ({ after, zrn, limit }) => {
       guard()

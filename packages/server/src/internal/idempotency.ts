@@ -1,0 +1,316 @@
+/**
+ * Idempotency keys and the audit log, as one middleware on every mutating endpoint (after caller
+ * authentication, budget and scope, so the caller is known and the scope of a key is that caller).
+ *
+ * With an `Idempotency-Key` the request's fingerprint (SHA-256 of the method, the route, the
+ * canonical path parameters and the body as the domain decodes and re-encodes it, keys sorted) is
+ * claimed in the store before anything goes upstream:
+ *
+ * - new key: the call runs; then its answer is stored (`complete`), or the key is freed (`release`)
+ *   when the call was not carried out, or kept for reconciliation when a create's outcome is unknown;
+ * - same key, same request, answered: the stored answer again, `Idempotent-Replayed: true`;
+ * - same key, another request: 422 `idempotency_mismatch`; first request still running: 409
+ *   `idempotency_in_flight`;
+ * - a create whose outcome was unknown: answered with the account once a webhook has named its
+ *   (participant, label), `Idempotent-Replayed: true`; until then 409 `idempotency_outcome_pending`.
+ *   The create is never sent twice.
+ *
+ * Every call, with a key or without, leaves one audit entry, written in the same atomic step as the
+ * key's resolution and before the answer is sent.
+ */
+import { createHash } from "node:crypto"
+import type { Endpoint } from "@mta/domain"
+import { Zrn } from "@mta/domain"
+import { Either, Schema } from "effect"
+import type { MiddlewareHandler } from "hono"
+import * as Errors from "../Errors.js"
+import type { KeyResolution, StoredResponse } from "../Store.js"
+import { reconciledResponse } from "../Store.js"
+import type { HonoEnv, Shared } from "./context.js"
+
+/** 1-255 visible ASCII characters (Stripe allows 255). */
+const KEY = /^[\x21-\x7e]{1,255}$/
+
+/** Names that look like secrets: their values never reach the audit log. */
+const SECRET = /secret|token|passw|passphrase|authorization|api[-_]?key|signature|credential|cookie/i
+const SUMMARY_LIMIT = 4_096
+
+/** A copy with every secret-looking field replaced. */
+export const redact = (value: unknown, depth = 0): unknown => {
+  if (depth > 8) return "[too deep]"
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1))
+  if (typeof value !== "object" || value === null) return value
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET.test(k) ? "[redacted]" : redact(v, depth + 1)
+  return out
+}
+
+/** JSON with object keys sorted at every level: equal values, equal text. */
+export const canonicalJson = (value: unknown): string => {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`
+  }
+  return JSON.stringify(value) ?? "null"
+}
+
+/** Errors that mean the call was not carried out: its key is freed, so a retry runs it. */
+const NOT_CARRIED_OUT: ReadonlySet<string> = new Set([
+  // Refused by the proxy before anything went upstream.
+  "InvalidRequest",
+  "ZrnParseError",
+  "CompositionError",
+  "TransitionRejected",
+  "RateLimitExceeded",
+  "Unauthorized",
+  "Forbidden",
+  "NotReady",
+  "RouteNotFound",
+  "InvalidInput",
+  // Refused by the upstream without effect.
+  "AuthenticationError",
+  "PermissionDenied",
+  "RateLimited",
+  "Unavailable"
+])
+
+/** Upstream answers that are final: stored and replayed, like a success. */
+const DEFINITE: ReadonlySet<string> = new Set([
+  "ValidationError",
+  "NotFound",
+  "Conflict",
+  "IdempotencyMismatch"
+])
+
+/** What becomes of a claimed key, from the call's answer (Stripe's rules, plus reconciliation). */
+export const resolutionFor = (
+  isCreate: boolean,
+  status: number,
+  error: unknown,
+  response: () => StoredResponse
+): KeyResolution => {
+  const tag = typeof error === "object" && error !== null ? (error as { _tag?: unknown })._tag : undefined
+  if (error === undefined || typeof tag !== "string") {
+    if (status < 500) return { _tag: "complete", response: response() }
+    return isCreate ? { _tag: "reconcile" } : { _tag: "release" }
+  }
+  if (NOT_CARRIED_OUT.has(tag)) return { _tag: "release" }
+  if (DEFINITE.has(tag)) return { _tag: "complete", response: response() }
+  // The outcome is unknown (500/502/504, timeout, dropped connection, an unreadable answer, a bug
+  // after the call): a create is reconciled from the webhook inbox and never sent again; every other
+  // mutation sets a state, so sending it again cannot apply it twice.
+  return isCreate ? { _tag: "reconcile" } : { _tag: "release" }
+}
+
+const canonicalZrn = (raw: string, geo: Shared["geo"]): string | undefined => {
+  const parsed = Zrn.parse(raw, { geo, subdomain: "customer" })
+  return Either.isRight(parsed) ? Zrn.format(parsed.right) : undefined
+}
+
+const replayed = (response: StoredResponse): Response =>
+  new Response(response.body, {
+    status: response.status,
+    headers: { ...response.headers, "idempotent-replayed": "true" }
+  })
+
+const zrnOfAccountBody = (body: string): string | null => {
+  try {
+    const parsed = JSON.parse(body) as { message?: { zrn?: unknown } }
+    const raw = parsed.message?.zrn
+    return typeof raw === "string" ? raw : null
+  } catch {
+    return null
+  }
+}
+
+/** The middleware of one endpoint; a pass-through for reads. */
+export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHandler<HonoEnv> => {
+  if (endpoint.method === "GET") return async (_c, next) => next()
+  const request = endpoint.request
+  const decode = request === undefined ? undefined : Schema.decodeUnknownEither(request)
+  const encode = request === undefined ? undefined : Schema.encodeEither(request)
+  const isCreate = endpoint.name === "createAccount"
+  const hasBody = endpoint.method === "POST" || endpoint.method === "PATCH"
+
+  /** The body as the domain reads it (re-encoded, so spelling and key order do not matter). */
+  const canonicalBody = (parsed: unknown): string => {
+    if (decode === undefined || encode === undefined) return ""
+    const decoded = decode(parsed)
+    if (Either.isRight(decoded)) {
+      const encoded = encode(decoded.right)
+      if (Either.isRight(encoded)) return canonicalJson(encoded.right)
+    }
+    return canonicalJson(parsed)
+  }
+
+  return async (c, next) => {
+    const caller = c.var.caller
+    if (caller === undefined) return next()
+    const at = shared.now()
+    const requestId = c.var.requestId
+    const rawZrn = c.req.param("zrn")
+    let target = rawZrn === undefined ? null : (canonicalZrn(rawZrn, shared.geo) ?? null)
+    const members = [c.req.param("tenant"), c.req.param("financial_advisor")].filter((m) => m !== undefined)
+
+    let parsed: unknown
+    if (hasBody) {
+      const text = await c.req.text()
+      try {
+        parsed = text.trim() === "" ? {} : JSON.parse(text)
+      } catch {
+        parsed = undefined
+      }
+    }
+    const path =
+      endpoint.path
+        .replace("{zrn}", target ?? rawZrn ?? "")
+        .replace("{tenant}", c.req.param("tenant") ?? "")
+        .replace("{financial_advisor}", c.req.param("financial_advisor") ?? "") || c.req.path
+    const key = c.req.header("idempotency-key")
+    const summary = (): Record<string, unknown> => {
+      const body = parsed === undefined ? undefined : redact(parsed)
+      const text = body === undefined ? "" : JSON.stringify(body)
+      return {
+        method: endpoint.method,
+        path,
+        ...(body === undefined
+          ? {}
+          : { body: text.length > SUMMARY_LIMIT ? { truncated: true, bytes: text.length } : body }),
+        ...(key === undefined ? {} : { idempotency_key: key })
+      }
+    }
+
+    const finish = async (
+      outcome: string,
+      status: number,
+      resolution: KeyResolution | undefined
+    ): Promise<void> => {
+      try {
+        await shared.store.finishCall({
+          idempotency:
+            resolution === undefined || key === undefined
+              ? undefined
+              : { caller: caller.name, key, resolution },
+          audit: {
+            at,
+            caller: caller.name,
+            action: endpoint.name,
+            target,
+            summary: summary(),
+            outcome,
+            status,
+            requestId
+          }
+        })
+      } catch {
+        // Without its audit entry (and its key's resolution) the call must not be answered as done.
+        throw new Errors.NotReady({
+          message:
+            "the state store is unavailable: the call may have been carried out; repeat it with the same Idempotency-Key"
+        })
+      }
+    }
+    const refuse = async (error: Error): Promise<Response> => {
+      const r = Errors.toResponse(error, requestId)
+      await finish(String(r.body.code), r.status, undefined)
+      return c.json(r.body, r.status as 400, r.headers)
+    }
+
+    if (key !== undefined) {
+      if (!KEY.test(key)) {
+        return refuse(
+          new Errors.InvalidRequest({
+            messages: ["Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID will do)"]
+          })
+        )
+      }
+      const fingerprint = createHash("sha256")
+        .update(`${endpoint.method} ${endpoint.path}\n${target ?? rawZrn ?? ""}\n${members.join(",")}\n`)
+        .update(hasBody ? canonicalBody(parsed) : "")
+        .digest("hex")
+      const create =
+        isCreate && typeof parsed === "object" && parsed !== null
+          ? (parsed as { participant_code?: unknown; account_label?: unknown })
+          : undefined
+      let outcome: Awaited<ReturnType<typeof shared.store.claimIdempotencyKey>>
+      try {
+        outcome = await shared.store.claimIdempotencyKey({
+          caller: caller.name,
+          key,
+          fingerprint,
+          now: at,
+          expiresAt: at + shared.idempotencyTtlMs,
+          leaseUntil: at + shared.idempotencyLeaseMs,
+          create:
+            typeof create?.participant_code === "string" && typeof create.account_label === "string"
+              ? { participantCode: create.participant_code, accountLabel: create.account_label }
+              : undefined
+        })
+      } catch {
+        throw new Errors.NotReady({ message: "the state store is unavailable; nothing was sent upstream" })
+      }
+      switch (outcome._tag) {
+        case "claimed":
+          break
+        case "replay": {
+          if (isCreate) target = zrnOfAccountBody(outcome.response.body)
+          await finish("replayed", outcome.response.status, undefined)
+          return replayed(outcome.response)
+        }
+        case "mismatch":
+          return refuse(
+            new Errors.IdempotencyKeyReused({
+              message: `Idempotency-Key ${JSON.stringify(key)} was used for a different request by this caller; use a new key for a new request`
+            })
+          )
+        case "in_flight":
+          return refuse(
+            new Errors.IdempotencyConflict({
+              reason: "in_flight",
+              message: `a request with Idempotency-Key ${JSON.stringify(key)} is still in flight; retry after it has been answered`
+            })
+          )
+        case "reconciling": {
+          if (outcome.account === undefined) {
+            return refuse(
+              new Errors.IdempotencyConflict({
+                reason: "outcome_pending",
+                message:
+                  "the create sent with this Idempotency-Key reached zerohash with an unknown outcome and is not sent again; its account is not reported yet: retry later with the same key"
+              })
+            )
+          }
+          const response = reconciledResponse(outcome.account)
+          target = outcome.account.zrn
+          await finish("reconciled", response.status, { _tag: "complete", response })
+          return replayed(response)
+        }
+      }
+    }
+
+    await next()
+
+    const status = c.res.status
+    const error = c.error
+    let text: string | undefined
+    if ((key !== undefined && status < 500) || (isCreate && status === 202)) {
+      text = await c.res.text()
+      c.res = new Response(text, c.res)
+      if (isCreate && status === 202) target = zrnOfAccountBody(text) ?? target
+    }
+    const code = error === undefined ? undefined : Errors.toResponse(error, requestId).body.code
+    const outcome = status < 400 ? "accepted" : typeof code === "string" ? code : `status_${status}`
+    const resolution =
+      key === undefined
+        ? undefined
+        : resolutionFor(isCreate, status, error, () => ({
+            status,
+            headers: { "content-type": c.res.headers.get("content-type") ?? "application/json" },
+            body: text ?? ""
+          }))
+    await finish(outcome, status, resolution)
+  }
+}
