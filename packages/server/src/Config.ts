@@ -290,7 +290,12 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
   } else if (storeKind === "memory") {
     store = { kind: "memory" }
   } else {
-    store = { kind: "embedded", dataDir: resolve(value("MTA_DATA_DIR") ?? DEFAULT_DATA_DIR) }
+    // A relative MTA_DATA_DIR is relative to where the command was typed: `pnpm start` at the repo root
+    // runs in packages/server, and pnpm (like npm) passes the original directory as INIT_CWD.
+    store = {
+      kind: "embedded",
+      dataDir: resolve(value("INIT_CWD") ?? process.cwd(), value("MTA_DATA_DIR") ?? DEFAULT_DATA_DIR)
+    }
   }
   if (value("MTA_DATA_DIR") !== undefined && store !== undefined && store.kind !== "embedded") {
     problem("MTA_DATA_DIR", `is set but the store is ${store.kind}, which does not use it`)

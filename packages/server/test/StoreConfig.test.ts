@@ -27,6 +27,18 @@ describe("Config.load: the store", () => {
     expect(ok({ MTA_IDEMPOTENCY_TTL_MS: "3600000" }).idempotencyTtlMs).toBe(3_600_000)
   })
 
+  it("reads a relative data directory from where the command was typed (pnpm's INIT_CWD)", () => {
+    expect(ok({ INIT_CWD: "/srv/mta" }).store).toEqual({ kind: "embedded", dataDir: "/srv/mta/.mta-data" })
+    expect(ok({ INIT_CWD: "/srv/mta", MTA_DATA_DIR: "state" }).store).toEqual({
+      kind: "embedded",
+      dataDir: "/srv/mta/state"
+    })
+    expect(ok({ INIT_CWD: "/srv/mta", MTA_DATA_DIR: "/var/lib/mta" }).store).toEqual({
+      kind: "embedded",
+      dataDir: "/var/lib/mta"
+    })
+  })
+
   it("selects PostgreSQL with DATABASE_URL and never repeats its password", () => {
     const url = "postgres://mta:hunter2-secret@db.internal:5432/mta"
     const c = ok({ DATABASE_URL: url })
