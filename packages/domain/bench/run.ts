@@ -88,6 +88,8 @@ const md = [
   `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? "unknown CPU"} (${cpus().length} cores; the benchmark runs on one), Node.js ${process.version}.`,
   "",
   "Rerun: `pnpm bench` at the repository root (all packages), or `pnpm -C packages/domain bench`.",
+  "Each figure includes tinybench's own timing of every call (tens of nanoseconds), so the fastest",
+  "operations are understated. Pin to one core for steadier numbers: `taskset -c 1 pnpm -C packages/domain bench`.",
   "",
   "| operation | ops/s | p99 latency (ns) | target |",
   "|---|---:|---:|---|",
