@@ -174,6 +174,9 @@ export const make = (options: LoggerOptions): Logger => {
   return logger
 }
 
+/** Text that needs no escaping in a JSON string (request ids are made of these). */
+const SAFE_ID = /^[A-Za-z0-9._:-]*$/
+
 /** Writes the access line of one request (at `info`). */
 export type RequestLine = (
   requestId: string,
@@ -207,6 +210,16 @@ export const requestLine = (logger: Logger): RequestLine => {
   }
   let lastMs = -1
   let lastTime = ""
+  // Callers, methods and routes are a few known names: each is quoted once.
+  const quoted = new Map<string, string>()
+  const quote = (text: string): string => {
+    let q = quoted.get(text)
+    if (q === undefined) {
+      q = JSON.stringify(text)
+      if (quoted.size < 1024) quoted.set(text, q)
+    }
+    return q
+  }
   return (requestId, caller, method, route, status, durationMs) => {
     if (!logger.isLevelEnabled("info")) return
     const now = Date.now()
@@ -214,8 +227,9 @@ export const requestLine = (logger: Logger): RequestLine => {
       lastMs = now
       lastTime = new Date(now).toISOString()
     }
+    const id = SAFE_ID.test(requestId) ? `"${requestId}"` : JSON.stringify(requestId)
     destination.write(
-      `{"level":"info","time":"${lastTime}","service":"mta-server","request_id":${JSON.stringify(requestId)},"caller":${JSON.stringify(caller)},"method":${JSON.stringify(method)},"route":${JSON.stringify(route)},"status":${status},"duration_ms":${durationMs},"msg":"request"}\n`
+      `{"level":"info","time":"${lastTime}","service":"mta-server","request_id":${id},"caller":${quote(caller)},"method":${quote(method)},"route":${quote(route)},"status":${status},"duration_ms":${durationMs},"msg":"request"}\n`
     )
   }
 }

@@ -24,18 +24,17 @@ export interface HonoEnv {
   Variables: Vars
 }
 
-/** A successful upstream answer: status, the upstream's exact text, and the value decoded from it. */
+/** A successful upstream answer: its status and its exact text, which has the documented shape. */
 export interface RawAnswer {
   readonly status: number
   readonly text: string
-  readonly value: unknown
 }
 
 type CallOptions = { readonly requestId?: string | undefined; readonly signal?: AbortSignal | undefined }
 
 /**
- * The reads again, answering the upstream's text along with the decoded value (`Upstream.make` has
- * them): the proxy answers a read with the upstream's bytes instead of re-encoding what it decoded.
+ * The reads again, answering the upstream's checked text (`Upstream.make` has them): the proxy
+ * answers a read with the upstream's bytes instead of re-encoding a decoded value.
  */
 export interface RawReads {
   readonly getAccount: (zrn: string, options?: CallOptions) => Promise<RawAnswer>

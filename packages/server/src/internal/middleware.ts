@@ -85,7 +85,8 @@ const BEARER = /^Bearer[ \t]+(\S+)\s*$/i
  */
 export const authorize =
   (shared: Shared, route: string, scope: Scope): MiddlewareHandler<HonoEnv> =>
-  async (c, next) => {
+  // Not `async`: one promise less per request; a refusal thrown here reaches `onError` all the same.
+  (c, next) => {
     c.set("route", route)
     const header = headerOf(c, "authorization")
     if (header === undefined) {
@@ -110,5 +111,5 @@ export const authorize =
     if (!caller.scopes.has(scope)) {
       throw new Forbidden({ message: `caller ${caller.name} lacks the scope ${scope}`, scope })
     }
-    await next()
+    return next()
   }

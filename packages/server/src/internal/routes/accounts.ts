@@ -14,7 +14,7 @@ import { Hono } from "hono"
 import { InvalidRequest, RateLimitExceeded, RouteNotFound } from "../../Errors.js"
 import * as Schemas from "../../Schemas.js"
 import type { StatusRecord } from "../../Store.js"
-import type { HonoEnv, RawAnswer, Shared } from "../context.js"
+import type { HonoEnv, RawAnswer, RawReads, Shared } from "../context.js"
 import { guard } from "../idempotency.js"
 import { authorize, jsonResponse } from "../middleware.js"
 
@@ -83,31 +83,35 @@ const memberCode = (raw: string, what: string): string => {
   return raw
 }
 
+/** Takes one request from the vendor's budget, shared by every caller; 429 when it is spent. */
+const admit = (shared: Shared): void => {
+  if (shared.egress === undefined) return
+  const wait = shared.egress.acquire(shared.now())
+  if (wait > 0) {
+    shared.metrics.rateLimited("upstream", "-")
+    throw new RateLimitExceeded({
+      message: `the upstream rate limit (shared by every caller) is reached; retry after ${Math.ceil(wait / 1000)} s`,
+      retryAfterMs: wait,
+      limit: "upstream"
+    })
+  }
+}
+
+const errorCode = (error: unknown): string => {
+  const tag = (error as { _tag?: unknown })._tag
+  return typeof tag === "string" ? tag : "Error"
+}
+
 /** Calls the upstream under the vendor's budget, recording latency and errors. */
 const forward = async <A>(shared: Shared, endpoint: string, call: () => Promise<A>): Promise<A> => {
-  if (shared.egress !== undefined) {
-    const wait = shared.egress.acquire(shared.now())
-    if (wait > 0) {
-      shared.metrics.rateLimited("upstream", "-")
-      throw new RateLimitExceeded({
-        message: `the upstream rate limit (shared by every caller) is reached; retry after ${Math.ceil(wait / 1000)} s`,
-        retryAfterMs: wait,
-        limit: "upstream"
-      })
-    }
-  }
+  admit(shared)
   const start = performance.now()
   try {
     const result = await call()
     shared.metrics.upstream(endpoint, (performance.now() - start) / 1000, undefined)
     return result
   } catch (error) {
-    const tag = (error as { _tag?: unknown })._tag
-    shared.metrics.upstream(
-      endpoint,
-      (performance.now() - start) / 1000,
-      typeof tag === "string" ? tag : "Error"
-    )
+    shared.metrics.upstream(endpoint, (performance.now() - start) / 1000, errorCode(error))
     throw error
   }
 }
@@ -133,17 +137,6 @@ const encode = (schema: Schema.Schema.AnyNoContext, value: unknown): unknown => 
 }
 
 type Handler = (c: Ctx, shared: Shared, call: Call) => Promise<unknown>
-
-/**
- * A read's answer passed through: the upstream's own JSON text, which `Upstream` has already decoded
- * with the endpoint's response Schema (a malformed answer is a 502 there). The proxy answers it as
- * is rather than re-encoding the decoded value: the caller gets exactly what the upstream sent, and
- * the read costs no encode and no second `JSON.stringify`.
- */
-class Passed {
-  constructor(readonly text: string) {}
-}
-const passed = (answer: RawAnswer): Passed => new Passed(answer.text)
 
 const zrnOf = (c: Ctx, shared: Shared) => parseCustomerZrn(c.req.param("zrn") ?? "", shared.geo)
 
@@ -195,16 +188,10 @@ const handlers: { readonly [N in Endpoint.Name]: Handler } = {
   },
   getAccount: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
-    const raw = shared.upstream.raw
-    if (raw !== undefined) return passed(await forward(shared, "getAccount", () => raw.getAccount(zrn, call)))
     return forward(shared, "getAccount", () => shared.upstream.getAccount(zrn, call))
   },
   getStatusReason: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
-    const raw = shared.upstream.raw
-    if (raw !== undefined) {
-      return passed(await forward(shared, "getStatusReason", () => raw.getStatusReason(zrn, call)))
-    }
     return forward(shared, "getStatusReason", () => shared.upstream.getStatusReason(zrn, call))
   },
   lock: command("lock"),
@@ -227,11 +214,48 @@ const handlers: { readonly [N in Endpoint.Name]: Handler } = {
   close: command("close"),
   listLedgerAccounts: async (c, shared, call) => {
     const query = decodeWith(Api.LedgerQuery, c.req.query())
-    const raw = shared.upstream.raw
-    if (raw !== undefined) {
-      return passed(await forward(shared, "listLedgerAccounts", () => raw.getLedgerPage(query, call)))
-    }
     return forward(shared, "listLedgerAccounts", () => shared.upstream.getLedgerPage(query, call))
+  }
+}
+
+type RawRead = "getAccount" | "getStatusReason" | "listLedgerAccounts"
+
+/** A raw read: what to ask for (checked before the budget is spent), and the upstream call. */
+interface RawReadSteps {
+  readonly prepare: (c: Ctx, shared: Shared) => unknown
+  readonly send: (raw: RawReads, arg: unknown, call: Call) => Promise<RawAnswer>
+}
+
+const rawReads: { readonly [N in RawRead]: RawReadSteps } = {
+  getAccount: { prepare: zrnOf, send: (raw, zrn, call) => raw.getAccount(zrn as string, call) },
+  getStatusReason: { prepare: zrnOf, send: (raw, zrn, call) => raw.getStatusReason(zrn as string, call) },
+  listLedgerAccounts: {
+    prepare: (c) => decodeWith(Api.LedgerQuery, c.req.query()),
+    send: (raw, query, call) => raw.getLedgerPage(query as Record<string, unknown>, call)
+  }
+}
+
+/**
+ * A read with the raw upstream (`Upstream.make`): the upstream's own JSON text, checked there with
+ * the endpoint's response Schema (a malformed answer is a 502), is the answer. The caller gets exactly
+ * what the upstream sent, with no decode-and-encode, in one async step from the request to the
+ * answer (the request path of a read is the proxy's hot path: `bench/RESULTS.md`).
+ */
+const rawRead = (shared: Shared, raw: RawReads, name: RawRead, success: number) => {
+  const steps = rawReads[name]
+  return async (c: Ctx) => {
+    const arg = steps.prepare(c, shared)
+    admit(shared)
+    const started = performance.now()
+    let answer: RawAnswer
+    try {
+      answer = await steps.send(raw, arg, { requestId: c.get("requestId") })
+    } catch (error) {
+      shared.metrics.upstream(name, (performance.now() - started) / 1000, errorCode(error))
+      throw error
+    }
+    shared.metrics.upstream(name, (performance.now() - started) / 1000, undefined)
+    return jsonResponse(c, success, answer.text)
   }
 }
 
@@ -258,13 +282,16 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
     const success = endpoint.successStatus
     const response = endpoint.response as Schema.Schema.AnyNoContext
     const isVoid = success === 202 && response === (Api.Accepted as Schema.Schema.AnyNoContext)
-    const answer = async (c: Ctx) => {
-      // No abort signal here: reading `c.req.raw` makes the Node adapter build a full `Request`
-      // (measurably slower); the upstream call has its own deadline.
-      const result = await handler(c, shared, { requestId: c.get("requestId") })
-      if (result instanceof Passed) return jsonResponse(c, success, result.text)
-      return c.json(isVoid ? {} : (encode(response, result) as object), success)
-    }
+    const raw = shared.upstream.raw
+    const answer =
+      raw !== undefined && Object.hasOwn(rawReads, endpoint.name)
+        ? rawRead(shared, raw, endpoint.name as RawRead, success)
+        : async (c: Ctx) => {
+            // No abort signal here: reading `c.req.raw` makes the Node adapter build a full `Request`
+            // (measurably slower); the upstream call has its own deadline.
+            const result = await handler(c, shared, { requestId: c.get("requestId") })
+            return c.json(isVoid ? {} : (encode(response, result) as object), success)
+          }
     // Mutations: Idempotency-Key and the audit log (`../idempotency.ts`); reads go straight through.
     if (endpoint.method === "GET")
       app.on(endpoint.method, path, authorize(shared, path, endpoint.scope), answer)

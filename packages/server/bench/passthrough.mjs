@@ -1,19 +1,21 @@
 /**
  * Baseline (a) of the benchmark: a minimal pass-through proxy on `node:http`. It only signs and
- * forwards over a pooled keep-alive agent: no caller auth, no validation, no logs, no metrics.
- * Usage: passthrough.ts <upstream base URL> <api key> <api secret> <passphrase>. Prints `READY <port>`.
+ * forwards over a pooled keep-alive agent: no caller auth, no validation, no logs, no metrics. Plain
+ * JavaScript, run by `node` itself (no TypeScript loader), like the built proxy it is compared with.
+ * Usage: `node passthrough.mjs <upstream base URL> <api key> <api secret> <passphrase>`.
+ * Prints `READY <port>`.
  */
 import { createHmac } from "node:crypto"
 import { Agent, createServer, request } from "node:http"
 
-const [base, apiKey, apiSecret, passphrase] = process.argv.slice(2) as [string, string, string, string]
+const [base, apiKey, apiSecret, passphrase] = process.argv.slice(2)
 const upstream = new URL(base)
 const key = Buffer.from(apiSecret, "base64")
-const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 })
+const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: "lifo" })
 
 const server = createServer({ keepAlive: true }, (req, res) => {
-  const chunks: Array<Buffer> = []
-  req.on("data", (c: Buffer) => chunks.push(c))
+  const chunks = []
+  req.on("data", (c) => chunks.push(c))
   req.on("end", () => {
     const body = chunks.length === 0 ? undefined : Buffer.concat(chunks).toString()
     const path = req.url ?? "/"
@@ -21,7 +23,7 @@ const server = createServer({ keepAlive: true }, (req, res) => {
     const signature = createHmac("sha256", key)
       .update(`${timestamp}${req.method}${path}${body ?? "{}"}`)
       .digest("base64")
-    const headers: Record<string, string> = {
+    const headers = {
       "x-scx-api-key": apiKey,
       "x-scx-passphrase": passphrase,
       "x-scx-timestamp": timestamp,
