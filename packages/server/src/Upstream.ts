@@ -15,25 +15,17 @@
 import * as http from "node:http"
 import * as https from "node:https"
 import {
-  AuthenticationError,
   type ClosableTransport,
-  Conflict,
   DecodeError,
-  IdempotencyMismatch,
+  ErrorMapping,
   makeSigner,
   NetworkError,
-  NotFound,
   OutcomeUnknown,
-  PermissionDenied,
-  RateLimited,
-  ServerError,
   Signing,
   Timeout,
   type Transport,
   type TransportRequest,
-  type TransportResponse,
-  Unavailable,
-  ValidationError
+  type TransportResponse
 } from "@mta/client"
 import { Api, Endpoint, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
@@ -66,9 +58,8 @@ const decoderOf = (schema: Schema.Schema.AnyNoContext): Decoder => {
   }
   return d
 }
-const decodeErrorBody = Schema.decodeUnknownEither(Api.UpstreamErrorBody)
 
-const isMutation = (method: string) => method !== "GET"
+const { isMutation } = ErrorMapping
 
 /** What a call rejects with when its deadline passed. */
 class DeadlineExceeded extends Error {
@@ -191,72 +182,23 @@ export class Answer {
   ) {}
 }
 
-const messagesOf = (text: string): ReadonlyArray<string> => {
-  try {
-    const body = decodeErrorBody(JSON.parse(text))
-    return Either.isRight(body) ? Api.errorMessages(body.right) : []
-  } catch {
-    return []
-  }
-}
-
-const retryAfterMs = (header: string | null, now: number): number => {
-  if (header === null || header.trim() === "") return 10_000
-  const seconds = Number(header)
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds * 1000)
-  const date = Date.parse(header)
-  return Number.isFinite(date) ? Math.max(0, date - now) : 10_000
-}
-
-/** The client's typed error for an upstream answer that is not a success (upstream-api.md). */
+/** The client's typed error for an upstream answer that is not a success: the client's own mapping. */
 export const errorFor = (
   operation: string,
   method: string,
+  path: string,
   status: number,
   text: string,
   headers: { get(name: string): string | null },
   requestId: string
-): Error => {
-  const messages = messagesOf(text)
-  const fields = {
+): Error =>
+  ErrorMapping.fromResponse(
+    { operation, method, path, requestId, idempotencyKey: undefined },
     status,
-    messages,
-    requestId,
-    operation,
-    message: `${operation}: upstream answered ${status}${messages.length > 0 ? `: ${messages.join("; ")}` : ""}`
-  }
-  switch (status) {
-    case 400:
-      return new ValidationError(fields)
-    case 401:
-      return new AuthenticationError(fields)
-    case 403:
-      return new PermissionDenied(fields)
-    case 404:
-      return new NotFound(fields)
-    case 409:
-      return new Conflict(fields)
-    case 422:
-      return new IdempotencyMismatch(fields)
-    case 429:
-      return new RateLimited({
-        ...fields,
-        retryAfterMs: retryAfterMs(headers.get("retry-after"), Date.now())
-      })
-    case 503:
-      return new Unavailable({
-        ...fields,
-        retryAllowed: headers.get("zh-allow-retry")?.trim().toLowerCase() === "true"
-      })
-  }
-  if (status === 500 || status === 502 || status === 504) {
-    return isMutation(method)
-      ? new OutcomeUnknown({ ...fields, reason: "ServerError" })
-      : new ServerError(fields)
-  }
-  if (status >= 500 && status <= 599) return new ServerError(fields)
-  return new DecodeError({ ...fields, reason: "UnexpectedStatus", detail: `unexpected status ${status}` })
-}
+    headers,
+    text,
+    Date.now()
+  )
 
 /** Options of `nodeTransport`: those of `@mta/client`'s. */
 export interface NodeTransportOptions {
@@ -464,7 +406,7 @@ export const make = (options: UpstreamOptions): UpstreamClient => {
     const { status, text } = received
     const fields = { messages: [], requestId, operation }
     if (status !== endpoint.successStatus && !(status >= 200 && status < 300)) {
-      throw errorFor(operation, method, status, text, received.headers, requestId)
+      throw errorFor(operation, method, path, status, text, received.headers, requestId)
     }
     // An empty success body reads (and is answered) as `{}`.
     const answered = text === "" ? "{}" : text
