@@ -17,7 +17,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -29,6 +29,8 @@ const STORE_S = Number(process.env.BENCH_STORE_S ?? 3)
 const DURATION = Number(process.env.BENCH_DURATION_S ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
+/** Which parts to run: `ops` (store operations), `proxy` (the proxy with each store). */
+const PARTS = new Set((process.env.BENCH_PARTS ?? "ops,proxy").split(","))
 const TOKEN = "bench-token"
 const pkg = fileURLToPath(new URL("..", import.meta.url))
 const here = fileURLToPath(new URL(".", import.meta.url))
@@ -160,6 +162,12 @@ interface ProxyFigures {
   readonly rps: number
   /** CPU time of the proxy process per request (user + system), µs: independent of the machine's other load. */
   readonly cpuUs: number
+  /** CPU time of the PostgreSQL server per request, µs (0 for the stores inside the proxy). */
+  readonly dbUs: number
+  /** CPU time of the stand-in and the load generator per request, µs. */
+  readonly loadUs: number
+  /** Busy CPU time of the whole machine per request, µs. */
+  readonly machineUs: number
   readonly p50: number
   readonly p99: number
   readonly errors: number
@@ -174,6 +182,55 @@ const cpuMs = (pid: number | undefined): number => {
   } catch {
     return Number.NaN
   }
+}
+
+/** CPU time of a process and all its descendants (the PostgreSQL server and its backends), ms. */
+const treeCpuMs = (root: number | undefined): number => {
+  if (root === undefined) return Number.NaN
+  const parent = new Map<number, number>()
+  try {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue
+      try {
+        const fields = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")
+        parent.set(Number(entry), Number(fields[1]))
+      } catch {
+        // The process ended while we looked.
+      }
+    }
+  } catch {
+    return Number.NaN
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 64; hops++) {
+      if (p === root) return true
+      p = parent.get(p)
+    }
+    return false
+  }
+  let total = 0
+  for (const pid of parent.keys()) if (inTree(pid)) total += cpuMs(pid)
+  return total
+}
+
+/** Busy CPU time of the whole machine (every core, all processes), ms. */
+const machineCpuMs = (): number => {
+  try {
+    const [, ...f] = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/)
+    const n = f.map(Number)
+    const busy = n.slice(0, 8).reduce((a, b) => a + b, 0) - n[3]! - n[4]!
+    return (busy * 1000) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** The processes whose CPU a proxy measurement accounts for. */
+interface Pids {
+  readonly proxy: number | undefined
+  readonly standin: number | undefined
+  /** The PostgreSQL server (postmaster), for the PostgreSQL store. */
+  readonly database?: number | undefined
 }
 
 const startProxy = async (
@@ -202,7 +259,7 @@ const startProxy = async (
   return { url: `http://127.0.0.1:${launched[1]}`, pid: launched.child.pid }
 }
 
-const measureProxy = async (store: string, url: string, pid: number | undefined): Promise<ProxyFigures> => {
+const measureProxy = async (store: string, url: string, pids: Pids): Promise<ProxyFigures> => {
   const options = {
     url: `${url}/accounts/${ZRN}/lock`,
     connections: CONNECTIONS,
@@ -220,20 +277,32 @@ const measureProxy = async (store: string, url: string, pid: number | undefined)
     ]
   }
   await autocannon({ ...options, duration: 2 })
-  const cpuBefore = cpuMs(pid)
+  const sample = () => ({
+    proxy: cpuMs(pids.proxy),
+    db: pids.database === undefined ? 0 : treeCpuMs(pids.database),
+    standin: cpuMs(pids.standin),
+    self: process.cpuUsage(),
+    machine: machineCpuMs()
+  })
+  const before = sample()
   const r = await autocannon({ ...options, duration: DURATION })
-  const cpu = cpuMs(pid) - cpuBefore
+  const after = sample()
+  const self = process.cpuUsage(before.self)
+  const per = (ms: number) => Math.round((ms * 1000) / Math.max(1, r.requests.total))
   const figures = {
     store,
     rps: Math.round(r.requests.average),
-    cpuUs: Math.round((cpu * 1000) / Math.max(1, r.requests.total)),
+    cpuUs: per(after.proxy - before.proxy),
+    dbUs: per(after.db - before.db),
+    loadUs: per(after.standin - before.standin + (self.user + self.system) / 1000),
+    machineUs: per(after.machine - before.machine),
     p50: r.latency.p50,
     p99: r.latency.p99,
     errors: r.errors + r.timeouts,
     non2xx: r.non2xx
   }
   process.stdout.write(
-    `proxy with ${store}: ${figures.rps} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms, ${figures.cpuUs} µs CPU/request\n`
+    `proxy with ${store}: ${figures.rps} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms, CPU µs/request: proxy ${figures.cpuUs}, database ${figures.dbUs}, stand-in + load ${figures.loadUs}, machine ${figures.machineUs}\n`
   )
   return figures
 }
@@ -265,17 +334,20 @@ const main = async () => {
 
     // 1. Store operations.
     const ops: Array<OpFigures> = []
-    const embedded = await Store.embedded({ dataDir: tmp("mta-bench-store-") })
-    ops.push(...(await storeOps("embedded (PGlite)", embedded)))
-    await embedded.close()
-    if (cluster !== undefined) {
-      const pgStore = await Store.postgres({ url: await cluster.createDatabase("bench_ops") })
-      ops.push(...(await storeOps("PostgreSQL", pgStore)))
-      await pgStore.close()
+    if (PARTS.has("ops")) {
+      const embedded = await Store.embedded({ dataDir: tmp("mta-bench-store-") })
+      ops.push(...(await storeOps("embedded (PGlite)", embedded)))
+      await embedded.close()
+      if (cluster !== undefined) {
+        const pgStore = await Store.postgres({ url: await cluster.createDatabase("bench_ops") })
+        ops.push(...(await storeOps("PostgreSQL", pgStore)))
+        await pgStore.close()
+      }
     }
 
     // 2. The proxy, one store after the other, in front of the same stand-in.
-    const [, standinPort] = await launch([`${here}standin.ts`], {}, /READY (\d+)/)
+    const standin = await launch([`${here}standin.ts`], {}, /READY (\d+)/)
+    const standinPort = standin[1]
     const upstream = `http://127.0.0.1:${standinPort}`
     const runs: Array<[string, Record<string, string>]> = [
       ["memory", { MTA_STORE: "memory" }],
@@ -283,6 +355,10 @@ const main = async () => {
     ]
     if (cluster !== undefined)
       runs.push(["PostgreSQL", { DATABASE_URL: await cluster.createDatabase("bench_proxy") }])
+    const postmaster =
+      cluster === undefined
+        ? undefined
+        : Number(readFileSync(join(cluster.dataDir, "postmaster.pid"), "utf8").split("\n")[0])
     // Every proxy is up (idle) before the first measurement; the stores are then measured in turns,
     // ROUNDS times, and each keeps its best round: a machine whose load drifts during the run then
     // favours none of them.
@@ -290,7 +366,11 @@ const main = async () => {
     const best = new Map<string, ProxyFigures>()
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, [name]] of runs.entries()) {
-        const f = await measureProxy(name, started[i]!.url, started[i]!.pid)
+        const f = await measureProxy(name, started[i]!.url, {
+          proxy: started[i]!.pid,
+          standin: standin.child.pid,
+          database: name === "PostgreSQL" ? postmaster : undefined
+        })
         const prev = best.get(name)
         if (prev === undefined || f.rps > prev.rps) best.set(name, f)
       }
@@ -348,7 +428,18 @@ front of the instant stand-in (\`bench/standin.ts\`); the proxy logs one line pe
 store's best round.
 
 ${table(
-  ["store", "requests/s", "p50 ms", "p99 ms", "vs memory", "proxy CPU µs/request", "errors + non-2xx"],
+  [
+    "store",
+    "requests/s",
+    "p50 ms",
+    "p99 ms",
+    "vs memory",
+    "proxy µs",
+    "database µs",
+    "stand-in + load µs",
+    "machine µs",
+    "errors + non-2xx"
+  ],
   proxies.map((p) => [
     p.store,
     p.rps.toLocaleString("en-US"),
@@ -356,9 +447,12 @@ ${table(
     String(p.p99),
     `${Math.round((p.rps / memory.rps) * 100)}%`,
     String(p.cpuUs),
+    p.store === "PostgreSQL" ? String(p.dbUs) : "-",
+    String(p.loadUs),
+    String(p.machineUs),
     String(p.errors + p.non2xx)
   ]),
-  new Set([1, 2, 3, 4, 5, 6])
+  new Set([1, 2, 3, 4, 5, 6, 7, 8, 9])
 )}
 
 "proxy CPU µs/request" is the proxy process's CPU time (user + system, from \`/proc\`) over the
@@ -392,7 +486,8 @@ Figures vary with the machine and its load; the ratios, measured in the same run
 figures. Rerun: \`pnpm -C packages/server exec tsx --conditions=@mta/source bench/store.ts\`
 (\`BENCH_STORE_S\`, \`BENCH_DURATION_S\`, \`BENCH_CONNECTIONS\`, \`BENCH_ROUNDS\`, \`BENCH_LOG_LEVEL\`).
 `
-    writeFileSync(join(here, "STORE-RESULTS.md"), md)
+    if (PARTS.has("ops") && PARTS.has("proxy")) writeFileSync(join(here, "STORE-RESULTS.md"), md)
+    else process.stdout.write("\n(not all parts ran: bench/STORE-RESULTS.md left as it was)\n")
     process.stdout.write(
       `\nwrote bench/STORE-RESULTS.md (slowest persistent store: ${Math.round(worst * 100)}% of memory)\n`
     )

@@ -64,6 +64,8 @@ export interface PostgresCluster {
   /** `postgres://postgres@127.0.0.1:<port>/postgres` */
   readonly url: string
   readonly port: number
+  /** The data directory (its `postmaster.pid` names the server process). */
+  readonly dataDir: string
   /** A URL of a new, empty database in this cluster. */
   readonly createDatabase: (name: string) => Promise<string>
   /** Stops the server (immediate) and removes its directory. */
@@ -83,7 +85,11 @@ const run = (command: string, args: ReadonlyArray<string>) => {
  * fast; the benchmark passes `durable: true` to measure what production pays.
  */
 export const startPostgres = async (
-  options: { readonly durable?: boolean } = {}
+  options: {
+    readonly durable?: boolean
+    /** More server settings, each `name=value` (passed as `-c name=value`). */
+    readonly settings?: ReadonlyArray<string>
+  } = {}
 ): Promise<PostgresCluster> => {
   if (postgresUnavailable !== undefined) throw new Error(postgresUnavailable)
   const dir = mkdtempSync(join(tmpdir(), "mta-pg-"))
@@ -102,7 +108,8 @@ export const startPostgres = async (
       "-c max_connections=200",
       ...(options.durable === true
         ? []
-        : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"])
+        : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
+      ...(options.settings ?? []).map((s) => `-c ${s}`)
     ].join(" ")
     run(bin("pg_ctl")!, [
       "-D",
@@ -125,6 +132,7 @@ export const startPostgres = async (
   return {
     url,
     port,
+    dataDir: data,
     createDatabase: async (name) => {
       const client = new pg.Client({ connectionString: url })
       await client.connect()

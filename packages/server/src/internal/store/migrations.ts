@@ -211,5 +211,91 @@ BEGIN
   RETURN results;
 END $$;
 `
+  },
+  {
+    version: 2,
+    name: "group commit: every step that arrived together in one call",
+    sql: `
+-- Every step that arrived together, in one transaction and one round trip: webhook ingests (in the
+-- order given), observations, finished calls (key resolutions and audit entries), idempotency
+-- claims, then projection reads (which see the writes before them). The caller sorts finished calls
+-- and claims by key (their "ord"), so concurrent batches lock keys in one order. Statements inside a
+-- function keep their plans for the session: nothing is parsed or planned per call.
+CREATE FUNCTION mta_batch(b jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  it jsonb;
+  v_ingest jsonb := '[]'::jsonb;
+  v_observe jsonb := '[]'::jsonb;
+  v_audit jsonb := '[]'::jsonb;
+  v_fresh jsonb := '[]'::jsonb;
+  v_rest jsonb;
+  v_claims jsonb := '[]'::jsonb;
+  v_status jsonb := '[]'::jsonb;
+BEGIN
+  IF b ? 'ingest' THEN
+    FOR it IN SELECT value FROM jsonb_array_elements(b->'ingest') WITH ORDINALITY AS e(value, i) ORDER BY i LOOP
+      v_ingest := v_ingest || jsonb_build_array(mta_ingest(it, origin));
+    END LOOP;
+  END IF;
+  IF b ? 'observe' THEN
+    FOR it IN SELECT value FROM jsonb_array_elements(b->'observe') WITH ORDINALITY AS e(value, i) ORDER BY i LOOP
+      v_observe := v_observe || jsonb_build_array(mta_observe(it, origin));
+    END LOOP;
+  END IF;
+  IF b ? 'finish' THEN
+    WITH x AS (
+      SELECT * FROM jsonb_to_recordset(b->'finish') AS x(ord int, key_caller text, key text, resolution text,
+        response jsonb, at bigint, caller text, action text, target text, summary jsonb, outcome text,
+        status int, request_id text)
+    ), completed AS (
+      UPDATE mta_idempotency k SET state = 'completed', response = x.response
+      FROM x WHERE x.resolution = 'complete' AND k.caller = x.key_caller AND k.key = x.key
+    ), reconciling AS (
+      UPDATE mta_idempotency k SET state = 'reconciling'
+      FROM x WHERE x.resolution = 'reconcile' AND k.caller = x.key_caller AND k.key = x.key
+        AND k.state <> 'completed'
+    ), released AS (
+      DELETE FROM mta_idempotency k USING x
+      WHERE x.resolution = 'release' AND k.caller = x.key_caller AND k.key = x.key AND k.state <> 'completed'
+    ), appended AS (
+      INSERT INTO mta_audit (at, caller, action, target, summary, outcome, status, request_id)
+      SELECT at, caller, action, target, summary, outcome, status, request_id FROM x ORDER BY ord
+      RETURNING id
+    )
+    SELECT coalesce(jsonb_agg(id ORDER BY id), '[]'::jsonb) INTO v_audit FROM appended;
+  END IF;
+  IF b ? 'claim' THEN
+    -- New keys in one set-based statement (the first of each key when one is twice in the batch);
+    -- the rest (present already, or repeated) go through mta_claim, which decides each under its lock.
+    WITH x AS (
+      SELECT * FROM jsonb_to_recordset(b->'claim') AS x(ord int, caller text, key text, fingerprint text,
+        participant_code text, account_label text, now bigint, expires_at bigint, lease_until bigint)
+    ), first AS (
+      SELECT DISTINCT ON (caller, key) * FROM x ORDER BY caller, key, ord
+    ), inserted AS (
+      INSERT INTO mta_idempotency AS k (caller, key, fingerprint, state, participant_code, account_label,
+                                        created_at, expires_at, lease_until)
+      SELECT caller, key, fingerprint, 'in_flight', participant_code, account_label, now, expires_at,
+             lease_until
+      FROM first ORDER BY ord
+      ON CONFLICT (caller, key) DO NOTHING
+      RETURNING caller, key
+    )
+    SELECT coalesce(jsonb_agg(f.ord ORDER BY f.ord), '[]'::jsonb) INTO v_fresh
+      FROM first f JOIN inserted i ON i.caller = f.caller AND i.key = f.key;
+    SELECT jsonb_agg(c ORDER BY (c->>'ord')::int) INTO v_rest
+      FROM jsonb_array_elements(b->'claim') c WHERE NOT v_fresh @> (c->'ord');
+    IF v_rest IS NOT NULL THEN
+      v_claims := mta_claim(v_rest);
+    END IF;
+  END IF;
+  IF b ? 'status' THEN
+    SELECT coalesce(jsonb_agg(to_jsonb(p)), '[]'::jsonb) INTO v_status FROM mta_projection p
+      WHERE p.zrn IN (SELECT jsonb_array_elements_text(b->'status'));
+  END IF;
+  RETURN jsonb_build_object('ingest', v_ingest, 'observe', v_observe, 'finish', v_audit, 'fresh', v_fresh,
+                            'claim', v_claims, 'status', v_status);
+END $$;
+`
   }
 ]

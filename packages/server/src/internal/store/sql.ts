@@ -18,17 +18,14 @@ import type {
   AccountEvent,
   AuditEntry,
   Change,
-  ClaimInput,
-  ClaimOutcome,
-  FinishInput,
   IngestOutcome,
   StatusRecord,
   StatusSource,
   Store,
-  StoredResponse,
   StoreKind
 } from "../../Store.js"
 import { identityOf } from "../../Store.js"
+import { groupCommit, type ProjectionRow } from "./batch.js"
 import { MIGRATION_LOCK, type Migration, migrations } from "./migrations.js"
 
 /** Runs one statement; rows as plain objects. */
@@ -91,105 +88,6 @@ export const migrate = async (
     return done
   })
 
-/** Collects items while a batch is written, then writes them together (group commit). */
-const batcher = <I, O>(
-  concurrency: number,
-  deferred: boolean,
-  write: (items: ReadonlyArray<I>) => Promise<ReadonlyArray<O>>
-): ((item: I) => Promise<O>) => {
-  interface Pending {
-    readonly item: I
-    readonly resolve: (o: O) => void
-    readonly reject: (e: unknown) => void
-  }
-  const MAX = 256
-  const queue: Array<Pending> = []
-  let running = 0
-  const flush = () => {
-    while (running < concurrency && queue.length > 0) {
-      const batch = queue.splice(0, MAX)
-      running++
-      write(batch.map((p) => p.item)).then(
-        (outs) => {
-          running--
-          flush()
-          batch.forEach((p, i) => {
-            p.resolve(outs[i] as O)
-          })
-        },
-        (error: unknown) => {
-          running--
-          flush()
-          for (const p of batch) p.reject(error)
-        }
-      )
-    }
-  }
-  let scheduled = false
-  return (item) =>
-    new Promise<O>((resolve, reject) => {
-      queue.push({ item, resolve, reject })
-      if (!deferred) return flush()
-      // An in-process database (PGlite) blocks the thread while it writes, so nothing could join a
-      // batch during a write: wait for the current turn's I/O instead, which gathers every request
-      // that arrived together.
-      if (!scheduled) {
-        scheduled = true
-        setImmediate(() => {
-          scheduled = false
-          flush()
-        })
-      }
-    })
-}
-
-const CLAIM_NEW = `
-INSERT INTO mta_idempotency AS k (caller, key, fingerprint, state, participant_code, account_label,
-                                  created_at, expires_at, lease_until)
-SELECT caller, key, fingerprint, 'in_flight', participant_code, account_label, now, expires_at, lease_until
-FROM jsonb_to_recordset($1::jsonb) AS x(ord int, caller text, key text, fingerprint text,
-  participant_code text, account_label text, now bigint, expires_at bigint, lease_until bigint)
-ORDER BY ord
-ON CONFLICT (caller, key) DO NOTHING
-RETURNING caller, key`
-
-const FINISH = `
-WITH x AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(ord int, key_caller text, key text, resolution text,
-    response jsonb, at bigint, caller text, action text, target text, summary jsonb, outcome text,
-    status int, request_id text)
-), completed AS (
-  UPDATE mta_idempotency k SET state = 'completed', response = x.response
-  FROM x WHERE x.resolution = 'complete' AND k.caller = x.key_caller AND k.key = x.key
-), reconciling AS (
-  UPDATE mta_idempotency k SET state = 'reconciling'
-  FROM x WHERE x.resolution = 'reconcile' AND k.caller = x.key_caller AND k.key = x.key
-    AND k.state <> 'completed'
-), released AS (
-  DELETE FROM mta_idempotency k USING x
-  WHERE x.resolution = 'release' AND k.caller = x.key_caller AND k.key = x.key AND k.state <> 'completed'
-)
-INSERT INTO mta_audit (at, caller, action, target, summary, outcome, status, request_id)
-SELECT at, caller, action, target, summary, outcome, status, request_id FROM x ORDER BY ord
-RETURNING id`
-
-/**
- * Runs a batch again when PostgreSQL broke a deadlock by aborting it (two batches locking the same
- * keys in another order: rare, and each batch is one transaction, so it is safe to run again).
- */
-const retryDeadlock = async <A>(f: () => Promise<A>): Promise<A> => {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await f()
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== "40P01" || attempt >= 3) throw error
-    }
-  }
-}
-
-const byKey = (a: { caller: string; key: string }, b: { caller: string; key: string }) =>
-  a.caller < b.caller ? -1 : a.caller > b.caller ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0
-
 interface EventRow {
   readonly id: number
   readonly notification_id: string
@@ -198,13 +96,6 @@ interface EventRow {
   readonly occurred_at: number
   readonly received_at: number
   readonly payload: unknown
-}
-
-interface ProjectionRow {
-  readonly zrn: string
-  readonly status: string | null
-  readonly updated_at: number
-  readonly source: string
 }
 
 interface AuditRow {
@@ -391,85 +282,11 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
   sweep.unref()
   timers.push(sweep)
 
-  const deferred = driver.kind === "embedded"
-  const claim = batcher<ClaimInput, ClaimOutcome>(driver.concurrency, deferred, async (items) => {
-    const order = items.map((item, i) => ({ item, i })).sort((a, b) => byKey(a.item, b.item))
-    const rows = order.map(({ item }, ord) => ({
-      ord,
-      caller: item.caller,
-      key: item.key,
-      fingerprint: item.fingerprint,
-      now: item.now,
-      expires_at: item.expiresAt,
-      lease_until: item.leaseUntil,
-      participant_code: item.create?.participantCode ?? null,
-      account_label: item.create?.accountLabel ?? null
-    }))
-    // The common case, a new key, in one set-based statement; the keys already present (a repeat,
-    // or twice in this batch) then go through `mta_claim`, which decides each one under its row lock.
-    const inserted = await query<{ caller: string; key: string }>(CLAIM_NEW, [JSON.stringify(rows)])
-    const fresh = new Set(inserted.map((r) => `${r.caller}\u0000${r.key}`))
-    const out: Array<ClaimOutcome> = new Array(items.length)
-    const rest: Array<{ readonly i: number; readonly row: (typeof rows)[number] }> = []
-    order.forEach(({ i }, j) => {
-      const row = rows[j]!
-      const id = `${row.caller}\u0000${row.key}`
-      if (fresh.delete(id)) out[i] = { _tag: "claimed" }
-      else rest.push({ i, row })
-    })
-    if (rest.length > 0) {
-      // Only this statement may meet a deadlock (it locks existing rows); the inserts above stand.
-      const results = await retryDeadlock(() =>
-        one<ReadonlyArray<ClaimRow>>("SELECT mta_claim($1::jsonb) AS r", [
-          JSON.stringify(rest.map((r) => r.row))
-        ])
-      )
-      rest.forEach(({ i }, j) => {
-        out[i] = toClaim(results[j]!)
-      })
-    }
-    return out
+  const group = groupCommit({
+    run: (batch) => one("SELECT mta_batch($1::jsonb, $2) AS r", [batch, origin]),
+    concurrency: driver.concurrency,
+    deferred: driver.kind === "embedded"
   })
-
-  const finish = batcher<FinishInput, AuditEntry>(driver.concurrency, deferred, (items) =>
-    retryDeadlock(async () => {
-      const order = items
-        .map((item, i) => ({ item, i }))
-        .sort((a, b) => {
-          const x = a.item.idempotency
-          const y = b.item.idempotency
-          if (x === undefined || y === undefined) return x === undefined ? (y === undefined ? 0 : -1) : 1
-          return byKey(x, y)
-        })
-      const rows = order.map(({ item }, ord) => {
-        const k = item.idempotency
-        const a = item.audit
-        return {
-          ord,
-          key_caller: k?.caller ?? null,
-          key: k?.key ?? null,
-          resolution: k?.resolution._tag ?? null,
-          response: k?.resolution._tag === "complete" ? k.resolution.response : null,
-          at: a.at,
-          caller: a.caller,
-          action: a.action,
-          target: a.target,
-          summary: a.summary,
-          outcome: a.outcome,
-          status: a.status,
-          request_id: a.requestId
-        }
-      })
-      const inserted = await query<{ id: number | string }>(FINISH, [JSON.stringify(rows)])
-      // One statement assigns the ids in `ord` order, so the ascending ids follow `rows`.
-      const ids = inserted.map((r) => Number(r.id)).sort((x, y) => x - y)
-      const out: Array<AuditEntry> = new Array(items.length)
-      order.forEach(({ item, i }, j) => {
-        out[i] = { ...item.audit, id: ids[j]! }
-      })
-      return out
-    })
-  )
 
   const guard = () => {
     if (closed) throw new Error("store is closed")
@@ -489,19 +306,16 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     ingest: async (n) => {
       guard()
       const identity = identityOf(n.payload)
-      const r = await one<IngestRow>("SELECT mta_ingest($1::jsonb, $2) AS r", [
-        JSON.stringify({
-          notification_id: n.notificationId,
-          zrn: n.zrn,
-          status: n.status,
-          occurred_at: n.occurredAt,
-          received_at: n.receivedAt,
-          participant_code: identity?.participantCode ?? null,
-          account_label: identity?.accountLabel ?? null,
-          payload: n.payload
-        }),
-        origin
-      ])
+      const r = await group.ingest({
+        notification_id: n.notificationId,
+        zrn: n.zrn,
+        status: n.status,
+        occurred_at: n.occurredAt,
+        received_at: n.receivedAt,
+        participant_code: identity?.participantCode ?? null,
+        account_label: identity?.accountLabel ?? null,
+        payload: n.payload
+      })
       if (r.outcome === "duplicate") return { _tag: "duplicate" }
       if (r.outcome === "stale") {
         const current = toRecord(r.current!)
@@ -516,10 +330,7 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     },
     observe: async ({ zrn, status, source, at }) => {
       guard()
-      const r = await one<{ changed: boolean; record: ProjectionRow }>(
-        "SELECT mta_observe($1::jsonb, $2) AS r",
-        [JSON.stringify({ zrn, status, source, at }), origin]
-      )
+      const r = await group.observe({ zrn, status, source, at })
       const record = toRecord(r.record)
       remember(record.zrn, record)
       if (r.changed) deliver({ record })
@@ -529,12 +340,8 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
       guard()
       const cached = cache?.get(zrn)
       if (cached !== undefined) return cached ?? undefined
-      const rows = await query<{ row: ProjectionRow }>(
-        "SELECT to_jsonb(p) AS row FROM mta_projection p WHERE zrn = $1",
-        [zrn]
-      )
-      const row = rows[0]
-      const record = row === undefined ? undefined : toRecord(row.row)
+      const row = await group.status(zrn)
+      const record = row === undefined ? undefined : toRecord(row)
       remember(zrn, record ?? null)
       return record
     },
@@ -554,11 +361,11 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     },
     claimIdempotencyKey: async (input) => {
       guard()
-      return claim(input)
+      return group.claim(input)
     },
     finishCall: async (input) => {
       guard()
-      return finish(input)
+      return { ...input.audit, id: await group.finish(input) }
     },
     audit: async ({ after, zrn, caller, from, to, limit }) => {
       guard()
@@ -594,36 +401,5 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
       await driver.close()
       await options.onClose?.()
     }
-  }
-}
-
-interface ClaimRow {
-  readonly outcome: "claimed" | "replay" | "in_flight" | "mismatch" | "reconciling"
-  readonly response?: StoredResponse
-  readonly zrn?: string
-  readonly payload?: unknown
-}
-
-interface IngestRow {
-  readonly outcome: "applied" | "stale" | "duplicate"
-  readonly id?: number
-  readonly current?: ProjectionRow
-}
-
-const toClaim = (r: ClaimRow): ClaimOutcome => {
-  switch (r.outcome) {
-    case "claimed":
-      return { _tag: "claimed" }
-    case "replay":
-      return { _tag: "replay", response: r.response! }
-    case "in_flight":
-      return { _tag: "in_flight" }
-    case "mismatch":
-      return { _tag: "mismatch" }
-    case "reconciling":
-      return {
-        _tag: "reconciling",
-        account: r.zrn === undefined ? undefined : { zrn: r.zrn, payload: r.payload }
-      }
   }
 }
