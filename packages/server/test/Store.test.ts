@@ -5,7 +5,7 @@
  * directory lock, migrations that two replicas may run at once, idempotency and wake-ups across
  * replicas.
  */
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Store } from "@mta/server"
@@ -41,6 +41,197 @@ storeSuite({
   open: () => Store.postgres({ url: suiteUrl! }),
   reopen: () => Store.postgres({ url: suiteUrl! })
 })
+
+/** The SQL stores, each on fresh data. */
+const sqlStores: ReadonlyArray<{
+  readonly name: string
+  readonly skip: string | undefined
+  readonly open: (name: string) => Promise<Store.Store>
+  /** Runs SQL on the same data, with the store closed (PGlite is single-process). */
+  readonly sql: (name: string, text: string) => Promise<void>
+}> = [
+  {
+    name: "embedded (PGlite)",
+    skip: undefined,
+    open: (name) => Store.embedded({ dataDir: join(dataDir, "..", `${dataDir.split("/").pop()}-${name}`) }),
+    sql: async (name, text) => {
+      const { PGlite } = await import("@electric-sql/pglite")
+      const dir = join(dataDir, "..", `${dataDir.split("/").pop()}-${name}`)
+      mkdirSync(dir, { recursive: true })
+      const db = await PGlite.create({ dataDir: join(dir, "pgdata") })
+      try {
+        await db.exec(text)
+      } finally {
+        await db.close()
+      }
+    }
+  },
+  {
+    name: "PostgreSQL",
+    skip: postgresUnavailable,
+    open: async (name) => Store.postgres({ url: await databaseUrl(name) }),
+    sql: async (name, text) => {
+      const client = new pg.Client({ connectionString: await databaseUrl(name) })
+      await client.connect()
+      try {
+        await client.query(text)
+      } finally {
+        await client.end()
+      }
+    }
+  }
+]
+const urls = new Map<string, string>()
+const databaseUrl = async (name: string): Promise<string> => {
+  let url = urls.get(name)
+  if (url === undefined) {
+    url = await cluster!.createDatabase(name)
+    urls.set(name, url)
+  }
+  return url
+}
+
+for (const sql of sqlStores) {
+  describe.skipIf(sql.skip !== undefined)(`${sql.name} store: batches and schema`, () => {
+    afterAll(() => {
+      for (const name of ["refused", "upgrade"]) {
+        rmSync(join(dataDir, "..", `${dataDir.split("/").pop()}-${name}`), { recursive: true, force: true })
+      }
+    })
+
+    it("fails only the step the database refuses; the others sent with it are written", async () => {
+      const s = await sql.open("refused")
+      try {
+        const now = Date.now()
+        const caller = `c-${crypto.randomUUID()}`
+        const z = `zrn:zh:us:accounts:customer:${crypto.randomUUID()}`
+        // jsonb cannot hold U+0000: these two steps are refused by the database.
+        const results = await Promise.allSettled([
+          ...["a", "b", "c"].map((key) =>
+            s.claimIdempotencyKey({
+              caller,
+              key,
+              fingerprint: "f",
+              now,
+              expiresAt: now + 60_000,
+              leaseUntil: now + 60_000
+            })
+          ),
+          s.finishCall({
+            audit: {
+              at: now,
+              caller,
+              action: "lock",
+              target: null,
+              summary: { label: "a\u0000b" },
+              outcome: "accepted",
+              status: 202,
+              requestId: "bad"
+            }
+          }),
+          s.ingest({
+            notificationId: "n-bad",
+            zrn: z,
+            status: "open",
+            occurredAt: 1,
+            receivedAt: 2,
+            payload: { x: "\u0000" }
+          }),
+          s.finishCall({
+            audit: {
+              at: now,
+              caller,
+              action: "unlock",
+              target: null,
+              summary: {},
+              outcome: "accepted",
+              status: 202,
+              requestId: "good"
+            }
+          }),
+          s.observe({ zrn: z, status: null, source: "create", at: now })
+        ])
+        expect(results.map((r) => r.status)).toEqual([
+          "fulfilled",
+          "fulfilled",
+          "fulfilled",
+          "rejected",
+          "rejected",
+          "fulfilled",
+          "fulfilled"
+        ])
+        expect((results[3] as PromiseRejectedResult).reason).toMatchObject({ code: "22P05" })
+        expect((await s.audit({ caller, limit: 10 })).map((e) => e.requestId)).toEqual(["good"])
+        expect(await s.status(z)).toMatchObject({ status: null, source: "create" })
+        expect((await s.events({ after: 0, zrn: z, limit: 10 })).length).toBe(0)
+        const again = await s.claimIdempotencyKey({
+          caller,
+          key: "a",
+          fingerprint: "f",
+          now,
+          expiresAt: now + 60_000,
+          leaseUntil: now + 60_000
+        })
+        expect(again).toEqual({ _tag: "in_flight" })
+      } finally {
+        await s.close()
+      }
+    })
+
+    it("upgrades a database at schema version 1 and serves from it", async () => {
+      const { migrations } = await import("../src/internal/store/migrations.js")
+      await sql.sql(
+        "upgrade",
+        `CREATE TABLE mta_schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+           applied_at timestamptz NOT NULL DEFAULT now());
+         ${migrations[0]!.sql};
+         INSERT INTO mta_schema_migrations (version, name) VALUES (1, 'v1');
+         INSERT INTO mta_audit (at, caller, action, summary, outcome, status, request_id)
+           VALUES (1, 'old', 'lock', '{}', 'accepted', 202, 'from-v1');`
+      )
+      const s = await sql.open("upgrade")
+      try {
+        const old = await s.audit({ caller: "old", limit: 10 })
+        expect(old.map((e) => e.requestId)).toEqual(["from-v1"])
+        const now = Date.now()
+        const entry = await s.finishCall({
+          audit: {
+            at: now,
+            caller: "old",
+            action: "unlock",
+            target: null,
+            summary: {},
+            outcome: "accepted",
+            status: 202,
+            requestId: "from-v2"
+          }
+        })
+        expect(entry.id).toBeGreaterThan(old[0]!.id)
+      } finally {
+        await s.close()
+      }
+      let versions: Array<number> = []
+      if (sql.name === "PostgreSQL") {
+        const client = new pg.Client({ connectionString: await databaseUrl("upgrade") })
+        await client.connect()
+        versions = (
+          await client.query("SELECT version FROM mta_schema_migrations ORDER BY version")
+        ).rows.map((r) => Number(r.version))
+        await client.end()
+      } else {
+        const { PGlite } = await import("@electric-sql/pglite")
+        const db = await PGlite.create({
+          dataDir: join(dataDir, "..", `${dataDir.split("/").pop()}-upgrade`, "pgdata")
+        })
+        versions = (
+          await db.query<{ version: number }>("SELECT version FROM mta_schema_migrations ORDER BY version")
+        ).rows.map((r) => Number(r.version))
+        await db.close()
+      }
+      expect(versions).toEqual(migrations.map((m) => m.version))
+    })
+  })
+}
 
 describe("embedded store: the data directory", () => {
   it("is locked to one process; a lock left by a dead process is taken over", async () => {

@@ -262,6 +262,84 @@ export const storeSuite = (factory: StoreFactory): void => {
       expect(outcomes.filter((o) => o._tag === "in_flight")).toHaveLength(29)
     })
 
+    it("answers every kind of step sent at once as if each were alone (one batch in the SQL stores)", async () => {
+      const caller = `c-${randomUUID()}`
+      const now = Date.now()
+      const claimOf = (key: string, fingerprint = "f") => ({
+        caller,
+        key,
+        fingerprint,
+        now,
+        expiresAt: now + HOUR,
+        leaseUntil: now + 60_000
+      })
+      const audit = (action: string) => ({
+        at: now,
+        caller,
+        action,
+        target: null,
+        summary: { action },
+        outcome: "accepted",
+        status: 202,
+        requestId: randomUUID()
+      })
+      const response = { status: 202, headers: { "content-type": "application/json" }, body: '{"ok":true}' }
+      // Before: a completed key, a key in flight, a key to release, an account that is open.
+      const [z1, z2, z3] = [zrn(), zrn(), zrn()]
+      await s.ingest(note(z1, "open", 100))
+      await s.claimIdempotencyKey(claimOf("done"))
+      await s.finishCall({
+        idempotency: { caller, key: "done", resolution: { _tag: "complete", response } },
+        audit: audit("before")
+      })
+      await s.claimIdempotencyKey(claimOf("busy"))
+      await s.claimIdempotencyKey(claimOf("dropped"))
+
+      const twice = note(z2, "open", 100)
+      const base = await s.lastEventId()
+      const [ing1, ing2, ing3, seen, fresh1, fresh2, replay, mismatch, busy, released, keyless, observed] =
+        await Promise.all([
+          s.ingest(twice),
+          s.ingest({ ...twice, receivedAt: twice.receivedAt + 1 }),
+          s.ingest(note(z1, "locked", 200)),
+          s.status(z1),
+          s.claimIdempotencyKey(claimOf("new")),
+          s.claimIdempotencyKey(claimOf("new")),
+          s.claimIdempotencyKey(claimOf("done")),
+          s.claimIdempotencyKey(claimOf("done", "other")),
+          s.claimIdempotencyKey(claimOf("busy")),
+          s.finishCall({
+            idempotency: { caller, key: "dropped", resolution: { _tag: "release" } },
+            audit: audit("released")
+          }),
+          s.finishCall({ audit: audit("keyless") }),
+          s.observe({ zrn: z3, status: null, source: "create", at: now })
+        ])
+      expect([ing1._tag, ing2._tag, ing3._tag]).toEqual(["applied", "duplicate", "applied"])
+      const ids = [ing1, ing3].map((o) => (o._tag === "applied" ? o.event.id : -1))
+      expect(ids).toEqual([base + 1, base + 2])
+      // A read sent with a write may see the state before it or after it, nothing else.
+      expect(seen?.zrn).toBe(z1)
+      expect(["open", "locked"]).toContain(seen?.status)
+      expect([fresh1._tag, fresh2._tag].sort()).toEqual(["claimed", "in_flight"])
+      expect(replay).toEqual({ _tag: "replay", response })
+      expect(mismatch).toEqual({ _tag: "mismatch" })
+      expect(busy).toEqual({ _tag: "in_flight" })
+      expect(observed).toMatchObject({ zrn: z3, status: null, source: "create" })
+      expect(released.id).not.toBe(keyless.id)
+      const entries = await s.audit({ caller, limit: 10 })
+      expect(entries.map((e) => e.action).sort()).toEqual(["before", "keyless", "released"])
+      expect(entries.find((e) => e.action === "released")).toEqual(released)
+      expect(entries.find((e) => e.action === "keyless")).toEqual(keyless)
+      // After: the released key is free again, the new key is in flight, and the state is as answered.
+      expect(await s.claimIdempotencyKey(claimOf("dropped"))).toEqual({ _tag: "claimed" })
+      expect(await s.claimIdempotencyKey(claimOf("new"))).toEqual({ _tag: "in_flight" })
+      expect(await s.status(z1)).toMatchObject({ status: "locked", source: "webhook" })
+      expect(await s.status(z2)).toMatchObject({ status: "open", source: "webhook" })
+      expect(await s.status(z3)).toMatchObject({ status: null, source: "create" })
+      expect((await s.events({ after: base, limit: 10 })).map((e) => e.zrn)).toEqual([z2, z1])
+    })
+
     it("appends audit entries and filters them by ZRN, caller, time range and cursor", async () => {
       const caller = `c-${randomUUID()}`
       const [a, b] = [zrn(), zrn()]

@@ -291,7 +291,7 @@ BEGIN
   END IF;
   IF b ? 'status' THEN
     SELECT coalesce(jsonb_agg(to_jsonb(p)), '[]'::jsonb) INTO v_status FROM mta_projection p
-      WHERE p.zrn IN (SELECT jsonb_array_elements_text(b->'status'));
+      WHERE p.zrn = ANY (ARRAY(SELECT jsonb_array_elements_text(b->'status')));
   END IF;
   RETURN jsonb_build_object('ingest', v_ingest, 'observe', v_observe, 'finish', v_audit, 'fresh', v_fresh,
                             'claim', v_claims, 'status', v_status);

@@ -9,10 +9,26 @@ import { type Driver, open, type Query } from "./sql.js"
 
 type Runner = Pick<pg.PoolClient, "query">
 
+/**
+ * Statements with parameters are named, so each connection parses and plans one once and then only
+ * binds and executes it (the store's statements are a small fixed set).
+ */
+const names = new Map<string, string>()
+const nameOf = (sql: string): string => {
+  let name = names.get(sql)
+  if (name === undefined) {
+    name = `mta_${names.size + 1}`
+    names.set(sql, name)
+  }
+  return name
+}
+
 const queryOn =
   (runner: Runner): Query =>
   async <R>(sql: string, params?: ReadonlyArray<unknown>) => {
-    const result = (await runner.query(sql, params === undefined ? undefined : [...params])) as
+    const result = (await (params === undefined
+      ? runner.query(sql)
+      : runner.query({ name: nameOf(sql), text: sql, values: [...params] }))) as
       | pg.QueryResult
       | Array<pg.QueryResult>
     // Several statements without parameters answer one result each: the last one counts.
@@ -46,7 +62,10 @@ export const openPostgres = async (options: PostgresOptions): Promise<Store> => 
         client.release()
       }
     },
-    concurrency: 4,
+    // One batch in flight: every step that arrives meanwhile joins the next one, so under load a
+    // batch carries tens of steps for one round trip and one commit (measured: about 40% less
+    // database CPU per request than 4 batches in flight, at the same throughput).
+    concurrency: 1,
     listen: async (channel, onMessage, onReconnect) => {
       let stopped = false
       let client: pg.Client | undefined
