@@ -41,13 +41,16 @@ const Sha256Hex = Schema.String.pipe(
   })
 )
 
+/** A caller's name: 1-64 characters of letters, digits, `_ . @ -`. */
+export const CallerName = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9_.@-]{1,64}$/, {
+    message: () => "name must be 1-64 characters of letters, digits, _ . @ -"
+  })
+)
+
 /** One entry of `MTA_CALLERS`. */
 export const CallerEntry = Schema.Struct({
-  name: Schema.String.pipe(
-    Schema.pattern(/^[A-Za-z0-9_.@-]{1,64}$/, {
-      message: () => "name must be 1-64 characters of letters, digits, _ . @ -"
-    })
-  ),
+  name: CallerName,
   token_sha256: Sha256Hex,
   scopes: Schema.Array(Scope),
   rate_limit: Schema.optional(RateLimitSetting)

@@ -7,6 +7,7 @@
  */
 import { Api } from "@mta/domain"
 import { Schema } from "effect"
+import { CallerName } from "./Callers.js"
 
 /** Query of `GET /accounts/{zrn}/status`. */
 export const StatusQuery = Schema.Struct({
@@ -86,7 +87,12 @@ export const AuditQuery = Schema.Struct({
   zrn: Schema.optional(
     Schema.String.annotations({ description: "calls about this account (any accepted ZRN form)" })
   ),
-  caller: Schema.optional(Schema.String.annotations({ description: "calls of this caller (its name)" })),
+  caller: Schema.optional(
+    CallerName.annotations({
+      description: "calls of this caller (its name)",
+      message: () => "caller must be a caller's name: 1-64 characters of letters, digits, _ . @ -"
+    })
+  ),
   from: Schema.optional(Instant.annotations({ description: "calls at or after this time" })),
   to: Schema.optional(Instant.annotations({ description: "calls before this time" })),
   limit: Schema.optional(

@@ -12,7 +12,8 @@
  *
  * The two SQL stores share one schema and one implementation (`internal/store/sql.ts`); only the
  * driver differs. Every method that decides something (`ingest`, `observe`, `claimIdempotencyKey`,
- * `finishCall`) is one atomic step: one transaction in the SQL stores.
+ * `finishCall`) is one atomic step, committed before it resolves. The SQL stores commit the steps that
+ * arrive together in one transaction (group commit); a step the database refuses fails alone.
  *
  * @since 0.1.0
  */

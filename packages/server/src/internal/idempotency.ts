@@ -27,6 +27,7 @@ import * as Errors from "../Errors.js"
 import type { KeyResolution, StoredResponse } from "../Store.js"
 import { reconciledResponse } from "../Store.js"
 import type { HonoEnv, Shared } from "./context.js"
+import { NUL_ESCAPE, refuseNul, scrubNul } from "./nul.js"
 
 /** 1-255 visible ASCII characters (Stripe allows 255). */
 const KEY = /^[\x21-\x7e]{1,255}$/
@@ -156,23 +157,32 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
     const members = [c.req.param("tenant"), c.req.param("financial_advisor")].filter((m) => m !== undefined)
 
     let parsed: unknown
+    let bodyText = ""
     if (hasBody) {
-      const text = await c.req.text()
+      bodyText = await c.req.text()
       try {
-        parsed = text.trim() === "" ? {} : JSON.parse(text)
+        parsed = bodyText.trim() === "" ? {} : JSON.parse(bodyText)
       } catch {
         parsed = undefined
       }
     }
-    const path =
+    const path = (
       endpoint.path
         .replace("{zrn}", target ?? rawZrn ?? "")
         .replace("{tenant}", c.req.param("tenant") ?? "")
         .replace("{financial_advisor}", c.req.param("financial_advisor") ?? "") || c.req.path
+    )
+      // A path parameter is percent-decoded (`%00` is U+0000), and the SQL stores cannot store U+0000:
+      // the audit records U+FFFD in its place (the call itself is refused: no ZRN or code holds it).
+      .replaceAll("\u0000", "\uFFFD")
     const key = c.req.header("idempotency-key")
     const summary = (): Record<string, unknown> => {
-      const body = parsed === undefined ? undefined : redact(parsed)
-      const text = body === undefined ? "" : JSON.stringify(body)
+      const redacted = parsed === undefined ? undefined : redact(parsed)
+      const text = redacted === undefined ? "" : JSON.stringify(redacted)
+      // A body with U+0000 is refused (below), but its refusal is audited, and the SQL stores cannot
+      // store U+0000 (jsonb refuses `\u0000`): the summary records U+FFFD in its place. It is a summary
+      // of a request that was refused, not the request.
+      const body = text.includes(NUL_ESCAPE) ? scrubNul(redacted) : redacted
       return {
         method: endpoint.method,
         path,
@@ -217,6 +227,16 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
       const r = Errors.toResponse(error, requestId)
       await finish(String(r.body.code), r.status, undefined)
       return c.json(r.body, r.status as 400, r.headers)
+    }
+
+    // U+0000 in the body: refused before a key is claimed (the claim of a create stores its label) and
+    // before anything goes upstream. A body that is not JSON is left to the handler (400 as well).
+    if (parsed !== undefined) {
+      try {
+        refuseNul(bodyText, parsed)
+      } catch (error) {
+        return refuse(error as Error)
+      }
     }
 
     if (key !== undefined) {
@@ -303,6 +323,11 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
     }
     const code = error === undefined ? undefined : Errors.toResponse(error, requestId).body.code
     const outcome = status < 400 ? "accepted" : typeof code === "string" ? code : `status_${status}`
+    // The stored body is the answer's JSON text as `c.json` wrote it, never the upstream's bytes: a
+    // U+0000 the upstream echoed (in a label, in an error message) is in it as the six characters
+    // `\u0000`, which every store keeps (a text holding the escape is not a string holding U+0000), and
+    // valid JSON cannot hold a literal U+0000. So such an answer is stored and replayed like any other
+    // (test/Nul.test.ts); no case is needed here.
     const resolution =
       key === undefined
         ? undefined

@@ -17,6 +17,7 @@ import type { StatusRecord } from "../../Store.js"
 import type { HonoEnv, RawAnswer, RawReads, Shared } from "../context.js"
 import { guard } from "../idempotency.js"
 import { authorize, jsonResponse } from "../middleware.js"
+import { refuseNul } from "../nul.js"
 
 type Ctx = Context<HonoEnv>
 type Call = { readonly requestId: string }
@@ -60,15 +61,22 @@ const decodeWith = <A, I>(schema: Schema.Schema<A, I>, input: unknown): A => {
   return decoded.right as A
 }
 
-/** The JSON body; an empty body reads as `{}` (the body-less POSTs sign `{}` upstream anyway). */
+/**
+ * The JSON body; an empty body reads as `{}` (the body-less POSTs sign `{}` upstream anyway). A string
+ * with U+0000 is refused (`../nul.ts`): the idempotency guard refuses it first, before a key is
+ * claimed; this keeps the handlers safe on their own.
+ */
 const jsonBody = async (c: Ctx): Promise<unknown> => {
   const text = await c.req.text()
   if (text.trim() === "") return {}
+  let parsed: unknown
   try {
-    return JSON.parse(text)
+    parsed = JSON.parse(text)
   } catch {
     throw new InvalidRequest({ messages: ["the request body is not valid JSON"] })
   }
+  refuseNul(text, parsed)
+  return parsed
 }
 
 const PATH_CODE = /^[A-Za-z0-9_-]{6}$/

@@ -6,6 +6,10 @@
  * one step: a notification id seen before is acknowledged without effect, an event older than the
  * known status is kept but not applied, anything else updates the projection and the event log.
  * Unknown statuses are stored as sent. A refused notification is logged (never its body or signature).
+ *
+ * A payload the store could not keep is refused like one that does not decode (400, logged at warn,
+ * not stored): U+0000 in a string of what would be stored (PostgreSQL and PGlite cannot store it; see
+ * `../nul.ts`). Fields the proxy does not keep are not checked: they are never stored.
  */
 import { Webhook } from "@mta/client"
 import { Webhook as DomainWebhook, Zrn } from "@mta/domain"
@@ -15,6 +19,7 @@ import { WebhookRejected } from "../../Errors.js"
 import type * as Schemas from "../../Schemas.js"
 import type { HonoEnv, Shared } from "../context.js"
 import { named } from "../middleware.js"
+import { findNul, NUL_ESCAPE } from "../nul.js"
 
 const encodePayload = Schema.encodeSync(DomainWebhook.StatusChangedPayload)
 
@@ -29,10 +34,16 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
       rawBody,
       now
     })
-    const reject = (reason: string, message: string, notificationId: string | undefined): never => {
+    const reject = (
+      reason: string,
+      message: string,
+      notificationId: string | undefined,
+      /** More to log: never a value of the body, a signature or a secret. */
+      detail: Record<string, string> = {}
+    ): never => {
       shared.metrics.webhook("rejected", reason)
       shared.logger.warn(
-        { request_id: c.var.requestId, reason, notification_id: notificationId },
+        { request_id: c.var.requestId, reason, notification_id: notificationId, ...detail },
         "webhook rejected"
       )
       throw new WebhookRejected({ reason, message })
@@ -51,13 +62,27 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
     }
     const zrn = Zrn.format(event.payload.zrn)
     const { urn: _urn, ...rest } = encodePayload(event.payload) as { urn?: string } & Record<string, unknown>
+    const payload = { zrn, ...rest }
+    // Only when the raw text has the escape (valid JSON holds U+0000 no other way): the walk is rare.
+    if (Buffer.from(rawBody.buffer, rawBody.byteOffset, rawBody.byteLength).includes(NUL_ESCAPE)) {
+      const problem = findNul(payload)
+      if (problem !== undefined) {
+        return reject(
+          "InvalidPayload",
+          `webhook rejected (InvalidPayload): the payload cannot be stored: ${problem}`,
+          event.notificationId,
+          // The problem names a path and the rule, not a value.
+          { problem }
+        )
+      }
+    }
     const outcome = await shared.store.ingest({
       notificationId: event.notificationId,
       zrn,
       status: event.payload.status,
       occurredAt: event.timestamp,
       receivedAt: now,
-      payload: { zrn, ...rest }
+      payload
     })
     shared.metrics.webhook(outcome._tag)
     if (outcome._tag !== "applied") {
