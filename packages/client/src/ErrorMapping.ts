@@ -12,6 +12,8 @@ export {
   DEFAULT_LOCKOUT_MS,
   /** A body that is not JSON or not the expected shape, or a stray status. */
   decodeError,
+  /** The error for an `exchange` that rejected: `fromTimeout` for its deadline, else `fromTransportFailure`. */
+  fromExchangeFailure,
   /** The error for a non-2xx response. */
   fromResponse,
   /** The error for an attempt that ran out of time (`OutcomeUnknown` for a mutation). */

@@ -35,13 +35,18 @@ export * as Signing from "./Signing.js"
 export { makeSigner, type SignRequestParams, signRequest } from "./Signing.js"
 export {
   type ClosableTransport,
+  type ExchangeRequest,
+  type ExchangeResponse,
+  exchange,
   type FetchLike,
   fetchTransport,
+  type NodeTransport,
   type NodeTransportOptions,
   nodeTransport,
   type Transport,
   type TransportRequest,
-  type TransportResponse
+  type TransportResponse,
+  TransportTimeout
 } from "./Transport.js"
 export * as Webhook from "./Webhook.js"
 export {

@@ -107,7 +107,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
   } else {
     const remote = config.upstream
     webhookSecret = remote.webhookSecret
-    // The proxy's own cut of the client's pooled `node:http` transport (see `Upstream.nodeTransport`).
+    // The client's pooled `node:http` transport, with the proxy's pool sizes (`Upstream.nodeTransport`).
     transport = Upstream.nodeTransport({ maxSockets: 256, maxFreeSockets: 256 })
     const t = transport
     // No retries here: callers retry (they know whether a call is safe to repeat); a retry in the

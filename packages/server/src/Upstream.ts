@@ -1,7 +1,8 @@
 /**
  * The proxy's upstream caller: the 15 endpoints, signed with `@mta/client`'s signer and sent over a
- * `@mta/client` transport (a pooled keep-alive `node:http` agent against a real upstream, the
- * simulator's `fetch` in the embedded default), answering the client's own typed errors.
+ * `@mta/client` transport (its pooled keep-alive `nodeTransport` against a real upstream, the
+ * simulator's `fetch` in the embedded default) with the client's `exchange` (the whole body, a
+ * deadline without an `AbortController`), answering the client's own typed errors (`ErrorMapping`).
  *
  * Why not the client's Promise API: the proxy has already decoded and checked each request with the
  * domain's Schemas, and the client's Effect machinery per call (fiber, span, retry schedule, input
@@ -12,20 +13,17 @@
  *
  * @since 0.1.0
  */
-import * as http from "node:http"
-import * as https from "node:https"
 import {
-  type ClosableTransport,
+  nodeTransport as clientNodeTransport,
   DecodeError,
   ErrorMapping,
+  type ExchangeResponse,
+  exchange as exchangeOver,
   makeSigner,
-  NetworkError,
-  OutcomeUnknown,
+  type NodeTransport,
+  type NodeTransportOptions,
   Signing,
-  Timeout,
-  type Transport,
-  type TransportRequest,
-  type TransportResponse
+  type Transport
 } from "@mta/client"
 import { Api, Endpoint, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
@@ -58,88 +56,6 @@ const decoderOf = (schema: Schema.Schema.AnyNoContext): Decoder => {
   }
   return d
 }
-
-const { isMutation } = ErrorMapping
-
-/** What a call rejects with when its deadline passed. */
-class DeadlineExceeded extends Error {
-  constructor(timeoutMs: number) {
-    super(`no answer in ${timeoutMs} ms`)
-  }
-}
-
-/** The client's typed error for a call that got no (complete) answer. */
-const lost = (
-  operation: string,
-  method: string,
-  requestId: string,
-  timeoutMs: number,
-  error: unknown
-): Error => {
-  const fields = { messages: [], requestId, operation }
-  if (error instanceof DeadlineExceeded) {
-    return isMutation(method)
-      ? new OutcomeUnknown({
-          ...fields,
-          reason: "Timeout",
-          message: `${operation}: no answer in ${timeoutMs} ms`
-        })
-      : new Timeout({ ...fields, timeoutMs, message: `${operation}: no answer in ${timeoutMs} ms` })
-  }
-  const detail = error instanceof Error ? error.message : String(error)
-  return isMutation(method)
-    ? new OutcomeUnknown({
-        ...fields,
-        reason: "ConnectionLost",
-        message: `${operation}: connection lost (${detail})`
-      })
-    : new NetworkError({ ...fields, detail, message: `${operation}: ${detail}` })
-}
-
-/** A whole upstream answer. */
-interface Received {
-  readonly status: number
-  readonly headers: { get(name: string): string | null }
-  readonly text: string
-}
-
-/**
- * One call with its deadline (`timeoutMs`, none when 0) and an optional abort signal, resolving once
- * the whole body is read; rejects with `DeadlineExceeded` when the deadline passes first.
- */
-type Send = (
-  method: string,
-  url: string,
-  headers: Readonly<Record<string, string>>,
-  body: string | undefined,
-  timeoutMs: number,
-  signal: AbortSignal | undefined
-) => Promise<Received>
-
-/** How `nodeTransport` exposes its `Send` to `make`. */
-const SEND: unique symbol = Symbol("mta.upstream.send")
-
-/** Any other transport: a deadline of its own (a controller and a timer) over the abort signal. */
-const sendVia =
-  (transport: Transport): Send =>
-  async (method, url, headers, body, timeoutMs, signal) => {
-    const deadline = new AbortController()
-    const timer = setTimeout(() => deadline.abort(new DeadlineExceeded(timeoutMs)), timeoutMs)
-    try {
-      const response = await transport({
-        method,
-        url,
-        headers,
-        body,
-        signal: signal === undefined ? deadline.signal : AbortSignal.any([signal, deadline.signal])
-      })
-      return { status: response.status, headers: response.headers, text: await response.text() }
-    } catch (error) {
-      throw deadline.signal.aborted ? new DeadlineExceeded(timeoutMs) : error
-    } finally {
-      clearTimeout(timer)
-    }
-  }
 
 /**
  * The texts of recent successful answers of one read endpoint that decoded with its response Schema.
@@ -200,150 +116,19 @@ export const errorFor = (
     Date.now()
   )
 
-/** Options of `nodeTransport`: those of `@mta/client`'s. */
-export interface NodeTransportOptions {
-  /** Keep connections open between requests. Default `true`. */
-  readonly keepAlive?: boolean
-  /** Most sockets per origin. Default 256. */
-  readonly maxSockets?: number
-  /** Idle sockets kept per origin. Default 256. */
-  readonly maxFreeSockets?: number
-  /** Idle time after which a pooled socket is closed. Default 4 000 ms (below Node servers' 5 s). */
-  readonly idleTimeoutMs?: number
-}
-
-/** A response's headers, read only when asked for (Node builds `res.headers` on first access). */
-class IncomingHeaders {
-  constructor(private readonly response: http.IncomingMessage) {}
-  get(name: string): string | null {
-    const value = this.response.headers[name.toLowerCase()]
-    if (value === undefined) return null
-    return Array.isArray(value) ? value.join(", ") : value
-  }
-}
-
-interface Origin {
-  readonly prefix: string
-  readonly secure: boolean
-  readonly hostname: string
-  readonly port: string
-}
+export type { NodeTransportOptions }
 
 /**
- * The proxy's transport: `@mta/client`'s `nodeTransport` contract (a pooled keep-alive
- * `node:http(s)` agent, LIFO, the whole body buffered), cut to what one upstream call of the proxy
- * needs. Measured under load against the client's (`bench/RESULTS.md`), per call it
- *
- * - parses the origin once, not a `URL` per call (the proxy talks to one upstream);
- * - keeps the deadline with a plain timer that destroys the request, and `make` uses it directly,
- *   with no `AbortController` (an `AbortSignal.timeout` alone cost about 9 µs on Node 20);
- * - follows a caller's abort signal, when there is one, with one listener, instead of handing it to
- *   `http.request` (whose `addAbortSignal` ties end-of-stream watchers to every request);
- * - resolves once with the whole body, and decodes a one-chunk body without `Buffer.concat`.
- *
- * As a plain `Transport` (other callers, the readiness check) it behaves like the client's.
+ * `@mta/client`'s `nodeTransport` (a pooled keep-alive `node:http(s)` agent; the origin parsed once,
+ * one abort listener per call, `exchange`'s deadline a plain timer, a one-chunk body decoded without
+ * `Buffer.concat`) with the proxy's pool sizes: 256 sockets per origin, 256 kept idle, unless given.
  */
-export const nodeTransport = (options: NodeTransportOptions = {}): ClosableTransport => {
-  const agentOptions: http.AgentOptions = {
-    keepAlive: options.keepAlive ?? true,
+export const nodeTransport = (options: NodeTransportOptions = {}): NodeTransport =>
+  clientNodeTransport({
+    ...options,
     maxSockets: options.maxSockets ?? 256,
-    maxFreeSockets: options.maxFreeSockets ?? 256,
-    timeout: options.idleTimeoutMs ?? 4_000,
-    scheduling: "lifo"
-  }
-  const httpAgent = new http.Agent(agentOptions)
-  const httpsAgent = new https.Agent(agentOptions)
-  let origin: Origin | undefined
-
-  const originOf = (url: string): Origin => {
-    if (origin !== undefined && url.startsWith(origin.prefix)) {
-      const next = url.charCodeAt(origin.prefix.length)
-      if (next === 47 /* / */ || next === 63 /* ? */ || Number.isNaN(next)) return origin
-    }
-    const parsed = new URL(url)
-    origin = {
-      prefix: parsed.origin,
-      secure: parsed.protocol === "https:",
-      hostname: parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname,
-      port: parsed.port
-    }
-    return origin
-  }
-
-  const send: Send = (method, url, headers, body, timeoutMs, signal) =>
-    new Promise<Received>((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason)
-        return
-      }
-      const target = originOf(url)
-      let path = url.slice(target.prefix.length)
-      if (path === "" || path.charCodeAt(0) === 63 /* ? */) path = `/${path}`
-      const sent: Readonly<Record<string, string | number>> =
-        body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) }
-      let timer: NodeJS.Timeout | undefined
-      let expired = false
-      const fail = (error: Error) => {
-        if (timer !== undefined) clearTimeout(timer)
-        signal?.removeEventListener("abort", onAbort)
-        reject(expired ? new DeadlineExceeded(timeoutMs) : error)
-      }
-      const req = (target.secure ? https : http).request(
-        {
-          hostname: target.hostname,
-          port: target.port,
-          path,
-          method,
-          headers: sent,
-          agent: target.secure ? httpsAgent : httpAgent
-        },
-        (res) => {
-          const chunks: Array<Buffer> = []
-          res.on("data", (chunk: Buffer) => chunks.push(chunk))
-          res.on("end", () => {
-            if (timer !== undefined) clearTimeout(timer)
-            signal?.removeEventListener("abort", onAbort)
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: new IncomingHeaders(res),
-              text: chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
-            })
-          })
-          res.on("error", fail)
-          res.on("close", () => {
-            if (!res.complete) fail(new Error("connection closed before the response body ended"))
-          })
-        }
-      )
-      const onAbort = () => {
-        req.destroy(signal?.reason instanceof Error ? signal.reason : new Error("aborted"))
-      }
-      req.on("error", fail)
-      if (timeoutMs > 0) {
-        timer = setTimeout(() => {
-          expired = true
-          req.destroy(new DeadlineExceeded(timeoutMs))
-        }, timeoutMs)
-      }
-      signal?.addEventListener("abort", onAbort, { once: true })
-      req.end(body)
-    })
-
-  const transport = ((request: TransportRequest) =>
-    send(request.method, request.url, request.headers, request.body, 0, request.signal).then(
-      (received): TransportResponse => ({
-        status: received.status,
-        headers: received.headers,
-        text: () => Promise.resolve(received.text)
-      })
-    )) as ClosableTransport & { [SEND]: Send }
-  transport[SEND] = send
-  transport.close = () => {
-    httpAgent.destroy()
-    httpsAgent.destroy()
-  }
-  return transport
-}
+    maxFreeSockets: options.maxFreeSockets ?? 256
+  })
 
 /**
  * The path of an endpoint whose one parameter is the ZRN, by concatenation (`Endpoint.pathFor` runs a
@@ -368,8 +153,7 @@ export const make = (options: UpstreamOptions): UpstreamClient => {
   const timeoutMs = options.timeoutMs ?? 10_000
   const userAgent = options.userAgent ?? "mta-server/0.1.0"
   const { apiKey, passphrase } = options.credentials
-  const send =
-    (options.transport as Transport & { readonly [SEND]?: Send })[SEND] ?? sendVia(options.transport)
+  const transport = options.transport
 
   /**
    * One upstream exchange: signs, sends, and on success checks the answer with the endpoint's
@@ -397,11 +181,22 @@ export const make = (options: UpstreamOptions): UpstreamClient => {
       "x-scx-signed": sign(timestamp, method, path, body)
     }
     if (body !== undefined) headers["content-type"] = "application/json"
-    let received: Received
+    let received: ExchangeResponse
     try {
-      received = await send(method, `${base}${path}`, headers, body, timeoutMs, call?.signal)
+      received = await exchangeOver(transport, {
+        method,
+        url: `${base}${path}`,
+        headers,
+        body,
+        signal: call?.signal,
+        timeoutMs
+      })
     } catch (error) {
-      throw lost(operation, method, requestId, timeoutMs, error)
+      // No answer (deadline, lost connection, abort): the client's own mapping.
+      throw ErrorMapping.fromExchangeFailure(
+        { operation, method, path, requestId, idempotencyKey: undefined },
+        error
+      )
     }
     const { status, text } = received
     const fields = { messages: [], requestId, operation }

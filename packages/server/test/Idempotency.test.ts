@@ -7,7 +7,8 @@
 import { randomUUID } from "node:crypto"
 import { Fault } from "@mta/testkit"
 import { describe, expect, it } from "vitest"
-import { harness, TOKENS } from "./support.js"
+import { Store, Upstream } from "@mta/server"
+import { freePort, harness, TOKENS } from "./support.js"
 
 const createBody = (label: string, fields: Record<string, unknown> = {}) => ({
   participant_code: "CUST01",
@@ -202,6 +203,36 @@ describe("a create whose outcome is unknown", () => {
     const audit = await h.request(`/audit?caller=admin&zrn=${encodeURIComponent(body.message.zrn)}`)
     const entries = ((await audit.json()) as { entries: Array<{ outcome: string }> }).entries
     expect(entries.map((e) => e.outcome)).toContain("reconciled")
+  })
+})
+
+describe("a create that never left the proxy", () => {
+  it("frees its key: upstream unreachable is 502, and the retry with the same key creates the account", async () => {
+    const store = Store.memory()
+    // Nothing listens on this port: the connection is refused, so nothing was sent.
+    const closed = await freePort()
+    const down = harness({
+      store,
+      upstream: Upstream.make({
+        baseUrl: `http://127.0.0.1:${closed}`,
+        credentials: { apiKey: "k", apiSecret: Buffer.from("secret").toString("base64"), passphrase: "p" },
+        transport: Upstream.nodeTransport()
+      })
+    })
+    const label = `refused-${randomUUID().slice(0, 8)}`
+    const key = randomUUID()
+    const first = await post(down, "/accounts", key, createBody(label))
+    expect(first.status).toBe(502)
+    expect(await first.json()).toMatchObject({ code: "upstream_unreachable" })
+    // The same store behind a reachable upstream: the key is free, not waiting for a webhook.
+    const up = harness({ store })
+    const retry = await post(up, "/accounts", key, createBody(label))
+    expect(retry.status).toBe(202)
+    expect(retry.headers.get("idempotent-replayed")).toBeNull()
+    expect(creates(up, label)).toBe(1)
+    const again = await post(up, "/accounts", key, createBody(label))
+    expect(again.headers.get("idempotent-replayed")).toBe("true")
+    expect(creates(up, label)).toBe(1)
   })
 })
 

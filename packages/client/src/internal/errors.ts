@@ -25,6 +25,7 @@ import {
   Unavailable,
   ValidationError
 } from "../ClientError.js"
+import { TransportTimeout } from "../Transport.js"
 
 /** What the error mapping needs to know about the call. */
 export interface CallInfo {
@@ -265,3 +266,14 @@ export const fromTimeout = (info: CallInfo, timeoutMs: number): Timeout | Outcom
         operation: info.operation,
         timeoutMs
       })
+
+/**
+ * The error for an exchange that rejected (`Transport.exchange`, or any transport call with a deadline
+ * of its own): `fromTimeout` when its deadline passed (a `TransportTimeout`), else
+ * `fromTransportFailure`.
+ */
+export const fromExchangeFailure = (
+  info: CallInfo,
+  cause: unknown
+): Timeout | NetworkError | OutcomeUnknown =>
+  cause instanceof TransportTimeout ? fromTimeout(info, cause.timeoutMs) : fromTransportFailure(info, cause)

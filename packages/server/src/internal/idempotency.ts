@@ -71,6 +71,10 @@ const NOT_CARRIED_OUT: ReadonlySet<string> = new Set([
   "NotReady",
   "RouteNotFound",
   "InvalidInput",
+  // Never sent: for a mutation the client's mapping answers `NetworkError` only when the connection
+  // was never made (refused, no route, no such host); anything that may have been sent is
+  // `OutcomeUnknown`.
+  "NetworkError",
   // Refused by the upstream without effect.
   "AuthenticationError",
   "PermissionDenied",
