@@ -5,9 +5,9 @@
  * unknown, and `GET /audit` with its filters, pagination and redaction.
  */
 import { randomUUID } from "node:crypto"
+import { Store, Upstream } from "@mta/server"
 import { Fault } from "@mta/testkit"
 import { describe, expect, it } from "vitest"
-import { Store, Upstream } from "@mta/server"
 import { freePort, harness, TOKENS } from "./support.js"
 
 const createBody = (label: string, fields: Record<string, unknown> = {}) => ({
