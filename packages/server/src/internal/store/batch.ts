@@ -1,8 +1,9 @@
 /**
  * Group commit for the SQL stores: every step that arrives while a batch is being written (webhook
- * ingests, observations, idempotency claims, finished calls, projection reads) waits for the next
- * batch, and a batch is ONE call of `mta_batch` (migration 2): one statement, one transaction, one
- * round trip and one commit, whatever mix of steps it carries.
+ * ingests, observations, idempotency claims, finished calls) waits for the next batch, and a batch is
+ * ONE call of `mta_batch` (migration 2): one statement, one transaction, one round trip and one
+ * commit, whatever mix of steps it carries. Projection reads are batched the same way in a lane of
+ * their own (one `= ANY` query per batch), so a read never waits behind a write's commit.
  *
  * An idle store writes a batch of one at once, so batching adds no latency; under load it divides
  * what a round trip, a statement and a commit cost (PostgreSQL's wake-ups and WAL flush, PGlite's
@@ -72,7 +73,6 @@ interface BatchResult {
   readonly fresh: ReadonlyArray<number>
   /** The outcomes of the other claims, in `ord` order. */
   readonly claim: ReadonlyArray<ClaimRow>
-  readonly status: ReadonlyArray<ProjectionRow>
 }
 
 /** What each kind of step takes. */
@@ -81,8 +81,6 @@ interface Inputs {
   readonly observe: ObserveIn
   readonly finish: FinishInput
   readonly claim: ClaimInput
-  /** A ZRN whose projection row is read. */
-  readonly status: string
 }
 
 type Step = { readonly [K in keyof Inputs]: { readonly _tag: K; readonly input: Inputs[K] } }[keyof Inputs]
@@ -100,6 +98,8 @@ export interface GroupCommit {
 export interface GroupCommitOptions {
   /** Calls `mta_batch` with the batch (JSON) and returns its result. */
   readonly run: (batch: string) => Promise<unknown>
+  /** Reads the projection rows of these ZRNs (those that have one). */
+  readonly read: (zrns: ReadonlyArray<string>) => Promise<ReadonlyArray<ProjectionRow>>
   /** Batches written at once (1 for PGlite, which runs one query at a time). */
   readonly concurrency: number
   /**
@@ -159,13 +159,12 @@ const writeBatch = async (
     ingest: [],
     observe: [],
     finish: [],
-    claim: [],
-    status: []
+    claim: []
   }
   steps.forEach((step, i) => {
     at[step._tag].push(i)
   })
-  const { ingest, observe, finish, claim, status } = at
+  const { ingest, observe, finish, claim } = at
   const input = <T extends keyof Inputs>(i: number): Inputs[T] => steps[i]!.input as Inputs[T]
   // Keys in one order in every batch, so concurrent batches lock them in one order.
   finish.sort((a, b) => {
@@ -214,9 +213,6 @@ const writeBatch = async (
       }
     })
   }
-  if (status.length > 0) {
-    batch.status = [...new Set(status.map((i) => input<"status">(i)))]
-  }
 
   const text = JSON.stringify(batch)
   let r: BatchResult | undefined
@@ -244,28 +240,31 @@ const writeBatch = async (
   claim.forEach((i, ord) => {
     out[i] = fresh.has(ord) ? { _tag: "claimed" } : toClaim(r.claim[rest++]!)
   })
-  const rows = new Map(r.status.map((row) => [row.zrn, row]))
-  for (const i of status) out[i] = rows.get(input<"status">(i))
   return out
 }
 
-/** A group-commit queue over `run`. */
-export const groupCommit = (options: GroupCommitOptions): GroupCommit => {
+/**
+ * A queue that writes what arrives while a batch is running as the next batch (`concurrency`
+ * batches at once). When a batch of several fails with a data error, each item is written again
+ * alone, in order, so only the faulty one fails.
+ */
+const lane = <I>(
+  write: (items: ReadonlyArray<I>) => Promise<ReadonlyArray<unknown>>,
+  concurrency: number,
+  deferred: boolean,
+  max: number
+): ((item: I) => Promise<unknown>) => {
   interface Pending {
-    readonly step: Step
+    readonly item: I
     readonly resolve: (o: unknown) => void
     readonly reject: (e: unknown) => void
   }
-  const max = options.max ?? 256
   const queue: Array<Pending> = []
   let running = 0
 
   const settle = async (batch: ReadonlyArray<Pending>) => {
     try {
-      const outs = await writeBatch(
-        options.run,
-        batch.map((p) => p.step)
-      )
+      const outs = await write(batch.map((p) => p.item))
       batch.forEach((p, i) => {
         p.resolve(outs[i])
       })
@@ -274,10 +273,9 @@ export const groupCommit = (options: GroupCommitOptions): GroupCommit => {
         for (const p of batch) p.reject(error)
         return
       }
-      // One step's data failed the batch: each alone, in order, so only the faulty one fails.
       for (const p of batch) {
         try {
-          p.resolve((await writeBatch(options.run, [p.step]))[0])
+          p.resolve((await write([p.item]))[0])
         } catch (alone) {
           p.reject(alone)
         }
@@ -286,7 +284,7 @@ export const groupCommit = (options: GroupCommitOptions): GroupCommit => {
   }
 
   const flush = () => {
-    while (running < options.concurrency && queue.length > 0) {
+    while (running < concurrency && queue.length > 0) {
       const batch = queue.splice(0, max)
       running++
       void settle(batch).finally(() => {
@@ -297,10 +295,10 @@ export const groupCommit = (options: GroupCommitOptions): GroupCommit => {
   }
 
   let scheduled = false
-  const submit = (step: Step): Promise<unknown> =>
+  return (item) =>
     new Promise((resolve, reject) => {
-      queue.push({ step, resolve, reject })
-      if (!options.deferred) return flush()
+      queue.push({ item, resolve, reject })
+      if (!deferred) return flush()
       if (!scheduled) {
         scheduled = true
         setImmediate(() => {
@@ -309,12 +307,34 @@ export const groupCommit = (options: GroupCommitOptions): GroupCommit => {
         })
       }
     })
+}
 
+/**
+ * Group commit over `run` (the writes, one `mta_batch` call per batch) and `read` (projection reads,
+ * batched on their own: a read never waits for a write batch's commit).
+ */
+export const groupCommit = (options: GroupCommitOptions): GroupCommit => {
+  const max = options.max ?? 256
+  const write = lane<Step>(
+    (steps) => writeBatch(options.run, steps),
+    options.concurrency,
+    options.deferred,
+    max
+  )
+  const read = lane<string>(
+    async (zrns) => {
+      const rows = new Map((await options.read([...new Set(zrns)])).map((row) => [row.zrn, row]))
+      return zrns.map((zrn) => rows.get(zrn))
+    },
+    options.concurrency,
+    options.deferred,
+    max
+  )
   return {
-    ingest: (input) => submit({ _tag: "ingest", input }) as Promise<IngestRow>,
-    observe: (input) => submit({ _tag: "observe", input }) as Promise<ObserveRow>,
-    finish: (input) => submit({ _tag: "finish", input }) as Promise<number>,
-    claim: (input) => submit({ _tag: "claim", input }) as Promise<ClaimOutcome>,
-    status: (zrn) => submit({ _tag: "status", input: zrn }) as Promise<ProjectionRow | undefined>
+    ingest: (input) => write({ _tag: "ingest", input }) as Promise<IngestRow>,
+    observe: (input) => write({ _tag: "observe", input }) as Promise<ObserveRow>,
+    finish: (input) => write({ _tag: "finish", input }) as Promise<number>,
+    claim: (input) => write({ _tag: "claim", input }) as Promise<ClaimOutcome>,
+    status: (zrn) => read(zrn) as Promise<ProjectionRow | undefined>
   }
 }

@@ -217,8 +217,8 @@ END $$;
     name: "group commit: every step that arrived together in one call",
     sql: `
 -- Every step that arrived together, in one transaction and one round trip: webhook ingests (in the
--- order given), observations, finished calls (key resolutions and audit entries), idempotency
--- claims, then projection reads (which see the writes before them). The caller sorts finished calls
+-- order given), observations, finished calls (key resolutions and audit entries), then idempotency
+-- claims. The caller sorts finished calls
 -- and claims by key (their "ord"), so concurrent batches lock keys in one order. Statements inside a
 -- function keep their plans for the session: nothing is parsed or planned per call.
 CREATE FUNCTION mta_batch(b jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -230,7 +230,6 @@ DECLARE
   v_fresh jsonb := '[]'::jsonb;
   v_rest jsonb;
   v_claims jsonb := '[]'::jsonb;
-  v_status jsonb := '[]'::jsonb;
 BEGIN
   IF b ? 'ingest' THEN
     FOR it IN SELECT value FROM jsonb_array_elements(b->'ingest') WITH ORDINALITY AS e(value, i) ORDER BY i LOOP
@@ -289,12 +288,8 @@ BEGIN
       v_claims := mta_claim(v_rest);
     END IF;
   END IF;
-  IF b ? 'status' THEN
-    SELECT coalesce(jsonb_agg(to_jsonb(p)), '[]'::jsonb) INTO v_status FROM mta_projection p
-      WHERE p.zrn = ANY (ARRAY(SELECT jsonb_array_elements_text(b->'status')));
-  END IF;
   RETURN jsonb_build_object('ingest', v_ingest, 'observe', v_observe, 'finish', v_audit, 'fresh', v_fresh,
-                            'claim', v_claims, 'status', v_status);
+                            'claim', v_claims);
 END $$;
 `
   }

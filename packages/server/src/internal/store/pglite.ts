@@ -1,7 +1,7 @@
 /**
  * The embedded store's driver: PGlite (PostgreSQL compiled to WebAssembly, from npm, no native build)
  * with its data in `<dataDir>/pgdata` on local disk, and the same schema and SQL as the PostgreSQL
- * store.
+ * store. PGlite runs on a worker thread of its own (`pgliteWorker.ts`), off the event loop.
  *
  * Durability: PGlite writes each commit's WAL to the file system (Node's `fs`) before the query
  * resolves, so a step that resolved has reached the operating system and survives the process being
@@ -15,6 +15,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import type { EmbeddedOptions, Store } from "../../Store.js"
+import { startPGliteThread } from "./pgliteWorker.js"
 import { type Driver, open, type Query } from "./sql.js"
 
 const alive = (pid: number): boolean => {
@@ -66,27 +67,44 @@ export const openEmbedded = async (options: EmbeddedOptions): Promise<Store> => 
   mkdirSync(dir, { recursive: true })
   const release = lockDataDir(dir)
   try {
-    const { PGlite } = await import("@electric-sql/pglite")
-    const db = await PGlite.create({ dataDir: join(dir, "pgdata") })
-    type Tx = Pick<typeof db, "query" | "exec">
-    const queryOn =
-      (tx: Tx): Query =>
-      async <R>(sql: string, params?: ReadonlyArray<unknown>) => {
-        if (params === undefined || params.length === 0) {
-          // No parameters: the simple protocol, which also runs several statements (migrations).
-          const results = await tx.exec(sql)
-          return (results[results.length - 1]?.rows ?? []) as unknown as ReadonlyArray<R>
-        }
-        return (await tx.query<R>(sql, params as Array<unknown>)).rows
-      }
+    const db = await startPGliteThread(join(dir, "pgdata"))
+    // Statements are posted to the thread as they come (it runs them one at a time); only a
+    // transaction holds the others back until it ends, so none of them lands inside it.
+    let inTransaction: Promise<void> | undefined
+    const raw: Query = async <R>(sql: string, params?: ReadonlyArray<unknown>) =>
+      (await db.query(
+        sql,
+        params === undefined || params.length === 0 ? undefined : params
+      )) as ReadonlyArray<R>
     const driver: Driver = {
       kind: "embedded",
-      query: queryOn(db),
-      transaction: (f) => db.transaction((tx) => f(queryOn(tx))),
+      query: async (sql, params) => {
+        while (inTransaction !== undefined) await inTransaction
+        return raw(sql, params)
+      },
+      transaction: async (f) => {
+        while (inTransaction !== undefined) await inTransaction
+        let end = () => {}
+        inTransaction = new Promise((resolve) => {
+          end = resolve
+        })
+        try {
+          await raw("BEGIN")
+          try {
+            const result = await f(raw)
+            await raw("COMMIT")
+            return result
+          } catch (error) {
+            await raw("ROLLBACK").catch(() => {})
+            throw error
+          }
+        } finally {
+          inTransaction = undefined
+          end()
+        }
+      },
       concurrency: 1,
-      close: async () => {
-        await db.close()
-      }
+      close: () => db.close()
     }
     return await open(driver, { onClose: release, cacheProjection: true })
   } catch (error) {

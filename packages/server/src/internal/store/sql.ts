@@ -44,6 +44,11 @@ export interface Driver {
   /** Batches of one kind written at once (1 for PGlite, which runs one query at a time). */
   readonly concurrency: number
   /**
+   * Gather the steps of one event-loop turn before writing: for a database that blocks the thread
+   * while it writes (nothing could join a batch meanwhile). Off for both drivers today.
+   */
+  readonly deferred?: boolean
+  /**
    * Subscribes to `NOTIFY` on a channel (PostgreSQL); `onReconnect` is called after a lost listening
    * connection is back, since notifications may have been missed meanwhile.
    */
@@ -284,8 +289,15 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
 
   const group = groupCommit({
     run: (batch) => one("SELECT mta_batch($1::jsonb, $2) AS r", [batch, origin]),
+    read: async (zrns) =>
+      (
+        await query<{ row: ProjectionRow }>(
+          "SELECT to_jsonb(p) AS row FROM mta_projection p WHERE zrn = ANY($1::text[])",
+          [zrns]
+        )
+      ).map((r) => r.row),
     concurrency: driver.concurrency,
-    deferred: driver.kind === "embedded"
+    deferred: driver.deferred === true
   })
 
   const guard = () => {
