@@ -75,11 +75,19 @@ interface BatchResult {
   readonly claim: ReadonlyArray<ClaimRow>
 }
 
+/**
+ * A finished call; `claimed` is set when its key was claimed in this process only (the embedded
+ * store's new keys): the finish then writes the whole record, not just its resolution.
+ */
+export interface LocalFinish extends FinishInput {
+  readonly claimed?: ClaimInput | undefined
+}
+
 /** What each kind of step takes. */
 interface Inputs {
   readonly ingest: IngestIn
   readonly observe: ObserveIn
-  readonly finish: FinishInput
+  readonly finish: LocalFinish
   readonly claim: ClaimInput
 }
 
@@ -90,9 +98,11 @@ export interface GroupCommit {
   readonly ingest: (input: IngestIn) => Promise<IngestRow>
   readonly observe: (input: ObserveIn) => Promise<ObserveRow>
   /** Resolves to the audit entry's id. */
-  readonly finish: (input: FinishInput) => Promise<number>
+  readonly finish: (input: LocalFinish) => Promise<number>
   readonly claim: (input: ClaimInput) => Promise<ClaimOutcome>
   readonly status: (zrn: string) => Promise<ProjectionRow | undefined>
+  /** Whether `caller`'s `key` has an idempotency record (needs `readKeys`). */
+  readonly hasKey: (caller: string, key: string) => Promise<boolean>
 }
 
 export interface GroupCommitOptions {
@@ -100,6 +110,10 @@ export interface GroupCommitOptions {
   readonly run: (batch: string) => Promise<unknown>
   /** Reads the projection rows of these ZRNs (those that have one). */
   readonly read: (zrns: ReadonlyArray<string>) => Promise<ReadonlyArray<ProjectionRow>>
+  /** Which of these (caller, key) pairs have an idempotency record (as `caller\u0000key`). */
+  readonly readKeys?: (
+    keys: ReadonlyArray<{ readonly caller: string; readonly key: string }>
+  ) => Promise<ReadonlySet<string>>
   /** Batches written at once (1 for PGlite, which runs one query at a time). */
   readonly concurrency: number
   /**
@@ -179,13 +193,17 @@ const writeBatch = async (
   if (observe.length > 0) batch.observe = observe.map((i) => input<"observe">(i))
   if (finish.length > 0) {
     batch.finish = finish.map((i, ord) => {
-      const { idempotency: k, audit: a } = input<"finish">(i)
+      const { idempotency: k, audit: a, claimed } = input<"finish">(i)
       return {
         ord,
         key_caller: k?.caller ?? null,
         key: k?.key ?? null,
         resolution: k?.resolution._tag ?? null,
         response: k?.resolution._tag === "complete" ? k.resolution.response : null,
+        // A key claimed in this process only: the record to write whole.
+        fingerprint: claimed?.fingerprint ?? null,
+        created_at: claimed?.now ?? null,
+        expires_at: claimed?.expiresAt ?? null,
         at: a.at,
         caller: a.caller,
         action: a.action,
@@ -330,7 +348,19 @@ export const groupCommit = (options: GroupCommitOptions): GroupCommit => {
     options.deferred,
     max
   )
+  const readKeys = options.readKeys
+  const keys = lane<{ readonly caller: string; readonly key: string }>(
+    async (pairs) => {
+      if (readKeys === undefined) throw new Error("this store reads no keys")
+      const found = await readKeys(pairs)
+      return pairs.map((p) => found.has(`${p.caller}\u0000${p.key}`))
+    },
+    options.concurrency,
+    options.deferred,
+    max
+  )
   return {
+    hasKey: (caller, key) => keys({ caller, key }) as Promise<boolean>,
     ingest: (input) => write({ _tag: "ingest", input }) as Promise<IngestRow>,
     observe: (input) => write({ _tag: "observe", input }) as Promise<ObserveRow>,
     finish: (input) => write({ _tag: "finish", input }) as Promise<number>,

@@ -244,11 +244,21 @@ BEGIN
   IF b ? 'finish' THEN
     WITH x AS (
       SELECT * FROM jsonb_to_recordset(b->'finish') AS x(ord int, key_caller text, key text, resolution text,
-        response jsonb, at bigint, caller text, action text, target text, summary jsonb, outcome text,
-        status int, request_id text)
+        response jsonb, fingerprint text, created_at bigint, expires_at bigint, at bigint, caller text,
+        action text, target text, summary jsonb, outcome text, status int, request_id text)
     ), completed AS (
       UPDATE mta_idempotency k SET state = 'completed', response = x.response
-      FROM x WHERE x.resolution = 'complete' AND k.caller = x.key_caller AND k.key = x.key
+      FROM x WHERE x.resolution = 'complete' AND x.fingerprint IS NULL AND k.caller = x.key_caller
+        AND k.key = x.key
+    ), written AS (
+      -- A key claimed in the proxy's memory only (the embedded store, one process): its record is
+      -- first written now, complete. A release or an unknown outcome of such a key writes nothing.
+      INSERT INTO mta_idempotency AS k (caller, key, fingerprint, state, response, created_at, expires_at,
+                                        lease_until)
+      SELECT key_caller, key, fingerprint, 'completed', response, created_at, expires_at, created_at FROM x
+      WHERE x.resolution = 'complete' AND x.fingerprint IS NOT NULL ORDER BY ord
+      -- (It was claimed because no record existed, and this process is the only writer.)
+      ON CONFLICT (caller, key) DO NOTHING
     ), reconciling AS (
       UPDATE mta_idempotency k SET state = 'reconciling'
       FROM x WHERE x.resolution = 'reconcile' AND k.caller = x.key_caller AND k.key = x.key

@@ -106,7 +106,7 @@ export const openEmbedded = async (options: EmbeddedOptions): Promise<Store> => 
       concurrency: 1,
       close: () => db.close()
     }
-    return await open(driver, { onClose: release, cacheProjection: true })
+    return await open(driver, { onClose: release, cacheProjection: true, localClaims: true })
   } catch (error) {
     release()
     throw error
