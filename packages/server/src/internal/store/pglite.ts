@@ -104,6 +104,9 @@ export const openEmbedded = async (options: EmbeddedOptions): Promise<Store> => 
         }
       },
       concurrency: 1,
+      // The steps of one event-loop turn go together: larger batches, fewer calls into PGlite (each
+      // costs ~150 µs of the worker's time whatever it carries).
+      deferred: true,
       close: () => db.close()
     }
     return await open(driver, { onClose: release, cacheProjection: true, localClaims: true })

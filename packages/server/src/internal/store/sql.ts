@@ -45,8 +45,8 @@ export interface Driver {
   /** Batches of one kind written at once (1 for PGlite, which runs one query at a time). */
   readonly concurrency: number
   /**
-   * Gather the steps of one event-loop turn before writing: for a database that blocks the thread
-   * while it writes (nothing could join a batch meanwhile). Off for both drivers today.
+   * Gather the steps of one event-loop turn before writing, rather than sending the first at once:
+   * for a database whose every call costs much whatever it carries (PGlite).
    */
   readonly deferred?: boolean
   /**
