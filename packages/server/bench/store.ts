@@ -527,11 +527,12 @@ ${table(
   new Set([2, 3])
 )}
 
-- idempotency check-and-insert: \`claimIdempotencyKey\` of a new key (one set-based
-  \`INSERT … ON CONFLICT DO NOTHING\` per batch; keys already present go through \`mta_claim\`).
-- audit append: \`finishCall\` without a key (one audit row, batched).
+- idempotency check-and-insert: \`claimIdempotencyKey\` of a new key. PostgreSQL: one set-based
+  \`INSERT … ON CONFLICT DO NOTHING\` per batch inside \`mta_batch\`. PGlite: a batched read (does the
+  key have a record?) and a claim in the proxy's memory; the record is written when the call finishes.
+- audit append: \`finishCall\` without a key (one audit row).
 - webhook ingest: \`ingest\` of a new notification (inbox row, projection upsert, event-id counter,
-  event row, \`NOTIFY\`; one transaction each, not batched: the event-id counter serialises them).
+  event row, \`NOTIFY\`), the ingests that arrive together in one \`mta_batch\` call, in order.
 
 ## The proxy with persistence on
 
