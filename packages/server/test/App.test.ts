@@ -7,20 +7,10 @@ import { Endpoint } from "@mta/domain"
 import { Store } from "@mta/server"
 import { Signing } from "@mta/testkit"
 import { describe, expect, it } from "vitest"
-import { harness, signWebhook, TOKENS } from "./support.js"
+import { createBody, harness, signWebhook, TOKENS } from "./support.js"
 
 const UUID = "c761fc96-5c44-40d4-8eb2-3fcd5d06754e"
 const ZRN = `zrn:zh:us:accounts:customer:${UUID}`
-
-const createBody = (label: string, fields: Record<string, unknown> = {}) => ({
-  participant_code: "CUST01",
-  account_label: label,
-  type: "jtic",
-  tier: "pro",
-  prefunded: false,
-  tenants: ["CUST02"],
-  ...fields
-})
 
 /** Creates an account through the proxy and lets the simulator provision it (webhook into the app). */
 const openAccount = async (h: ReturnType<typeof harness>, label: string): Promise<string> => {

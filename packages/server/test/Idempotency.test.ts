@@ -8,17 +8,7 @@ import { randomUUID } from "node:crypto"
 import { Store, Upstream } from "@mta/server"
 import { Fault } from "@mta/testkit"
 import { describe, expect, it } from "vitest"
-import { freePort, harness, TOKENS } from "./support.js"
-
-const createBody = (label: string, fields: Record<string, unknown> = {}) => ({
-  participant_code: "CUST01",
-  account_label: label,
-  type: "jtic",
-  tier: "pro",
-  prefunded: false,
-  tenants: ["CUST02"],
-  ...fields
-})
+import { createBody, freePort, harness, TOKENS } from "./support.js"
 
 type H = ReturnType<typeof harness>
 

@@ -16,7 +16,7 @@ import { join } from "node:path"
 import { Store } from "@mta/server"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "./support/postgres.js"
-import { type Harness, harness, signWebhook, TOKENS, WEBHOOK_SECRET } from "./support.js"
+import { createBody, type Harness, harness, signWebhook, TOKENS, WEBHOOK_SECRET } from "./support.js"
 
 const NUL = "\u0000"
 const EXPECTED = "expected text without the NUL character (U+0000)"
@@ -30,16 +30,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop()
   rmSync(dataDir, { recursive: true, force: true })
-})
-
-const createBody = (label: string, fields: Record<string, unknown> = {}) => ({
-  participant_code: "CUST01",
-  account_label: label,
-  type: "jtic",
-  tier: "pro",
-  prefunded: false,
-  tenants: ["CUST02"],
-  ...fields
 })
 
 interface AuditWire {

@@ -53,6 +53,17 @@ export const captureLogs = () => {
   return { lines, destination: destination as unknown as Logger.LoggerOptions["destination"] & Writable }
 }
 
+/** A valid create (a joint JTIC account of CUST01 with tenant CUST02) under `label`. */
+export const createBody = (label: string, fields: Record<string, unknown> = {}) => ({
+  participant_code: "CUST01",
+  account_label: label,
+  type: "jtic",
+  tier: "pro",
+  prefunded: false,
+  tenants: ["CUST02"],
+  ...fields
+})
+
 export const WEBHOOK_SECRET = "whsec_server_test_secret"
 
 export interface Harness {

@@ -110,22 +110,29 @@ export interface GroupCommitOptions {
   readonly run: (batch: string) => Promise<unknown>
   /** Reads the projection rows of these ZRNs (those that have one). */
   readonly read: (zrns: ReadonlyArray<string>) => Promise<ReadonlyArray<ProjectionRow>>
-  /** Which of these (caller, key) pairs have an idempotency record (as `caller\u0000key`). */
-  readonly readKeys?: (
-    keys: ReadonlyArray<{ readonly caller: string; readonly key: string }>
-  ) => Promise<ReadonlySet<string>>
+  /** Those of these (caller, key) pairs that have an idempotency record. */
+  readonly readKeys?: (keys: ReadonlyArray<KeyRef>) => Promise<ReadonlyArray<KeyRef>>
   /** Batches written at once (1 for PGlite, which runs one query at a time). */
   readonly concurrency: number
   /**
-   * Gather the steps of one turn of the event loop before writing (for an in-process database,
-   * which blocks the thread while it writes, so nothing could join a batch during a write).
+   * Gather the steps of one turn of the event loop before writing, rather than sending the first at
+   * once (for a database whose every call costs much whatever it carries: PGlite).
    */
   readonly deferred: boolean
   /** Steps per batch at most. Default 256. */
   readonly max?: number
 }
 
-const byKey = (a: { caller: string; key: string }, b: { caller: string; key: string }) =>
+/** A caller's idempotency key. */
+export interface KeyRef {
+  readonly caller: string
+  readonly key: string
+}
+
+/** One string per (caller, key), for maps and sets. */
+export const keyId = (k: KeyRef): string => `${k.caller}\u0000${k.key}`
+
+const byKey = (a: KeyRef, b: KeyRef) =>
   a.caller < b.caller ? -1 : a.caller > b.caller ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0
 
 /** PostgreSQL's SQLSTATE of an error, when it has one. */
@@ -349,11 +356,11 @@ export const groupCommit = (options: GroupCommitOptions): GroupCommit => {
     max
   )
   const readKeys = options.readKeys
-  const keys = lane<{ readonly caller: string; readonly key: string }>(
+  const keys = lane<KeyRef>(
     async (pairs) => {
       if (readKeys === undefined) throw new Error("this store reads no keys")
-      const found = await readKeys(pairs)
-      return pairs.map((p) => found.has(`${p.caller}\u0000${p.key}`))
+      const found = new Set((await readKeys(pairs)).map(keyId))
+      return pairs.map((p) => found.has(keyId(p)))
     },
     options.concurrency,
     options.deferred,

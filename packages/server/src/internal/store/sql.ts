@@ -26,7 +26,7 @@ import type {
   StoreKind
 } from "../../Store.js"
 import { identityOf } from "../../Store.js"
-import { groupCommit, type ProjectionRow } from "./batch.js"
+import { groupCommit, keyId, type ProjectionRow } from "./batch.js"
 import { MIGRATION_LOCK, type Migration, migrations } from "./migrations.js"
 
 /** Runs one statement; rows as plain objects. */
@@ -326,7 +326,7 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
          JOIN unnest($1::text[], $2::text[]) AS u(caller, key) ON k.caller = u.caller AND k.key = u.key`,
         [pairs.map((p) => p.caller), pairs.map((p) => p.key)]
       )
-      return new Set(rows.map((r) => `${r.caller}\u0000${r.key}`))
+      return rows
     },
     concurrency: driver.concurrency,
     deferred: driver.deferred === true
@@ -406,7 +406,7 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     claimIdempotencyKey: async (input) => {
       guard()
       if (local === undefined) return group.claim(input)
-      const id = `${input.caller}\u0000${input.key}`
+      const id = keyId(input)
       for (;;) {
         const held = local.get(id)
         if (held === undefined) break
@@ -442,7 +442,7 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     finishCall: async (input) => {
       guard()
       const k = input.idempotency
-      const id = k === undefined ? undefined : `${k.caller}\u0000${k.key}`
+      const id = k === undefined ? undefined : keyId(k)
       const held = id === undefined ? undefined : local?.get(id)
       try {
         const claimed = held !== undefined && !held.recorded ? held.input : undefined
