@@ -28,6 +28,7 @@ import {
   tolerantObject,
   wrappedOrFlat
 } from "./internal/wire.js"
+import * as Limits from "./Limits.js"
 import * as Zrn from "./Zrn.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -55,13 +56,35 @@ export const PathParticipantCode = Schema.String.pipe(Schema.pattern(PATH_CODE))
 /** A participant code in a tenant or advisor path segment. */
 export type PathParticipantCode = typeof PathParticipantCode.Type
 
-const ParticipantCodes = Schema.Array(ParticipantCode).annotations({
-  message: expected("an array of participant codes", true)
-})
+const ParticipantCodes = Schema.Array(ParticipantCode)
+  .annotations({ message: expected("an array of participant codes", true) })
+  .pipe(
+    Schema.maxItems(Limits.defaults.arrayMaxItems, {
+      // Also asked when the array itself failed: then the array's own message stands (no override).
+      message: (issue) => ({
+        message: `expected at most ${Limits.defaults.arrayMaxItems} participant codes, got ${Array.isArray(issue.actual) ? issue.actual.length : "more"}`,
+        override: Array.isArray(issue.actual) && issue.actual.length > Limits.defaults.arrayMaxItems
+      })
+    })
+  )
 
-const Label = Schema.String.pipe(Schema.minLength(1)).annotations({
-  message: expected("a non-empty string")
-})
+/** A non-empty string of at most `max` characters; a long one is refused naming its length. */
+const boundedText = (max: number) =>
+  Schema.String.pipe(Schema.filter((s) => s.length > 0 && Limits.characters(s) <= max)).annotations({
+    message: (issue) =>
+      typeof issue.actual === "string" && issue.actual.length > 0
+        ? {
+            message: `expected a string of at most ${max} characters, got ${Limits.characters(issue.actual)} characters`,
+            override: true
+          }
+        : expected("a non-empty string")(issue)
+  })
+
+/** `account_label`: 1 to 255 characters (`Limits`; a **Decision**, the vendor gives no bound). */
+const Label = boundedText(Limits.defaults.labelMaxLength)
+
+/** Any other free-text field: 1 to 1 024 characters (`Limits`). */
+const Text = boundedText(Limits.defaults.stringMaxLength)
 
 const Bool = Schema.Boolean.annotations({ message: expected("true or false") })
 
@@ -371,10 +394,10 @@ const PageFromString = Schema.compose(
 export const LedgerQuery = strictObject(
   Schema.Struct({
     page: Schema.optionalWith(PageFromString, { exact: true }),
-    account_group: Schema.optionalWith(Label, { exact: true }),
+    account_group: Schema.optionalWith(Text, { exact: true }),
     account_label: Schema.optionalWith(Label, { exact: true }),
     account_owner: Schema.optionalWith(ParticipantCode, { exact: true }),
-    asset: Schema.optionalWith(Label, { exact: true }),
+    asset: Schema.optionalWith(Text, { exact: true }),
     account_type: Schema.optionalWith(oneOf(LedgerAccountType), { exact: true }),
     zrn: Schema.optionalWith(CustomerZrn, { exact: true })
   }),

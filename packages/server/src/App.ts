@@ -11,15 +11,16 @@
  *
  * @since 0.1.0
  */
-import { Endpoint } from "@mta/domain"
+import { Endpoint, Limits } from "@mta/domain"
 import { Hono } from "hono"
 import type { Authenticator, Caller, RateLimitSetting } from "./Callers.js"
 import type { Geo } from "./Config.js"
 import * as Errors from "./Errors.js"
+import { type BodyLimits, bodyLimit } from "./internal/body.js"
 import type { HonoEnv, Shared, UpstreamClient } from "./internal/context.js"
 import * as Hub from "./internal/hub.js"
 import { observe } from "./internal/middleware.js"
-import { keyedLimiter, rollingLimiter } from "./internal/rateLimit.js"
+import { egress, keyedLimiter } from "./internal/rateLimit.js"
 import * as AccountRoutes from "./internal/routes/accounts.js"
 import * as AuditRoutes from "./internal/routes/audit.js"
 import * as EventRoutes from "./internal/routes/events.js"
@@ -45,6 +46,13 @@ export interface Deps {
   readonly geo?: Geo | undefined
   /** The vendor's budget, shared by all callers. Default 2 000 per 10 s; `undefined` turns it off. */
   readonly egressLimit?: RateLimitSetting | undefined
+  /**
+   * Share of the vendor's budget of each caller without its own `upstream_share`, a fraction in (0, 1].
+   * Default 0.5: no caller can take the whole budget.
+   */
+  readonly upstreamShare?: number | undefined
+  /** Request body limits in bytes. Default 64 KiB on the API routes, 256 KiB on the webhook route. */
+  readonly bodyLimits?: BodyLimits | undefined
   /** Budget of each caller without its own `rate_limit`; none by default. */
   readonly callerLimit?: RateLimitSetting | undefined
   /** Longest long poll. Default 60 000 ms. */
@@ -53,8 +61,14 @@ export interface Deps {
   readonly longPollDefaultMs?: number | undefined
   /** Keep-alive comment interval of `/events`. Default 15 000 ms. */
   readonly sseHeartbeatMs?: number | undefined
-  /** Readiness checks besides the store's (e.g. the upstream answers). */
+  /** Readiness checks besides the store's: `/readyz` is 503 when one fails. */
   readonly readiness?: Readonly<Record<string, () => Promise<void>>> | undefined
+  /**
+   * Checks `/readyz` reports in its body without turning not-ready (the upstream, by default: if it
+   * made every replica not-ready at once, callers would get connection errors instead of the proxy's
+   * 503 `upstream_unavailable`).
+   */
+  readonly reports?: Readonly<Record<string, () => Promise<void>>> | undefined
   /** How long an idempotency key is remembered. Default 24 h. */
   readonly idempotencyTtlMs?: number | undefined
   /**
@@ -84,6 +98,15 @@ export interface App {
 /** The vendor's documented limit: 2 000 requests per rolling 10 s, per source IP. */
 export const DEFAULT_EGRESS_LIMIT: RateLimitSetting = { requests: 2_000, window_ms: 10_000 }
 
+/** The default share of the vendor's budget one caller may use (**Decision**, `production.md` §6). */
+export const DEFAULT_UPSTREAM_SHARE = 0.5
+
+/** The default request body limits (**Decision**, `production.md` §1). */
+export const DEFAULT_BODY_LIMITS: BodyLimits = {
+  api: Limits.defaults.apiBodyBytes,
+  webhook: Limits.defaults.webhookBodyBytes
+}
+
 /** Builds the app. */
 export const make = (deps: Deps): App => {
   const hub = Hub.make(deps.store)
@@ -105,6 +128,7 @@ export const make = (deps: Deps): App => {
     return defaultBudget === undefined ? 0 : defaultBudget(caller.name, now)
   }
   const longPollMaxMs = deps.longPollMaxMs ?? 60_000
+  const defaultShare = deps.upstreamShare ?? DEFAULT_UPSTREAM_SHARE
   const shared: Shared = {
     authenticator: deps.authenticator,
     store: deps.store,
@@ -114,14 +138,15 @@ export const make = (deps: Deps): App => {
     metrics: deps.metrics,
     geo: deps.geo ?? "us",
     hub,
-    egress:
-      egressLimit === undefined ? undefined : rollingLimiter(egressLimit.requests, egressLimit.window_ms),
+    egress: egressLimit === undefined ? undefined : egress(egressLimit.requests, egressLimit.window_ms),
+    upstreamShareOf: (caller) => caller?.upstreamShare ?? defaultShare,
     callerBudget,
     longPollMaxMs,
     longPollDefaultMs: Math.min(deps.longPollDefaultMs ?? 30_000, longPollMaxMs),
     sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
     now: deps.now ?? Date.now,
     readiness: deps.readiness ?? {},
+    reports: deps.reports ?? {},
     isDraining: () => draining,
     idempotencyTtlMs: deps.idempotencyTtlMs ?? 86_400_000,
     idempotencyLeaseMs: deps.idempotencyLeaseMs ?? 60_000
@@ -129,6 +154,9 @@ export const make = (deps: Deps): App => {
 
   const app = new Hono<HonoEnv>()
   app.use(observe(shared))
+  // Bodies are bounded before anything reads them (413 `payload_too_large`), the webhook's before its
+  // signature is checked.
+  app.use(bodyLimit(deps.bodyLimits ?? DEFAULT_BODY_LIMITS))
   app.route("/", OperationRoutes.routes(shared))
   app.route("/webhooks", WebhookRoutes.routes(shared))
   app.route("/events", EventRoutes.routes(shared))

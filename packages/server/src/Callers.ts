@@ -2,7 +2,7 @@
  * Internal callers of the proxy: who they are (a name), what they may do (scopes) and how they prove
  * it (a bearer token the proxy knows only by its SHA-256).
  *
- * `MTA_CALLERS` holds a JSON array of `{ name, token_sha256, scopes, rate_limit? }`. The proxy never
+ * `MTA_CALLERS` holds a JSON array of `{ name, token_sha256, scopes, rate_limit?, upstream_share? }`. The proxy never
  * sees a token at rest: it hashes the presented token and looks the hash up. Hashing is cached per
  * token (bounded), because the same few tokens arrive on every request.
  *
@@ -53,7 +53,16 @@ export const CallerEntry = Schema.Struct({
   name: CallerName,
   token_sha256: Sha256Hex,
   scopes: Schema.Array(Scope),
-  rate_limit: Schema.optional(RateLimitSetting)
+  rate_limit: Schema.optional(RateLimitSetting),
+  /** This caller's share of the vendor's budget, a fraction in (0, 1]; default `MTA_UPSTREAM_SHARE`. */
+  upstream_share: Schema.optional(
+    Schema.Number.pipe(
+      Schema.greaterThan(0, { message: () => "upstream_share must be a fraction above 0 and at most 1" }),
+      Schema.lessThanOrEqualTo(1, {
+        message: () => "upstream_share must be a fraction above 0 and at most 1"
+      })
+    )
+  )
 }).annotations({ identifier: "CallerEntry" })
 /** One entry of `MTA_CALLERS`. */
 export type CallerEntry = typeof CallerEntry.Type
@@ -82,6 +91,8 @@ export interface Caller {
   readonly scopes: ReadonlySet<Scope>
   /** This caller's own budget; `undefined` uses the default (`MTA_CALLER_RATE_LIMIT`). */
   readonly rateLimit: RateLimitSetting | undefined
+  /** This caller's share of the vendor's budget; `undefined` uses the default (`MTA_UPSTREAM_SHARE`). */
+  readonly upstreamShare: number | undefined
 }
 
 /** The hex SHA-256 of a token: what `token_sha256` holds. */
@@ -116,7 +127,12 @@ export const makeAuthenticator = (entries: ReadonlyArray<CallerEntry>): Authenti
   const byHash = new Map<string, Caller>()
   const callers: Array<Caller> = []
   for (const entry of entries) {
-    const caller: Caller = { name: entry.name, scopes: new Set(entry.scopes), rateLimit: entry.rate_limit }
+    const caller: Caller = {
+      name: entry.name,
+      scopes: new Set(entry.scopes),
+      rateLimit: entry.rate_limit,
+      upstreamShare: entry.upstream_share
+    }
     byHash.set(entry.token_sha256.toLowerCase(), caller)
     callers.push(caller)
   }

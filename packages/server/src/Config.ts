@@ -99,6 +99,12 @@ export interface Config {
   readonly store: StoreConfig
   /** How long an idempotency key is remembered. */
   readonly idempotencyTtlMs: number
+  /** Request body limits, bytes: the API routes, the webhook route. */
+  readonly bodyLimits: { readonly api: number; readonly webhook: number }
+  /** Share of the vendor's budget of a caller without its own `upstream_share`, (0, 1]. */
+  readonly upstreamShare: number
+  /** Whether `/readyz` turns 503 when the upstream does not answer (default: it only reports it). */
+  readonly readyRequiresUpstream: boolean
 }
 
 /** One problem with one setting. */
@@ -138,6 +144,25 @@ const Base64 = Schema.String.pipe(
     /^[A-Za-z0-9+/]+={0,2}$/.test(s) && s.length % 4 === 0 ? undefined : "expected the base64 API secret"
   )
 )
+
+const Fraction = Schema.NumberFromString.pipe(
+  Schema.greaterThan(0, { message: () => "expected a fraction above 0 and at most 1, such as 0.5" }),
+  Schema.lessThanOrEqualTo(1, { message: () => "expected a fraction above 0 and at most 1, such as 0.5" })
+)
+
+const Bool = Schema.transform(Schema.Literal("true", "false", "1", "0"), Schema.Boolean, {
+  strict: true,
+  decode: (s) => s === "true" || s === "1",
+  encode: (b) => (b ? "true" : "false")
+}).annotations({ message: () => "expected true or false" })
+
+/** Addresses that only this machine can reach. */
+export const isLoopback = (host: string): boolean => {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "")
+  return (
+    h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1"
+  )
+}
 
 const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
 
@@ -303,6 +328,20 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
 
   const geo = read("ZH_GEO", Geo, region ?? "us")
   const host = value("HOST") ?? (remote ? "0.0.0.0" : "127.0.0.1")
+  if (!remote && !isLoopback(host)) {
+    // Fail closed: the embedded default serves a fake upstream and (without MTA_CALLERS) a caller with
+    // every scope; it is for a developer's machine and never listens beyond it.
+    problem(
+      "HOST",
+      `is ${JSON.stringify(host)}, but the embedded default (no ZH_BASE_URL or ZH_ENV: an in-process simulator${callersRaw === undefined ? " and the dev caller with every scope" : ""}) only binds a loopback address (127.0.0.1, ::1 or localhost); set ZH_BASE_URL or ZH_ENV with its credentials to serve other addresses, or unset HOST`
+    )
+  }
+  const bodyLimits = {
+    api: read("MTA_BODY_LIMIT_BYTES", Int(1_024, 16_777_216), 65_536),
+    webhook: read("MTA_WEBHOOK_BODY_LIMIT_BYTES", Int(1_024, 16_777_216), 262_144)
+  }
+  const upstreamShare = read("MTA_UPSTREAM_SHARE", Fraction, 0.5)
+  const readyRequiresUpstream = read("MTA_READY_REQUIRES_UPSTREAM", Bool, false)
 
   if (problems.length > 0 || upstream === undefined || callers === undefined || store === undefined) {
     return Either.left(
@@ -326,7 +365,10 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     sseHeartbeatMs,
     shutdownTimeoutMs,
     store,
-    idempotencyTtlMs
+    idempotencyTtlMs,
+    bodyLimits,
+    upstreamShare,
+    readyRequiresUpstream
   })
 }
 
@@ -352,7 +394,12 @@ export const describeStore = (store: StoreConfig): string =>
 /** The configuration with every secret replaced, fit for a log line. */
 export const redacted = (config: Config): unknown => ({
   ...config,
-  callers: config.callers.map((c) => ({ name: c.name, scopes: c.scopes, rate_limit: c.rate_limit })),
+  callers: config.callers.map((c) => ({
+    name: c.name,
+    scopes: c.scopes,
+    rate_limit: c.rate_limit,
+    upstream_share: c.upstream_share
+  })),
   devToken: config.devToken === undefined ? undefined : "[redacted]",
   store:
     config.store.kind === "postgres"

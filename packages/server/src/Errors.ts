@@ -47,6 +47,12 @@ export class RateLimitExceeded extends Schema.TaggedError<RateLimitExceeded>()("
   limit: Schema.Literal("caller", "upstream")
 }) {}
 
+/** 413: the request body is over the route's limit (`production.md` §1); the connection is closed. */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
+  message: Schema.String,
+  maxBytes: Schema.Number
+}) {}
+
 /** A webhook notification that failed verification or decoding. */
 export class WebhookRejected extends Schema.TaggedError<WebhookRejected>()("WebhookRejected", {
   message: Schema.String,
@@ -140,9 +146,11 @@ const map = (error: unknown): ErrorResponse => {
           code: e.limit === "upstream" ? "upstream_rate_limited" : "rate_limited"
         }
       }
+    case "PayloadTooLarge":
+      return { status: 413, headers: {}, body: { errors: [e.message], code: "payload_too_large" } }
     case "WebhookRejected":
       return {
-        status: e.reason === "InvalidPayload" ? 400 : 401,
+        status: e.reason === "InvalidPayload" || e.reason === "InvalidNotificationId" ? 400 : 401,
         headers: {},
         body: { error: true, message: e.message, code: "webhook_rejected" }
       }
@@ -208,7 +216,12 @@ const map = (error: unknown): ErrorResponse => {
       return {
         status: 404,
         headers: {},
-        body: { error: first(e.messages, "Not Found"), code: "upstream_not_found" }
+        // The documented 404 shape, with the upstream's own words (e.g. "customer account not found").
+        body: {
+          error: "Not Found",
+          ...(e.messages !== undefined && e.messages.length > 0 ? { message: e.messages.join("; ") } : {}),
+          code: "upstream_not_found"
+        }
       }
     case "Conflict":
       return { status: 409, headers: {}, body: { errors: listOf(e), code: "upstream_conflict" } }

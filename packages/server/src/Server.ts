@@ -21,7 +21,7 @@ import { type ClosableTransport, fetchTransport } from "@mta/client"
 import { createSimulator, type Simulator as SimulatorModule } from "@mta/testkit"
 import * as App from "./App.js"
 import { makeAuthenticator } from "./Callers.js"
-import { type Config, redacted, type StoreConfig } from "./Config.js"
+import { type Config, isLoopback, redacted, type StoreConfig } from "./Config.js"
 import * as Logger from "./Logger.js"
 import * as Metrics from "./Metrics.js"
 import * as Store from "./Store.js"
@@ -37,8 +37,10 @@ export interface StartOptions {
 
 /** A running proxy. */
 export interface RunningServer {
-  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  /** Base URL to call it at, e.g. `http://127.0.0.1:8080` (a loopback URL when bound to every address). */
   readonly url: string
+  /** The address actually bound, e.g. `127.0.0.1:8080`, `0.0.0.0:8080` or `[::]:8080`. */
+  readonly address: string
   readonly port: number
   readonly app: App.App
   readonly store: Store.Store
@@ -69,6 +71,12 @@ export const openStore = (config: StoreConfig): Promise<Store.Store> => {
 
 /** Builds the runtime from a configuration and starts listening. */
 export const start = async (config: Config, options: StartOptions = {}): Promise<RunningServer> => {
+  if (config.upstream.mode === "embedded" && !isLoopback(config.host)) {
+    // `Config.load` refuses this too; a configuration built by hand must not get past it either.
+    throw new Error(
+      `the embedded default only binds a loopback address, not ${JSON.stringify(config.host)}: configure a real upstream to serve other addresses`
+    )
+  }
   const logger = Logger.make({ level: config.logLevel, destination: options.logDestination })
   const metrics = Metrics.make()
   const store = options.store ?? (await openStore(config.store))
@@ -80,6 +88,8 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
   let upstream: App.UpstreamClient
   let webhookSecret: string
   const readiness: Record<string, () => Promise<void>> = {}
+  // The upstream is reported by `/readyz`; it gates readiness only with MTA_READY_REQUIRES_UPSTREAM.
+  const upstreamChecks: Record<string, () => Promise<void>> = {}
 
   if (config.upstream.mode === "embedded") {
     // Random per start: `/webhooks/zerohash` is reachable from outside, and nobody else must sign for it.
@@ -103,7 +113,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
       credentials: sim.credentials,
       transport: fetchTransport((url, init) => sim.fetch(new Request(url, init)))
     })
-    readiness.upstream = async () => {}
+    upstreamChecks.upstream = async () => {}
   } else {
     const remote = config.upstream
     webhookSecret = remote.webhookSecret
@@ -119,7 +129,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
       transport: t
     })
     // Ready when the upstream answers at all (`GET /time` needs no signature; any status will do).
-    readiness.upstream = async () => {
+    upstreamChecks.upstream = async () => {
       const response = await t({
         method: "GET",
         url: `${remote.baseUrl}/time`,
@@ -143,7 +153,10 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     callerLimit: config.callerLimit,
     longPollMaxMs: config.longPollMaxMs,
     sseHeartbeatMs: config.sseHeartbeatMs,
-    readiness,
+    readiness: config.readyRequiresUpstream ? { ...readiness, ...upstreamChecks } : readiness,
+    reports: config.readyRequiresUpstream ? {} : upstreamChecks,
+    bodyLimits: config.bodyLimits,
+    upstreamShare: config.upstreamShare,
     idempotencyTtlMs: config.idempotencyTtlMs,
     // Held for at least the upstream deadline, with a margin, before another proxy may take it over.
     idempotencyLeaseMs: (config.upstream.mode === "remote" ? config.upstream.timeoutMs : 10_000) + 30_000
@@ -169,8 +182,20 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
   }
   const address = server.address() as AddressInfo
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address
+  const bound = `${host}:${address.port}`
+  if (config.upstream.mode === "embedded" && !isLoopback(address.address)) {
+    // `localhost` resolved to something else: fail closed.
+    server.close()
+    built.close()
+    simulator?.reset()
+    if (options.store === undefined) await store.close().catch(() => {})
+    throw new Error(`the embedded default bound ${bound}, which is not a loopback address; refusing to serve`)
+  }
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${address.port}`
-  logger.info({ url, mode: config.upstream.mode, store: store.kind, config: redacted(config) }, "listening")
+  logger.info(
+    { address: bound, url, mode: config.upstream.mode, store: store.kind, config: redacted(config) },
+    "listening"
+  )
 
   let closing: Promise<void> | undefined
   const close = () => {
@@ -206,5 +231,16 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     return closing
   }
 
-  return { url, port: address.port, app: built, store, logger, metrics, simulator, server, close }
+  return {
+    url,
+    address: bound,
+    port: address.port,
+    app: built,
+    store,
+    logger,
+    metrics,
+    simulator,
+    server,
+    close
+  }
 }

@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import { Limits } from "@mta/domain"
 
 /** What a change to the projection came from. */
 export type StatusSource = "webhook" | "create" | "read"
@@ -216,11 +217,19 @@ export interface Store {
   readonly close: () => Promise<void>
 }
 
-/** The (participant, label) a webhook payload names, when it names both. */
+/**
+ * The (participant, label) a webhook payload names, when it names both and could be one of the proxy's
+ * own creates (a label within `Limits`: the proxy sends no longer one). An account opened elsewhere
+ * with a longer label is still applied, but not indexed for reconciliation (its label could overflow
+ * the SQL stores' index row).
+ */
 export const identityOf = (payload: unknown): AccountIdentity | undefined => {
   if (typeof payload !== "object" || payload === null) return undefined
   const p = payload as { participant_code?: unknown; account_label?: unknown }
-  return typeof p.participant_code === "string" && typeof p.account_label === "string"
+  return typeof p.participant_code === "string" &&
+    typeof p.account_label === "string" &&
+    p.participant_code.length <= 64 &&
+    Limits.characters(p.account_label) <= Limits.defaults.labelMaxLength
     ? { participantCode: p.participant_code, accountLabel: p.account_label }
     : undefined
 }

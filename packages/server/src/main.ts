@@ -19,7 +19,12 @@ const main = async (): Promise<void> => {
   const config = loaded.right
   const running = await Server.start(config)
 
-  const lines = [`mta proxy listening on ${running.url}`]
+  const everywhere = running.address.startsWith("0.0.0.0:") || running.address.startsWith("[::]:")
+  const lines = [
+    everywhere
+      ? `mta proxy listening on ${running.address} (every interface); call it at ${running.url}`
+      : `mta proxy listening on http://${running.address}`
+  ]
   if (config.upstream.mode === "embedded") {
     lines.push(
       "upstream: the embedded testkit simulator (demo participants CUST01..CUST20, MINOR1, CUSTD1, TRUST1, TRSTE1, BUSNS1, ADVSR1, ADVSR2)"

@@ -9,7 +9,7 @@ import type { Logger } from "../Logger.js"
 import type { Metrics } from "../Metrics.js"
 import type { Store } from "../Store.js"
 import type { Hub } from "./hub.js"
-import type { RollingLimiter } from "./rateLimit.js"
+import type { Egress } from "./rateLimit.js"
 
 /** Per-request variables. */
 export interface Vars {
@@ -75,8 +75,10 @@ export interface Shared {
   readonly metrics: Metrics
   readonly geo: Geo
   readonly hub: Hub
-  /** The vendor's budget, shared by every caller; `undefined` when off. */
-  readonly egress: RollingLimiter | undefined
+  /** The vendor's budget, shared by every caller with a share each; `undefined` when off. */
+  readonly egress: Egress | undefined
+  /** A caller's share of the vendor's budget, (0, 1]. */
+  readonly upstreamShareOf: (caller: Caller | undefined) => number
   /** Per-caller budgets: ms to wait, 0 when admitted. */
   readonly callerBudget: (caller: Caller, now: number) => number
   readonly longPollMaxMs: number
@@ -85,6 +87,8 @@ export interface Shared {
   readonly now: () => number
   /** Extra readiness checks (name → check); each rejects when not ready. */
   readonly readiness: Readonly<Record<string, () => Promise<void>>>
+  /** Checks reported by `/readyz` that do not make it not-ready. */
+  readonly reports: Readonly<Record<string, () => Promise<void>>>
   readonly isDraining: () => boolean
   /** How long an idempotency key is remembered, ms. */
   readonly idempotencyTtlMs: number

@@ -26,8 +26,9 @@ import type { MiddlewareHandler } from "hono"
 import * as Errors from "../Errors.js"
 import type { KeyResolution, StoredResponse } from "../Store.js"
 import { reconciledResponse } from "../Store.js"
+import { readBody } from "./body.js"
 import type { HonoEnv, Shared } from "./context.js"
-import { NUL_ESCAPE, refuseNul, scrubNul } from "./nul.js"
+import { hasUnstorable, scrub, scrubText } from "./text.js"
 
 /** 1-255 visible ASCII characters (Stripe allows 255). */
 const KEY = /^[\x21-\x7e]{1,255}$/
@@ -46,7 +47,10 @@ export const redact = (value: unknown, depth = 0): unknown => {
   return out
 }
 
-/** JSON with object keys sorted at every level: equal values, equal text. */
+/**
+ * JSON with object keys sorted at every level: equal values, equal text. Recursive, on bodies that
+ * passed `Limits` (at most 32 levels deep), so the depth of the recursion is bounded.
+ */
 export const canonicalJson = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
   if (typeof value === "object" && value !== null) {
@@ -62,6 +66,7 @@ export const canonicalJson = (value: unknown): string => {
 const NOT_CARRIED_OUT: ReadonlySet<string> = new Set([
   // Refused by the proxy before anything went upstream.
   "InvalidRequest",
+  "PayloadTooLarge",
   "ZrnParseError",
   "CompositionError",
   "TransitionRejected",
@@ -160,33 +165,27 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
     let target = rawZrn === undefined ? null : (canonicalZrn(rawZrn, shared.geo) ?? null)
     const members = [c.req.param("tenant"), c.req.param("financial_advisor")].filter((m) => m !== undefined)
 
-    let parsed: unknown
-    let bodyText = ""
-    if (hasBody) {
-      bodyText = await c.req.text()
-      try {
-        parsed = bodyText.trim() === "" ? {} : JSON.parse(bodyText)
-      } catch {
-        parsed = undefined
-      }
-    }
-    const path = (
+    // The body, read once and checked against `Limits` (nesting, sizes, valid Unicode, no U+0000); a
+    // refused one is refused below, before a key is claimed or anything goes upstream.
+    const reading = hasBody ? await readBody(c) : undefined
+    const parsed: unknown =
+      reading === undefined ? undefined : reading._tag === "ok" ? reading.value : reading.parsed
+    const rawPath =
       endpoint.path
         .replace("{zrn}", target ?? rawZrn ?? "")
         .replace("{tenant}", c.req.param("tenant") ?? "")
         .replace("{financial_advisor}", c.req.param("financial_advisor") ?? "") || c.req.path
-    )
-      // A path parameter is percent-decoded (`%00` is U+0000), and the SQL stores cannot store U+0000:
-      // the audit records U+FFFD in its place (the call itself is refused: no ZRN or code holds it).
-      .replaceAll("\u0000", "\uFFFD")
+    // A path parameter is percent-decoded (`%00` is U+0000), and the SQL stores cannot store U+0000:
+    // the audit records U+FFFD in its place (the call itself is refused: no ZRN or code holds it).
+    const path = scrubText(rawPath)
     const key = c.req.header("idempotency-key")
     const summary = (): Record<string, unknown> => {
       const redacted = parsed === undefined ? undefined : redact(parsed)
       const text = redacted === undefined ? "" : JSON.stringify(redacted)
-      // A body with U+0000 is refused (below), but its refusal is audited, and the SQL stores cannot
-      // store U+0000 (jsonb refuses `\u0000`): the summary records U+FFFD in its place. It is a summary
-      // of a request that was refused, not the request.
-      const body = text.includes(NUL_ESCAPE) ? scrubNul(redacted) : redacted
+      // A body with U+0000 or a lone surrogate is refused (below), but its refusal is audited, and the
+      // SQL stores cannot store either: the summary records U+FFFD in their place. It is a summary of a
+      // request that was refused, not the request. (`redact` cut it at depth 8: `scrub` is bounded.)
+      const body = hasUnstorable(text) ? scrub(redacted) : redacted
       return {
         method: endpoint.method,
         path,
@@ -233,15 +232,9 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
       return c.json(r.body, r.status as 400, r.headers)
     }
 
-    // U+0000 in the body: refused before a key is claimed (the claim of a create stores its label) and
-    // before anything goes upstream. A body that is not JSON is left to the handler (400 as well).
-    if (parsed !== undefined) {
-      try {
-        refuseNul(bodyText, parsed)
-      } catch (error) {
-        return refuse(error as Error)
-      }
-    }
+    // A body that is not JSON or is over a limit: refused before a key is claimed (the claim of a create
+    // stores its label) and before anything goes upstream, and audited.
+    if (reading?._tag === "refused") return refuse(reading.error)
 
     if (key !== undefined) {
       if (!KEY.test(key)) {

@@ -3,7 +3,7 @@
  * work on the clock, faults, the rate limit and the request journal. `Simulator.ts` is the public
  * face; this module is the machinery behind it.
  */
-import { Composition, type Enums, Lifecycle, Zrn } from "@mta/domain"
+import { Composition, type Enums, Lifecycle, Limits, Zrn } from "@mta/domain"
 import { Either } from "effect"
 import type { Clock } from "../Clock.js"
 import type { Credentials } from "../Signing.js"
@@ -389,6 +389,11 @@ export class Engine {
     if (endpoint === "listLedgerAccounts") {
       return this.listLedger(q === -1 ? "" : request.target.slice(q + 1))
     }
+    // The same bounds as the proxy (`Limits`, production.md §1), so a test cannot pass against the fake
+    // and fail against the proxy.
+    if (overBodyLimit(request.body)) {
+      return json(413, { errors: [`request body is larger than ${Limits.defaults.apiBodyBytes} bytes`] })
+    }
     let body: unknown
     if (request.body === "") {
       body =
@@ -406,6 +411,8 @@ export class Engine {
           `body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`
         ])
       }
+      const problem = Limits.checkJson(body)
+      if (problem !== undefined) return errors.badRequest([problem])
     }
     if (endpoint === "createAccount") return this.create(body)
     const zrn = this.resolve(matched.zrn!)
@@ -807,3 +814,26 @@ const journalHeaders = (request: RawRequest): Record<string, string> => {
 }
 
 export type { Dropped }
+
+/**
+ * Whether a body's UTF-8 form is over `Limits.defaults.apiBodyBytes`, counted without encoding it (the
+ * engine also runs in browsers, without `Buffer`).
+ */
+const overBodyLimit = (s: string): boolean => {
+  // Each UTF-16 unit is at most 3 bytes of UTF-8.
+  if (s.length * 3 <= Limits.defaults.apiBodyBytes) return false
+  let bytes = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) bytes += 1
+    else if (c < 0x800) bytes += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4
+        i++
+      } else bytes += 3
+    } else bytes += 3
+  }
+  return bytes > Limits.defaults.apiBodyBytes
+}

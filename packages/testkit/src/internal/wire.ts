@@ -2,7 +2,7 @@
  * The simulator's only contact with the wire shapes: requests are DECODED with the domain's Schemas
  * and responses ENCODED with them, so the fake cannot drift from what the client and the proxy read.
  */
-import { Api, Webhook, Zrn } from "@mta/domain"
+import { Api, Limits, Webhook, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
 import type { Account, LedgerEntry } from "./engine.js"
 
@@ -61,6 +61,9 @@ export const decodeLedgerQuery = (
   const decoded = decodeLedgerQueryObject(query)
   if (Either.isLeft(decoded)) return Either.left([...repeated, ...decoded.left])
   if (repeated.length > 0) return Either.left(repeated)
+  // The proxy's bounds on query values (length, valid Unicode, no U+0000): `Limits`.
+  const problem = Limits.checkJson(query)
+  if (problem !== undefined) return Either.left([problem])
   const { zrn, ...rest } = decoded.right
   return Either.right(zrn === undefined ? rest : { ...rest, zrn: Zrn.format(zrn) })
 }

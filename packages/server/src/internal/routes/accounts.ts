@@ -14,10 +14,10 @@ import { Hono } from "hono"
 import { InvalidRequest, RateLimitExceeded, RouteNotFound } from "../../Errors.js"
 import * as Schemas from "../../Schemas.js"
 import type { StatusRecord } from "../../Store.js"
+import { checkQuery, jsonBodyOf } from "../body.js"
 import type { HonoEnv, RawAnswer, RawReads, Shared } from "../context.js"
 import { guard } from "../idempotency.js"
 import { authorize, jsonResponse } from "../middleware.js"
-import { refuseNul } from "../nul.js"
 
 type Ctx = Context<HonoEnv>
 type Call = { readonly requestId: string }
@@ -61,24 +61,6 @@ const decodeWith = <A, I>(schema: Schema.Schema<A, I>, input: unknown): A => {
   return decoded.right as A
 }
 
-/**
- * The JSON body; an empty body reads as `{}` (the body-less POSTs sign `{}` upstream anyway). A string
- * with U+0000 is refused (`../nul.ts`): the idempotency guard refuses it first, before a key is
- * claimed; this keeps the handlers safe on their own.
- */
-const jsonBody = async (c: Ctx): Promise<unknown> => {
-  const text = await c.req.text()
-  if (text.trim() === "") return {}
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw new InvalidRequest({ messages: ["the request body is not valid JSON"] })
-  }
-  refuseNul(text, parsed)
-  return parsed
-}
-
 const PATH_CODE = /^[A-Za-z0-9_-]{6}$/
 const memberCode = (raw: string, what: string): string => {
   if (!PATH_CODE.test(raw)) {
@@ -91,19 +73,28 @@ const memberCode = (raw: string, what: string): string => {
   return raw
 }
 
-/** Takes one request from the vendor's budget, shared by every caller; 429 when it is spent. */
-const admit = (shared: Shared): void => {
-  if (shared.egress === undefined) return
-  const wait = shared.egress.acquire(shared.now())
-  if (wait > 0) {
-    shared.metrics.rateLimited("upstream", "-")
-    throw new RateLimitExceeded({
-      message: `the upstream rate limit (shared by every caller) is reached; retry after ${Math.ceil(wait / 1000)} s`,
-      retryAfterMs: wait,
-      limit: "upstream"
-    })
-  }
+/**
+ * Takes a slot of the vendor's budget for one upstream call of this request's caller (429 when the
+ * budget or the caller's share of it is spent); call the returned function when the answer came.
+ */
+const admit = (shared: Shared, c: Ctx): ((at: number) => void) => {
+  if (shared.egress === undefined) return noRelease
+  const caller = c.get("caller")
+  const slot = shared.egress.admit(caller?.name ?? "-", shared.upstreamShareOf(caller), shared.now())
+  if (typeof slot === "function") return slot
+  shared.metrics.rateLimited("upstream", caller?.name ?? "-")
+  const retry = Math.ceil(slot.waitMs / 1000)
+  throw new RateLimitExceeded({
+    message:
+      slot.reason === "share"
+        ? `caller ${caller?.name ?? "-"} has used its share of the upstream rate limit (${slot.share} requests per window); retry after ${retry} s`
+        : `the upstream rate limit (shared by every caller) is reached; retry after ${retry} s`,
+    retryAfterMs: slot.waitMs,
+    limit: "upstream"
+  })
 }
+
+const noRelease = (_at: number): void => {}
 
 const errorCode = (error: unknown): string => {
   const tag = (error as { _tag?: unknown })._tag
@@ -111,8 +102,8 @@ const errorCode = (error: unknown): string => {
 }
 
 /** Calls the upstream under the vendor's budget, recording latency and errors. */
-const forward = async <A>(shared: Shared, endpoint: string, call: () => Promise<A>): Promise<A> => {
-  admit(shared)
+const forward = async <A>(shared: Shared, c: Ctx, endpoint: string, call: () => Promise<A>): Promise<A> => {
+  const release = admit(shared, c)
   const start = performance.now()
   try {
     const result = await call()
@@ -121,6 +112,8 @@ const forward = async <A>(shared: Shared, endpoint: string, call: () => Promise<
   } catch (error) {
     shared.metrics.upstream(endpoint, (performance.now() - start) / 1000, errorCode(error))
     throw error
+  } finally {
+    release(shared.now())
   }
 }
 
@@ -146,30 +139,38 @@ const encode = (schema: Schema.Schema.AnyNoContext, value: unknown): unknown => 
 
 type Handler = (c: Ctx, shared: Shared, call: Call) => Promise<unknown>
 
+/** The ledger query: each value within the string limits, then the endpoint's Schema. */
+const ledgerQuery = (c: Ctx) => {
+  const raw = c.req.query()
+  const query = decodeWith(Api.LedgerQuery, raw)
+  checkQuery(raw)
+  return query
+}
+
 const zrnOf = (c: Ctx, shared: Shared) => parseCustomerZrn(c.req.param("zrn") ?? "", shared.geo)
 
 const command =
   (name: "lock" | "unlock" | "withdrawLock" | "withdrawUnlock" | "divest" | "close"): Handler =>
   async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
-    decodeWith(Api.EmptyRequest, await jsonBody(c))
+    decodeWith(Api.EmptyRequest, await jsonBodyOf(c))
     await checkTransition(shared, zrn, Endpoint.table[name].command)
-    return forward(shared, name, () => shared.upstream[name](zrn, call))
+    return forward(shared, c, name, () => shared.upstream[name](zrn, call))
   }
 
 const member =
   (name: "addTenant" | "addAdvisor"): Handler =>
   async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
-    const body = decodeWith(Api.ParticipantCodeRequest, await jsonBody(c))
-    return forward(shared, name, () => shared.upstream[name](zrn, body.participant_code, call))
+    const body = decodeWith(Api.ParticipantCodeRequest, await jsonBodyOf(c))
+    return forward(shared, c, name, () => shared.upstream[name](zrn, body.participant_code, call))
   }
 
 /** One handler per endpoint; the table is keyed like `Endpoint.table`, so none can be missing. */
 const handlers: { readonly [N in Endpoint.Name]: Handler } = {
   createAccount: async (c, shared, call) => {
     const started = shared.now()
-    const body = decodeWith(Api.CreateAccountRequest, await jsonBody(c))
+    const body = decodeWith(Api.CreateAccountRequest, await jsonBodyOf(c))
     const composition = Composition.validate({
       type: body.type,
       participant_code: body.participant_code,
@@ -177,7 +178,7 @@ const handlers: { readonly [N in Endpoint.Name]: Handler } = {
       financial_advisors: body.financial_advisors ?? []
     })
     if (Either.isLeft(composition)) throw composition.left
-    const account = await forward(shared, "createAccount", () =>
+    const account = await forward(shared, c, "createAccount", () =>
       shared.upstream.createAccount(Schema.encodeSync(Api.CreateAccountRequest)(body), call)
     )
     // The proxy now knows the account exists (provisioning until its first webhook).
@@ -191,16 +192,16 @@ const handlers: { readonly [N in Endpoint.Name]: Handler } = {
   },
   updateAccount: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
-    const body = decodeWith(Api.UpdateAccountRequest, await jsonBody(c))
-    return forward(shared, "updateAccount", () => shared.upstream.updateAccount(zrn, body, call))
+    const body = decodeWith(Api.UpdateAccountRequest, await jsonBodyOf(c))
+    return forward(shared, c, "updateAccount", () => shared.upstream.updateAccount(zrn, body, call))
   },
   getAccount: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
-    return forward(shared, "getAccount", () => shared.upstream.getAccount(zrn, call))
+    return forward(shared, c, "getAccount", () => shared.upstream.getAccount(zrn, call))
   },
   getStatusReason: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
-    return forward(shared, "getStatusReason", () => shared.upstream.getStatusReason(zrn, call))
+    return forward(shared, c, "getStatusReason", () => shared.upstream.getStatusReason(zrn, call))
   },
   lock: command("lock"),
   unlock: command("unlock"),
@@ -210,19 +211,19 @@ const handlers: { readonly [N in Endpoint.Name]: Handler } = {
   removeTenant: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
     const code = memberCode(c.req.param("tenant") ?? "", "tenant")
-    return forward(shared, "removeTenant", () => shared.upstream.removeTenant(zrn, code, call))
+    return forward(shared, c, "removeTenant", () => shared.upstream.removeTenant(zrn, code, call))
   },
   addAdvisor: member("addAdvisor"),
   removeAdvisor: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
     const code = memberCode(c.req.param("financial_advisor") ?? "", "financial_advisor")
-    return forward(shared, "removeAdvisor", () => shared.upstream.removeAdvisor(zrn, code, call))
+    return forward(shared, c, "removeAdvisor", () => shared.upstream.removeAdvisor(zrn, code, call))
   },
   divest: command("divest"),
   close: command("close"),
   listLedgerAccounts: async (c, shared, call) => {
-    const query = decodeWith(Api.LedgerQuery, c.req.query())
-    return forward(shared, "listLedgerAccounts", () => shared.upstream.getLedgerPage(query, call))
+    const query = ledgerQuery(c)
+    return forward(shared, c, "listLedgerAccounts", () => shared.upstream.getLedgerPage(query, call))
   }
 }
 
@@ -238,7 +239,7 @@ const rawReads: { readonly [N in RawRead]: RawReadSteps } = {
   getAccount: { prepare: zrnOf, send: (raw, zrn, call) => raw.getAccount(zrn as string, call) },
   getStatusReason: { prepare: zrnOf, send: (raw, zrn, call) => raw.getStatusReason(zrn as string, call) },
   listLedgerAccounts: {
-    prepare: (c) => decodeWith(Api.LedgerQuery, c.req.query()),
+    prepare: (c) => ledgerQuery(c),
     send: (raw, query, call) => raw.getLedgerPage(query as Record<string, unknown>, call)
   }
 }
@@ -253,7 +254,7 @@ const rawRead = (shared: Shared, raw: RawReads, name: RawRead, success: number) 
   const steps = rawReads[name]
   return async (c: Ctx) => {
     const arg = steps.prepare(c, shared)
-    admit(shared)
+    const release = admit(shared, c)
     const started = performance.now()
     let answer: RawAnswer
     try {
@@ -261,6 +262,8 @@ const rawRead = (shared: Shared, raw: RawReads, name: RawRead, success: number) 
     } catch (error) {
       shared.metrics.upstream(name, (performance.now() - started) / 1000, errorCode(error))
       throw error
+    } finally {
+      release(shared.now())
     }
     shared.metrics.upstream(name, (performance.now() - started) / 1000, undefined)
     return jsonResponse(c, success, answer.text)
@@ -311,8 +314,10 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
   const statusPath = "/accounts/:zrn/status"
   app.get(statusPath, authorize(shared, statusPath, "accounts:read"), async (c) => {
     const zrn = zrnOf(c, shared)
-    const query = statusQuery(c.req.query())
+    const rawQuery = c.req.query()
+    const query = statusQuery(rawQuery)
     if (Either.isLeft(query)) throw new InvalidRequest({ messages: Api.formatErrors(query.left) })
+    checkQuery(rawQuery)
     const waitFor = query.right.wait_for
     const timeoutMs = Math.min(query.right.timeout_ms ?? shared.longPollDefaultMs, shared.longPollMaxMs)
     // Register before reading, so a change between the read and the wait is not missed.
@@ -325,7 +330,7 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
       if (record === undefined) {
         // Not seen yet (created before this proxy started, or elsewhere): read it once upstream.
         const started = shared.now()
-        const account = await forward(shared, "getAccount", () =>
+        const account = await forward(shared, c, "getAccount", () =>
           shared.upstream.getAccount(zrn, { requestId: c.var.requestId, signal: c.req.raw.signal })
         )
         record = await shared.store.observe({

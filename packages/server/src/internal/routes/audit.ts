@@ -8,6 +8,7 @@ import { Hono } from "hono"
 import { InvalidRequest } from "../../Errors.js"
 import * as Schemas from "../../Schemas.js"
 import type { AuditEntry } from "../../Store.js"
+import { checkQuery } from "../body.js"
 import type { HonoEnv, Shared } from "../context.js"
 import { authorize } from "../middleware.js"
 import { parseCustomerZrn } from "./accounts.js"
@@ -34,8 +35,10 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
   const app = new Hono<HonoEnv>()
   const decodeQuery = Schema.decodeUnknownEither(Schemas.AuditQuery, { errors: "all" })
   app.get("/", authorize(shared, "/audit", "audit:read"), async (c) => {
-    const query = decodeQuery(c.req.query())
+    const rawQuery = c.req.query()
+    const query = decodeQuery(rawQuery)
     if (Either.isLeft(query)) throw new InvalidRequest({ messages: Api.formatErrors(query.left) })
+    checkQuery(rawQuery)
     const q = query.right
     const limit = q.limit ?? DEFAULT_LIMIT
     const entries = await shared.store.audit({

@@ -4,12 +4,13 @@
  * The stream subscribes to live events first and replays the log second, buffering what arrives
  * meanwhile, so no event falls between the replay and the live feed and none is sent twice.
  */
-import { Api } from "@mta/domain"
+import { Api, Limits } from "@mta/domain"
 import { Either, Schema } from "effect"
 import { Hono } from "hono"
 import { InvalidRequest } from "../../Errors.js"
 import * as Schemas from "../../Schemas.js"
 import type { AccountEvent } from "../../Store.js"
+import { checkQuery } from "../body.js"
 import type { HonoEnv, Shared } from "../context.js"
 import { authorize } from "../middleware.js"
 import { parseCustomerZrn } from "./accounts.js"
@@ -38,13 +39,17 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
   const app = new Hono<HonoEnv>()
   const decodeQuery = Schema.decodeUnknownEither(Schemas.EventsQuery, { errors: "all" })
   app.get("/", authorize(shared, "/events", "events:read"), async (c) => {
-    const query = decodeQuery(c.req.query())
+    const rawQuery = c.req.query()
+    const query = decodeQuery(rawQuery)
     if (Either.isLeft(query)) throw new InvalidRequest({ messages: Api.formatErrors(query.left) })
+    checkQuery(rawQuery)
     const zrn = query.right.zrn === undefined ? undefined : parseCustomerZrn(query.right.zrn, shared.geo)
     const header = c.req.header("last-event-id")?.trim()
     if (header !== undefined && header !== "" && !LAST_EVENT_ID.test(header)) {
       throw new InvalidRequest({
-        messages: [`Last-Event-ID must be an event id (a whole number), got ${JSON.stringify(header)}`]
+        messages: [
+          `Last-Event-ID must be an event id (a whole number), got ${JSON.stringify(Limits.truncate(header))}`
+        ]
       })
     }
     const resumeFrom = header !== undefined && header !== "" ? Number(header) : query.right.last_event_id

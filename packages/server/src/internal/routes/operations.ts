@@ -37,18 +37,20 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
   app.get("/readyz", named("/readyz"), async (c) => {
     const checks: Record<string, string> = {}
     if (shared.isDraining()) checks.shutdown = "shutting down"
-    const all = { store: () => shared.store.ping(), ...shared.readiness }
-    await Promise.all(
-      Object.entries(all).map(async ([name, check]) => {
-        try {
-          await withTimeout(check)
-          checks[name] = "ok"
-        } catch (error) {
-          checks[name] = error instanceof Error ? error.message : "failed"
-        }
-      })
-    )
-    const ready = Object.values(checks).every((v) => v === "ok")
+    const gating = { store: () => shared.store.ping(), ...shared.readiness }
+    const run = (all: Readonly<Record<string, () => Promise<void>>>) =>
+      Promise.all(
+        Object.entries(all).map(async ([name, check]) => {
+          try {
+            await withTimeout(check)
+            checks[name] = "ok"
+          } catch (error) {
+            checks[name] = error instanceof Error ? error.message : "failed"
+          }
+        })
+      )
+    await Promise.all([run(gating), run(shared.reports)])
+    const ready = !shared.isDraining() && Object.keys(gating).every((name) => checks[name] === "ok")
     const body: Schemas.Health = { status: ready ? "ok" : "unavailable", checks }
     return c.json(body, ready ? 200 : 503)
   })

@@ -12,28 +12,20 @@
  * `../nul.ts`). Fields the proxy does not keep are not checked: they are never stored.
  */
 import { Webhook } from "@mta/client"
-import { Webhook as DomainWebhook, Zrn } from "@mta/domain"
+import { Webhook as DomainWebhook, Limits, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
 import { Hono } from "hono"
 import { WebhookRejected } from "../../Errors.js"
 import type * as Schemas from "../../Schemas.js"
 import type { HonoEnv, Shared } from "../context.js"
 import { named } from "../middleware.js"
-import { findNul, NUL_ESCAPE } from "../nul.js"
 
 const encodePayload = Schema.encodeSync(DomainWebhook.StatusChangedPayload)
 
 export const routes = (shared: Shared): Hono<HonoEnv> => {
   const app = new Hono<HonoEnv>()
   app.post("/zerohash", named("/webhooks/zerohash"), async (c) => {
-    const rawBody = new Uint8Array(await c.req.arrayBuffer())
     const now = shared.now()
-    const verified = Webhook.verifyEither({
-      secret: shared.webhookSecret,
-      headers: c.req.raw.headers,
-      rawBody,
-      now
-    })
     const reject = (
       reason: string,
       message: string,
@@ -43,11 +35,34 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
     ): never => {
       shared.metrics.webhook("rejected", reason)
       shared.logger.warn(
-        { request_id: c.var.requestId, reason, notification_id: notificationId, ...detail },
+        {
+          request_id: c.var.requestId,
+          reason,
+          // Unauthenticated until verified: never logged longer than 128 characters.
+          notification_id: notificationId === undefined ? undefined : Limits.truncate(notificationId),
+          ...detail
+        },
         "webhook rejected"
       )
       throw new WebhookRejected({ reason, message })
     }
+    // The notification id is logged and stored: its form is checked before anything else is read.
+    const headerId = c.req.header(DomainWebhook.headers.notificationId)
+    if (headerId !== undefined && !Limits.NOTIFICATION_ID.test(headerId)) {
+      return reject(
+        "InvalidNotificationId",
+        `webhook rejected (InvalidNotificationId): ${DomainWebhook.headers.notificationId} must be ${Limits.NOTIFICATION_ID_RULE}`,
+        headerId
+      )
+    }
+    // Read after the body limit (256 KiB, `../body.ts`), before the signature is checked.
+    const rawBody = new Uint8Array(await c.req.arrayBuffer())
+    const verified = Webhook.verifyEither({
+      secret: shared.webhookSecret,
+      headers: c.req.raw.headers,
+      rawBody,
+      now
+    })
     if (Either.isLeft(verified)) {
       const e = verified.left
       return reject(e.reason, e.message, e.notificationId)
@@ -63,18 +78,18 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
     const zrn = Zrn.format(event.payload.zrn)
     const { urn: _urn, ...rest } = encodePayload(event.payload) as { urn?: string } & Record<string, unknown>
     const payload = { zrn, ...rest }
-    // Only when the raw text has the escape (valid JSON holds U+0000 no other way): the walk is rare.
-    if (Buffer.from(rawBody.buffer, rawBody.byteOffset, rawBody.byteLength).includes(NUL_ESCAPE)) {
-      const problem = findNul(payload)
-      if (problem !== undefined) {
-        return reject(
-          "InvalidPayload",
-          `webhook rejected (InvalidPayload): the payload cannot be stored: ${problem}`,
-          event.notificationId,
-          // The problem names a path and the rule, not a value.
-          { problem }
-        )
-      }
+    // What is stored must be storable: no U+0000, no lone surrogate (the SQL stores refuse both). The
+    // vendor's strings are not held to the request limits (an account opened elsewhere may have any
+    // label); the body limit bounds them.
+    const problem = Limits.checkJson(payload, { stringMaxLength: Limits.defaults.webhookBodyBytes })
+    if (problem !== undefined) {
+      return reject(
+        "InvalidPayload",
+        `webhook rejected (InvalidPayload): the payload cannot be stored: ${problem}`,
+        event.notificationId,
+        // The problem names a path and the rule, not a value.
+        { problem }
+      )
     }
     const outcome = await shared.store.ingest({
       notificationId: event.notificationId,
