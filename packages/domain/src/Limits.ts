@@ -90,8 +90,8 @@ export const textProblem = (s: string): string | undefined => {
 
 interface Node {
   readonly value: unknown
-  /** `[i]`, `.key`, `key` (at the root) or `["odd key"]`; empty for the root. */
-  readonly segment: string
+  /** The key or index of this value in its parent; `undefined` for the root. */
+  readonly key: string | number | undefined
   readonly parent: Node | undefined
   /** Levels of objects and arrays above this value. */
   readonly depth: number
@@ -109,10 +109,12 @@ const segmentOf = (key: string | number, atRoot: boolean): string => {
   return `[${JSON.stringify(key.length > 40 ? `${key.slice(0, 37)}...` : key)}]`
 }
 
-/** The JSON path of a node: `tenants[1]`, `a.b`, `["odd key"]`; `""` for the root. */
+/** The JSON path of a node: `tenants[1]`, `a.b`, `["odd key"]`; `""` for the root. Built only for a problem. */
 const pathOf = (node: Node): string => {
   const segments: Array<string> = []
-  for (let n: Node | undefined = node; n !== undefined; n = n.parent) segments.push(n.segment)
+  for (let n: Node | undefined = node; n !== undefined; n = n.parent) {
+    if (n.key !== undefined) segments.push(segmentOf(n.key, n.parent?.parent === undefined))
+  }
   return segments.reverse().join("")
 }
 
@@ -130,7 +132,7 @@ export const checkJson = (value: unknown, limits: Partial<Limits> = {}): string 
   const maxDepth = limits.maxDepth ?? defaults.maxDepth
   const maxItems = limits.arrayMaxItems ?? defaults.arrayMaxItems
   const maxString = limits.stringMaxLength ?? defaults.stringMaxLength
-  const stack: Array<Node> = [{ value, segment: "", parent: undefined, depth: 0, isKey: false }]
+  const stack: Array<Node> = [{ value, key: undefined, parent: undefined, depth: 0, isKey: false }]
   while (stack.length > 0) {
     const node = stack.pop()!
     const v = node.value
@@ -155,22 +157,19 @@ export const checkJson = (value: unknown, limits: Partial<Limits> = {}): string 
     if (depth > maxDepth) {
       return at(node, `expected JSON nested at most ${maxDepth} levels deep, got deeper nesting here`)
     }
-    const atRoot = node.parent === undefined
     if (Array.isArray(v)) {
       if (v.length > maxItems) {
         return at(node, `expected an array of at most ${maxItems} items, got ${v.length} items`)
       }
       for (let i = v.length - 1; i >= 0; i--) {
-        stack.push({ value: v[i], segment: segmentOf(i, atRoot), parent: node, depth, isKey: false })
+        stack.push({ value: v[i], key: i, parent: node, depth, isKey: false })
       }
     } else {
       const keys = Object.keys(v)
       for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i]!
-        const segment = segmentOf(key, atRoot)
-        const child = (v as Record<string, unknown>)[key]
-        stack.push({ value: child, segment, parent: node, depth, isKey: false })
-        stack.push({ value: key, segment, parent: node, depth, isKey: true })
+        stack.push({ value: (v as Record<string, unknown>)[key], key, parent: node, depth, isKey: false })
+        stack.push({ value: key, key, parent: node, depth, isKey: true })
       }
     }
   }

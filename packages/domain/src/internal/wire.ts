@@ -80,6 +80,9 @@ export interface StrictOptions {
  * only those are reported, so `{"message": {...}}` gets one clear message rather than one per missing
  * field.
  */
+/** Unknown keys named one by one in a refusal; the rest are counted. */
+const MAX_UNKNOWN_LISTED = 10
+
 export const strictObject = <Fields extends Schema.Struct.Fields, A extends Schema.Struct.Type<Fields>>(
   struct: Schema.Struct<Fields>,
   options: StrictOptions = {},
@@ -102,6 +105,8 @@ export const strictObject = <Fields extends Schema.Struct.Fields, A extends Sche
       const rest: Record<string, unknown> = {}
       let accepted = 0
       let refusals = 0
+      let unknown = 0
+      let firstUnlisted: string | undefined
       for (const key of Object.keys(u)) {
         const value = u[key]
         // Own keys only: an input key such as "toString" must not find Object.prototype members.
@@ -120,7 +125,19 @@ export const strictObject = <Fields extends Schema.Struct.Fields, A extends Sche
         } else if (allowed.has(key)) {
           rest[key] = value
           accepted++
-        } else issues.push(pointer(key, value, unknownKey))
+        } else if (++unknown <= MAX_UNKNOWN_LISTED) issues.push(pointer(key, value, unknownKey))
+        else if (unknown === MAX_UNKNOWN_LISTED + 1) firstUnlisted = key
+      }
+      if (firstUnlisted !== undefined) {
+        // A body of thousands of unknown keys must not get an answer of thousands of lines.
+        const more = unknown - MAX_UNKNOWN_LISTED
+        issues.push(
+          pointer(
+            firstUnlisted,
+            u[firstUnlisted],
+            `${unknownKey} (and ${more - 1} more unknown ${noun}${more - 1 === 1 ? "" : "s"} not listed)`
+          )
+        )
       }
       if (refusals > 0 && accepted === 0) return ParseResult.fail(composite(ast, u, issues))
       for (const [path, message] of options.check?.(u) ?? []) issues.push(pointer(path, u[path], message))

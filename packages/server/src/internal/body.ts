@@ -52,15 +52,20 @@ export const bodyLimit = (limits: BodyLimits): MiddlewareHandler<HonoEnv> => {
 }
 
 /** What reading the body gave: JSON within the limits, or why not (and the JSON, when it parsed). */
-export type BodyReading =
+export type BodyReading = (
   | { readonly _tag: "ok"; readonly value: unknown }
   | { readonly _tag: "refused"; readonly error: Errors.InvalidRequest; readonly parsed: unknown }
+) & {
+  /** The body's length in UTF-16 units (what a summary of it would cost). */
+  readonly length: number
+}
 
 const readings = new WeakMap<Ctx, Promise<BodyReading>>()
 
 const read = async (c: Ctx): Promise<BodyReading> => {
   const text = await c.req.text()
-  if (text.trim() === "") return { _tag: "ok", value: {} }
+  const length = text.length
+  if (text.trim() === "") return { _tag: "ok", value: {}, length }
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
@@ -68,13 +73,14 @@ const read = async (c: Ctx): Promise<BodyReading> => {
     return {
       _tag: "refused",
       error: new Errors.InvalidRequest({ messages: ["the request body is not valid JSON"] }),
-      parsed: undefined
+      parsed: undefined,
+      length
     }
   }
   const problem = Limits.checkJson(parsed)
   return problem === undefined
-    ? { _tag: "ok", value: parsed }
-    : { _tag: "refused", error: new Errors.InvalidRequest({ messages: [problem] }), parsed }
+    ? { _tag: "ok", value: parsed, length }
+    : { _tag: "refused", error: new Errors.InvalidRequest({ messages: [problem] }), parsed, length }
 }
 
 /** Reads the body once per request (later calls get the same reading). */

@@ -52,12 +52,23 @@ export const redact = (value: unknown, depth = 0): unknown => {
  * passed `Limits` (at most 32 levels deep), so the depth of the recursion is bounded.
  */
 export const canonicalJson = (value: unknown): string => {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
+  if (Array.isArray(value)) {
+    let out = "["
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? "" : ",") + canonicalJson(value[i])
+    return `${out}]`
+  }
   if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`
+    // `sort()` orders by UTF-16 code units, as `<` does.
+    const keys = Object.keys(value).sort()
+    let out = "{"
+    let first = true
+    for (const k of keys) {
+      const v = (value as Record<string, unknown>)[k]
+      if (v === undefined) continue
+      out += `${first ? "" : ","}${JSON.stringify(k)}:${canonicalJson(v)}`
+      first = false
+    }
+    return `${out}}`
   }
   return JSON.stringify(value) ?? "null"
 }
@@ -145,7 +156,11 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
   const isCreate = endpoint.name === "createAccount"
   const hasBody = endpoint.method === "POST" || endpoint.method === "PATCH"
 
-  /** The body as the domain reads it (re-encoded, so spelling and key order do not matter). */
+  /**
+   * The body as the domain reads it (re-encoded, so spelling and key order do not matter). A body the
+   * domain refuses is answered 400 and its key freed, so it is never replayed: its fingerprint need
+   * not tell such bodies apart, and costs nothing to compute.
+   */
   const canonicalBody = (parsed: unknown): string => {
     if (decode === undefined || encode === undefined) return ""
     const decoded = decode(parsed)
@@ -153,7 +168,7 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
       const encoded = encode(decoded.right)
       if (Either.isRight(encoded)) return canonicalJson(encoded.right)
     }
-    return canonicalJson(parsed)
+    return "(a body the domain refuses)"
   }
 
   return async (c, next) => {
@@ -180,6 +195,15 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
     const path = scrubText(rawPath)
     const key = c.req.header("idempotency-key")
     const summary = (): Record<string, unknown> => {
+      // A body longer than the summary keeps is not walked at all: only its size is recorded.
+      if (parsed !== undefined && reading !== undefined && reading.length > SUMMARY_LIMIT) {
+        return {
+          method: endpoint.method,
+          path,
+          body: { truncated: true, bytes: reading.length },
+          ...(key === undefined ? {} : { idempotency_key: key })
+        }
+      }
       const redacted = parsed === undefined ? undefined : redact(parsed)
       const text = redacted === undefined ? "" : JSON.stringify(redacted)
       // A body with U+0000 or a lone surrogate is refused (below), but its refusal is audited, and the
