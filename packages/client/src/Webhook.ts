@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import { createHmac, timingSafeEqual } from "node:crypto"
-import { Webhook as DomainWebhook } from "@mta/domain"
+import { Api, Webhook as DomainWebhook, Limits } from "@mta/domain"
 import { Clock, Effect, Either, Redacted, Schema } from "effect"
 
 /** The webhook's header names (re-exported from the domain). */
@@ -131,7 +131,29 @@ const matches = (
   return ok
 }
 
-const decodePayload = Schema.decodeUnknownEither(Schema.parseJson(DomainWebhook.StatusChangedPayload))
+const decodeFields = Schema.decodeUnknownEither(DomainWebhook.StatusChangedPayload, { errors: "all" })
+
+/**
+ * The payload from the body text: JSON, nested at most `Limits.defaults.maxDepth` levels (checked
+ * iteratively first: a deeper value could overflow the stack of the Schema's error formatting), then
+ * the payload Schema; a refusal is the domain's `path: message` lines. Strings and arrays are not held
+ * to the request limits: the vendor's payload is bounded by the body limit of whoever receives it.
+ */
+const decodePayload = (text: string): Either.Either<DomainWebhook.StatusChangedPayload, string> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return Either.left("the body is not valid JSON")
+  }
+  const problem = Limits.checkJson(json, {
+    stringMaxLength: Number.POSITIVE_INFINITY,
+    arrayMaxItems: Number.POSITIVE_INFINITY
+  })
+  // Valid Unicode and U+0000 are for the receiver to judge (it knows what it can store).
+  if (problem?.includes("nested at most") === true) return Either.left(problem)
+  return Either.mapLeft(decodeFields(json), (error) => Api.formatErrors(error).join("; "))
+}
 
 const fail = (reason: WebhookFailure, message: string, notificationId: string | undefined) =>
   Either.left(
@@ -217,11 +239,7 @@ export const verifyEither = (
     typeof params.rawBody === "string" ? params.rawBody : Buffer.from(params.rawBody).toString("utf8")
   const payload = decodePayload(text)
   if (Either.isLeft(payload)) {
-    return fail(
-      "InvalidPayload",
-      `the body is not a status change payload: ${payload.left.message}`,
-      notificationId
-    )
+    return fail("InvalidPayload", `the body is not a status change payload: ${payload.left}`, notificationId)
   }
   return Either.right({
     type: DomainWebhook.payloadType,

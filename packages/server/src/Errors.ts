@@ -149,11 +149,10 @@ const map = (error: unknown): ErrorResponse => {
     case "PayloadTooLarge":
       return { status: 413, headers: {}, body: { errors: [e.message], code: "payload_too_large" } }
     case "WebhookRejected":
-      return {
-        status: e.reason === "InvalidPayload" || e.reason === "InvalidNotificationId" ? 400 : 401,
-        headers: {},
-        body: { error: true, message: e.message, code: "webhook_rejected" }
-      }
+      // A 400 has the upstream's 400 shape (`{"errors": [...]}`), a 401 its 401 shape.
+      return e.reason === "InvalidPayload" || e.reason === "InvalidNotificationId"
+        ? { status: 400, headers: {}, body: { errors: [e.message], code: "webhook_rejected" } }
+        : { status: 401, headers: {}, body: { error: true, message: e.message, code: "webhook_rejected" } }
     case "IdempotencyConflict":
       return {
         status: 409,

@@ -274,9 +274,10 @@ for (const s of stores) {
         const body = payload(zrn, { account_label: `a${NUL}b` })
         const r = await deliver(body, signWebhook(body, { id }))
         expect(r.status).toBe(400)
-        const answer = (await r.json()) as { code: string; message: string }
+        // A 400 in the upstream's 400 shape (production.md §1).
+        const answer = (await r.json()) as { code: string; errors: ReadonlyArray<string> }
         expect(answer.code).toBe("webhook_rejected")
-        expect(answer.message).toContain(`account_label: ${EXPECTED}`)
+        expect(answer.errors.join("\n")).toContain(`account_label: ${EXPECTED}`)
         expect(await store.status(zrn)).toBeUndefined()
         expect(await store.events({ after: 0, zrn, limit: 10 })).toHaveLength(0)
 
