@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import type { Enums } from "@mta/domain"
+import { Enums } from "@mta/domain"
 import { Config, Either, Option, Redacted, Schema } from "effect"
 import type { Auth, Settings } from "./internal/http.js"
 import { defaultPolicy, type RetryPolicy } from "./Retry.js"
@@ -83,7 +83,18 @@ export interface Resolved {
   readonly summary: Readonly<Record<string, unknown>>
 }
 
-const GEOS: ReadonlySet<string> = new Set(["us", "eu", "uk", "ww", "bz", "au"])
+const GEOS: ReadonlySet<string> = new Set(Enums.Geo.literals)
+
+/** zerohash's hosts by environment and region (`upstream-api.md`): the one table of them. */
+export const hosts = {
+  cert: { us: "https://api.cert.zerohash.com", eu: "https://api.cert.zerohash.eu" },
+  prod: { us: "https://api.zerohash.com", eu: "https://api.zerohash.eu" }
+} as const
+
+/** An environment of `hosts`. */
+export type HostEnv = keyof typeof hosts
+/** A region of `hosts`. */
+export type HostRegion = keyof (typeof hosts)["cert"]
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/
 
 const invalid = (field: string, message: string) =>
@@ -195,17 +206,13 @@ export const fromEnv: Config.Config<ClientConfig> = Config.all({
         passphrase: Config.redacted("ZH_API_PASSPHRASE")
       })
   ),
-  geo: Config.option(Config.literal("us", "eu", "uk", "ww", "bz", "au")("ZH_GEO")),
+  geo: Config.option(Config.literal(...Enums.Geo.literals)("ZH_GEO")),
   timeoutMs: optionalNumber("ZH_TIMEOUT_MS"),
   deadlineMs: optionalNumber("ZH_DEADLINE_MS"),
   maxRetries: Config.option(Config.integer("ZH_MAX_RETRIES"))
 }).pipe(
   Config.map((env): ClientConfig => {
-    const host = env.env === "cert" ? "api.cert.zerohash" : "api.zerohash"
-    const baseUrl = Option.getOrElse(
-      env.baseUrl,
-      () => `https://${host}.${env.region === "us" ? "com" : "eu"}`
-    )
+    const baseUrl = Option.getOrElse(env.baseUrl, () => hosts[env.env][env.region])
     return {
       baseUrl,
       credentials: env.credentials,

@@ -14,6 +14,9 @@ export {
   type ClientConfig,
   type Credentials,
   fromEnv as configFromEnv,
+  type HostEnv,
+  type HostRegion,
+  hosts,
   InvalidConfig,
   type Secret,
   type SignedCredentials

@@ -35,8 +35,12 @@ import * as Zrn from "./Zrn.js"
 // Field schemas
 // ---------------------------------------------------------------------------------------------
 
-const CODE = /^[A-Za-z0-9_-]{1,6}$/
-const PATH_CODE = /^[A-Za-z0-9_-]{6}$/
+/** A participant code in a body: 1 to 6 characters of `[A-Za-z0-9_-]` (the one source of the rule). */
+export const PARTICIPANT_CODE = /^[A-Za-z0-9_-]{1,6}$/
+/** A participant code in a path segment: exactly 6 characters of `[A-Za-z0-9_-]`. */
+export const PATH_PARTICIPANT_CODE = /^[A-Za-z0-9_-]{6}$/
+const CODE = PARTICIPANT_CODE
+const PATH_CODE = PATH_PARTICIPANT_CODE
 
 /** A participant code in a body: 1 to 6 characters of `[A-Za-z0-9_-]`. */
 export const ParticipantCode = Schema.String.pipe(Schema.pattern(CODE)).annotations({

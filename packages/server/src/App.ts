@@ -11,12 +11,13 @@
  *
  * @since 0.1.0
  */
-import { Endpoint, Limits } from "@mta/domain"
+import { Endpoint } from "@mta/domain"
 import { Hono } from "hono"
 import type { Authenticator, Caller, RateLimitSetting } from "./Callers.js"
-import type { Geo } from "./Config.js"
+import type { BodyLimits } from "./Config.js"
+import { defaults, type Tunables } from "./Config.js"
 import * as Errors from "./Errors.js"
-import { type BodyLimits, bodyLimit } from "./internal/body.js"
+import { bodyLimit } from "./internal/body.js"
 import type { HonoEnv, Shared, UpstreamClient } from "./internal/context.js"
 import * as Hub from "./internal/hub.js"
 import { observe } from "./internal/middleware.js"
@@ -32,8 +33,12 @@ import type { Store } from "./Store.js"
 
 export type { UpstreamClient } from "./internal/context.js"
 
-/** What the app is built from. */
-export interface Deps {
+/**
+ * What the app is built from: its runtime dependencies, and any of the `Config.Tunables` (each
+ * documented there, and defaulted from `Config.defaults` when absent; `egressLimit: undefined` turns
+ * the vendor budget off).
+ */
+export interface Deps extends Partial<Tunables> {
   readonly authenticator: Authenticator
   readonly store: Store
   /** The upstream: a `@mta/client` Promise client (signed mode), or anything with the same methods. */
@@ -42,25 +47,6 @@ export interface Deps {
   readonly webhookSecret: string | ReadonlyArray<string>
   readonly logger: Logger
   readonly metrics: Metrics
-  /** Geo of short ZRN forms. Default `us`. */
-  readonly geo?: Geo | undefined
-  /** The vendor's budget, shared by all callers. Default 2 000 per 10 s; `undefined` turns it off. */
-  readonly egressLimit?: RateLimitSetting | undefined
-  /**
-   * Share of the vendor's budget of each caller without its own `upstream_share`, a fraction in (0, 1].
-   * Default 0.5: no caller can take the whole budget.
-   */
-  readonly upstreamShare?: number | undefined
-  /** Request body limits in bytes. Default 64 KiB on the API routes, 256 KiB on the webhook route. */
-  readonly bodyLimits?: BodyLimits | undefined
-  /** Budget of each caller without its own `rate_limit`; none by default. */
-  readonly callerLimit?: RateLimitSetting | undefined
-  /** Longest long poll. Default 60 000 ms. */
-  readonly longPollMaxMs?: number | undefined
-  /** Long poll without `timeout_ms`. Default 30 000 ms (capped by `longPollMaxMs`). */
-  readonly longPollDefaultMs?: number | undefined
-  /** Keep-alive comment interval of `/events`. Default 15 000 ms. */
-  readonly sseHeartbeatMs?: number | undefined
   /** Readiness checks besides the store's: `/readyz` is 503 when one fails. */
   readonly readiness?: Readonly<Record<string, () => Promise<void>>> | undefined
   /**
@@ -69,14 +55,6 @@ export interface Deps {
    * 503 `upstream_unavailable`).
    */
   readonly reports?: Readonly<Record<string, () => Promise<void>>> | undefined
-  /** How long an idempotency key is remembered. Default 24 h. */
-  readonly idempotencyTtlMs?: number | undefined
-  /**
-   * How long a claimed key is held for its call; after it, the proxy that claimed it is taken for dead
-   * (another may take the key over, or reconcile a create). Default 60 000 ms (keep it above the
-   * upstream deadline).
-   */
-  readonly idempotencyLeaseMs?: number | undefined
   /** The clock, epoch ms. Default `Date.now`. */
   readonly now?: (() => number) | undefined
 }
@@ -95,17 +73,14 @@ export interface App {
   readonly close: () => void
 }
 
-/** The vendor's documented limit: 2 000 requests per rolling 10 s, per source IP. */
-export const DEFAULT_EGRESS_LIMIT: RateLimitSetting = { requests: 2_000, window_ms: 10_000 }
+/** The vendor's documented limit (`Config.defaults.egressLimit`). */
+export const DEFAULT_EGRESS_LIMIT: RateLimitSetting = defaults.egressLimit
 
-/** The default share of the vendor's budget one caller may use (**Decision**, `production.md` §6). */
-export const DEFAULT_UPSTREAM_SHARE = 0.5
+/** The default share of the vendor's budget one caller may use (`Config.defaults.upstreamShare`). */
+export const DEFAULT_UPSTREAM_SHARE = defaults.upstreamShare
 
-/** The default request body limits (**Decision**, `production.md` §1). */
-export const DEFAULT_BODY_LIMITS: BodyLimits = {
-  api: Limits.defaults.apiBodyBytes,
-  webhook: Limits.defaults.webhookBodyBytes
-}
+/** The default request body limits (`Config.defaults.bodyLimits`). */
+export const DEFAULT_BODY_LIMITS: BodyLimits = defaults.bodyLimits
 
 /** Builds the app. */
 export const make = (deps: Deps): App => {
@@ -127,7 +102,7 @@ export const make = (deps: Deps): App => {
     if (own !== undefined) return own(caller.name, now)
     return defaultBudget === undefined ? 0 : defaultBudget(caller.name, now)
   }
-  const longPollMaxMs = deps.longPollMaxMs ?? 60_000
+  const longPollMaxMs = deps.longPollMaxMs ?? defaults.longPollMaxMs
   const defaultShare = deps.upstreamShare ?? DEFAULT_UPSTREAM_SHARE
   const shared: Shared = {
     authenticator: deps.authenticator,
@@ -136,20 +111,20 @@ export const make = (deps: Deps): App => {
     webhookSecret: deps.webhookSecret,
     logger: deps.logger,
     metrics: deps.metrics,
-    geo: deps.geo ?? "us",
+    geo: deps.geo ?? defaults.geo,
     hub,
     egress: egressLimit === undefined ? undefined : egress(egressLimit.requests, egressLimit.window_ms),
     upstreamShareOf: (caller) => caller?.upstreamShare ?? defaultShare,
     callerBudget,
     longPollMaxMs,
-    longPollDefaultMs: Math.min(deps.longPollDefaultMs ?? 30_000, longPollMaxMs),
-    sseHeartbeatMs: deps.sseHeartbeatMs ?? 15_000,
+    longPollDefaultMs: Math.min(deps.longPollDefaultMs ?? defaults.longPollDefaultMs, longPollMaxMs),
+    sseHeartbeatMs: deps.sseHeartbeatMs ?? defaults.sseHeartbeatMs,
     now: deps.now ?? Date.now,
     readiness: deps.readiness ?? {},
     reports: deps.reports ?? {},
     isDraining: () => draining,
-    idempotencyTtlMs: deps.idempotencyTtlMs ?? 86_400_000,
-    idempotencyLeaseMs: deps.idempotencyLeaseMs ?? 60_000
+    idempotencyTtlMs: deps.idempotencyTtlMs ?? defaults.idempotencyTtlMs,
+    idempotencyLeaseMs: deps.idempotencyLeaseMs ?? defaults.idempotencyLeaseMs
   }
 
   const app = new Hono<HonoEnv>()

@@ -9,18 +9,17 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
+import { Endpoint } from "@mta/domain"
 import { Either, ParseResult, Schema } from "effect"
 
-/** What a caller may do; each proxy route requires exactly one. */
-export const Scope = Schema.Literal(
-  "accounts:read",
-  "accounts:write",
-  "accounts:access",
-  "accounts:members",
-  "accounts:wind_down",
-  "events:read",
-  "audit:read"
-).annotations({ identifier: "Scope", description: "a caller scope" })
+/**
+ * What a caller may do; each proxy route requires exactly one: the endpoints' scopes (the domain's
+ * `Endpoint.Scope`) and the proxy's own `events:read` and `audit:read`.
+ */
+export const Scope = Schema.Literal(...Endpoint.Scope.literals, "events:read", "audit:read").annotations({
+  identifier: "Scope",
+  description: "a caller scope"
+})
 /** What a caller may do. */
 export type Scope = typeof Scope.Type
 

@@ -12,29 +12,66 @@
  */
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
-import { Either, ParseResult, Schema } from "effect"
+import { hosts } from "@mta/client"
+import { Enums, Limits } from "@mta/domain"
+import { Either, ParseResult, Redacted, Schema } from "effect"
 import { allScopes, type CallerEntry, hashToken, parseCallers, type RateLimitSetting } from "./Callers.js"
 
 /** The environment as `process.env` holds it. */
 export type Env = Readonly<Record<string, string | undefined>>
 
-/** zerohash's hosts by environment and region (upstream-api.md). */
-export const hosts = {
-  cert: { us: "https://api.cert.zerohash.com", eu: "https://api.cert.zerohash.eu" },
-  prod: { us: "https://api.zerohash.com", eu: "https://api.zerohash.eu" }
-} as const
+/** zerohash's hosts by environment and region: the client's table (`@mta/client`'s `hosts`). */
+export { hosts }
 
-/** The geographic entities a short ZRN form can be read in. */
-export const Geo = Schema.Literal("us", "eu", "uk", "ww", "bz", "au")
+/** The geographic entities a short ZRN form can be read in: the domain's `Enums.Geo`. */
+export const Geo = Enums.Geo
 /** The geographic entity short ZRN forms are read in. */
-export type Geo = typeof Geo.Type
+export type Geo = Enums.Geo
 
-/** The API credentials zerohash issues for one key. */
+/** The API credentials zerohash issues for one key; the secret and the passphrase stay `Redacted`. */
 export interface Credentials {
   readonly apiKey: string
-  readonly apiSecret: string
-  readonly passphrase: string
+  readonly apiSecret: Redacted.Redacted<string>
+  readonly passphrase: Redacted.Redacted<string>
 }
+
+/** The request body limits, bytes. */
+export interface BodyLimits {
+  readonly api: number
+  readonly webhook: number
+}
+
+/**
+ * Every default of the proxy, in one place: `load` fills a missing setting from it and `App.make`
+ * fills a missing dependency from it. Figures that are ours and not the vendor's are **Decisions**
+ * (README, "Configuration" and "Limits").
+ */
+export const defaults = {
+  port: 8080,
+  /** The embedded default binds loopback only; with a real upstream every interface. */
+  host: { embedded: "127.0.0.1", remote: "0.0.0.0" },
+  logLevel: "info",
+  geo: "us",
+  /** The vendor's documented limit: 2 000 requests per rolling 10 s, per source IP. */
+  egressLimit: { requests: 2_000, window_ms: 10_000 },
+  callerWindowMs: 1_000,
+  upstreamShare: 0.5,
+  upstreamTimeoutMs: 10_000,
+  simDelayMs: 300,
+  longPollMaxMs: 60_000,
+  longPollDefaultMs: 30_000,
+  sseHeartbeatMs: 15_000,
+  shutdownTimeoutMs: 10_000,
+  idempotencyTtlMs: 86_400_000,
+  /** How long past the upstream deadline a claimed key is held before another proxy may take it over. */
+  idempotencyLeaseMarginMs: 30_000,
+  /** The lease when the deadline is not known (an app built by hand). */
+  idempotencyLeaseMs: 60_000,
+  bodyLimits: { api: Limits.defaults.apiBodyBytes, webhook: Limits.defaults.webhookBodyBytes },
+  readyRequiresUpstream: false,
+  dataDir: "./.mta-data",
+  devToken: "dev-token"
+} as const
 
 /** Where requests go: the embedded simulator, or a real (or standalone simulated) upstream. */
 export type Upstream =
@@ -47,7 +84,7 @@ export type Upstream =
       readonly mode: "remote"
       readonly baseUrl: string
       readonly credentials: Credentials
-      readonly webhookSecret: string
+      readonly webhookSecret: Redacted.Redacted<string>
       /** Per-call deadline of an upstream request, in ms. */
       readonly timeoutMs: number
     }
@@ -63,49 +100,72 @@ export type StoreConfig =
       /** Absolute path of the data directory. */
       readonly dataDir: string
     }
-  | { readonly kind: "postgres"; readonly url: string }
+  | { readonly kind: "postgres"; readonly url: Redacted.Redacted<string> }
 
 /** The default data directory of the embedded store, relative to the working directory. */
-export const DEFAULT_DATA_DIR = "./.mta-data"
+export const DEFAULT_DATA_DIR = defaults.dataDir
 
 /** The default lifetime of an idempotency key: 24 hours. */
-export const DEFAULT_IDEMPOTENCY_TTL_MS = 86_400_000
+export const DEFAULT_IDEMPOTENCY_TTL_MS = defaults.idempotencyTtlMs
+
+/**
+ * What the app is tuned by: read from the environment by `load`, and each an optional dependency of
+ * `App.make` (which takes `defaults` for a missing one), so each is declared once, here.
+ */
+export interface Tunables {
+  /** Geo of short ZRN forms (`customer:<uuid>`, a bare UUID). */
+  readonly geo: Geo
+  /** The vendor's limit, shared by every caller; `undefined` when `ZH_RATE_LIMIT=0`. */
+  readonly egressLimit: RateLimitSetting | undefined
+  /** Budget of each caller without its own `rate_limit`; `undefined` for none. */
+  readonly callerLimit: RateLimitSetting | undefined
+  /** Share of the vendor's budget of a caller without its own `upstream_share`, (0, 1]. */
+  readonly upstreamShare: number
+  /** Request body limits, bytes: the API routes, the webhook route. */
+  readonly bodyLimits: BodyLimits
+  /** Longest `timeout_ms` a long poll may ask for. */
+  readonly longPollMaxMs: number
+  /** A long poll's wait without `timeout_ms` (at most `longPollMaxMs`). */
+  readonly longPollDefaultMs: number
+  /** Interval of the keep-alive comment on `/events`. */
+  readonly sseHeartbeatMs: number
+  /** How long an idempotency key is remembered. */
+  readonly idempotencyTtlMs: number
+  /**
+   * How long a claimed key is held for its call; after it, the proxy that claimed it is taken for dead
+   * (another may take the key over, or reconcile a create). Above the upstream deadline.
+   */
+  readonly idempotencyLeaseMs: number
+}
 
 /** The validated configuration. */
-export interface Config {
+export interface Config extends Tunables {
   readonly port: number
   readonly host: string
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent"
   readonly upstream: Upstream
-  /** Geo of short ZRN forms (`customer:<uuid>`, a bare UUID). */
-  readonly geo: Geo
   readonly callers: ReadonlyArray<CallerEntry>
   /**
    * The development token, only when the `dev` caller was made from it (no `MTA_CALLERS`, embedded
    * mode), so startup can tell the developer how to call; `isDefault` says whether it is `dev-token`.
    */
-  readonly devToken: { readonly token: string; readonly isDefault: boolean } | undefined
-  /** The vendor's limit, shared by every caller; `undefined` when `ZH_RATE_LIMIT=0`. */
-  readonly egressLimit: RateLimitSetting | undefined
-  /** Budget of each caller without its own `rate_limit`; `undefined` for none. */
-  readonly callerLimit: RateLimitSetting | undefined
-  /** Longest `timeout_ms` a long poll may ask for. */
-  readonly longPollMaxMs: number
-  /** Interval of the keep-alive comment on `/events`. */
-  readonly sseHeartbeatMs: number
+  readonly devToken: { readonly token: Redacted.Redacted<string>; readonly isDefault: boolean } | undefined
   /** How long a shutdown waits for in-flight requests before closing connections. */
   readonly shutdownTimeoutMs: number
   /** Where state lives. */
   readonly store: StoreConfig
-  /** How long an idempotency key is remembered. */
-  readonly idempotencyTtlMs: number
-  /** Request body limits, bytes: the API routes, the webhook route. */
-  readonly bodyLimits: { readonly api: number; readonly webhook: number }
-  /** Share of the vendor's budget of a caller without its own `upstream_share`, (0, 1]. */
-  readonly upstreamShare: number
   /** Whether `/readyz` turns 503 when the upstream does not answer (default: it only reports it). */
   readonly readyRequiresUpstream: boolean
 }
+
+/** The settings whose values are secrets: never repeated in an error, kept `Redacted`. */
+export const secretSettings: ReadonlySet<string> = new Set([
+  "ZH_API_SECRET",
+  "ZH_API_PASSPHRASE",
+  "ZH_WEBHOOK_SECRET",
+  "DATABASE_URL",
+  "MTA_DEV_TOKEN"
+])
 
 /** One problem with one setting. */
 export interface ConfigProblem {
@@ -120,7 +180,7 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
 }) {}
 
 /** The default development token (embedded mode without `MTA_CALLERS`). */
-export const DEFAULT_DEV_TOKEN = "dev-token"
+export const DEFAULT_DEV_TOKEN = defaults.devToken
 
 const Int = (min: number, max: number) =>
   Schema.NumberFromString.pipe(
@@ -186,7 +246,7 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     if (raw === undefined) return fallback
     const decoded = Schema.decodeUnknownEither(schema)(raw)
     if (Either.isLeft(decoded)) {
-      problem(name, `${describe(decoded.left)} (got ${JSON.stringify(name.includes("SECRET") ? "…" : raw)})`)
+      problem(name, `${describe(decoded.left)} (got ${JSON.stringify(secretSettings.has(name) ? "…" : raw)})`)
       return fallback
     }
     return decoded.right
@@ -197,20 +257,20 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     return raw
   }
 
-  const port = read("PORT", Int(0, 65535), 8080)
+  const port = read("PORT", Int(0, 65535), defaults.port)
   const logLevel = read(
     "LOG_LEVEL",
     Schema.Literal("fatal", "error", "warn", "info", "debug", "trace", "silent"),
-    "info"
+    defaults.logLevel
   )
-  const longPollMaxMs = read("MTA_LONG_POLL_MAX_MS", Int(1, 3_600_000), 60_000)
-  const sseHeartbeatMs = read("MTA_SSE_HEARTBEAT_MS", Int(100, 3_600_000), 15_000)
-  const shutdownTimeoutMs = read("MTA_SHUTDOWN_TIMEOUT_MS", Int(0, 600_000), 10_000)
+  const longPollMaxMs = read("MTA_LONG_POLL_MAX_MS", Int(1, 3_600_000), defaults.longPollMaxMs)
+  const sseHeartbeatMs = read("MTA_SSE_HEARTBEAT_MS", Int(100, 3_600_000), defaults.sseHeartbeatMs)
+  const shutdownTimeoutMs = read("MTA_SHUTDOWN_TIMEOUT_MS", Int(0, 600_000), defaults.shutdownTimeoutMs)
 
-  const zhRate = read("ZH_RATE_LIMIT", Int(0, 10_000_000), 2_000)
-  const zhWindow = read("ZH_RATE_WINDOW_MS", Int(1, 3_600_000), 10_000)
+  const zhRate = read("ZH_RATE_LIMIT", Int(0, 10_000_000), defaults.egressLimit.requests)
+  const zhWindow = read("ZH_RATE_WINDOW_MS", Int(1, 3_600_000), defaults.egressLimit.window_ms)
   const callerRate = read("MTA_CALLER_RATE_LIMIT", Int(0, 10_000_000), 0)
-  const callerWindow = read("MTA_CALLER_RATE_WINDOW_MS", Int(1, 3_600_000), 1_000)
+  const callerWindow = read("MTA_CALLER_RATE_WINDOW_MS", Int(1, 3_600_000), defaults.callerWindowMs)
 
   // Callers.
   let callers: ReadonlyArray<CallerEntry> | undefined
@@ -256,7 +316,7 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     const passphrase = required("ZH_API_PASSPHRASE", why)
     const webhookSecret = required("ZH_WEBHOOK_SECRET", why)
     if (callersRaw === undefined) problem("MTA_CALLERS", `is required ${why}: there is no default caller`)
-    const timeoutMs = read("ZH_TIMEOUT_MS", Int(1, 600_000), 10_000)
+    const timeoutMs = read("ZH_TIMEOUT_MS", Int(1, 600_000), defaults.upstreamTimeoutMs)
     const baseUrl =
       baseUrlRaw ?? (zhEnv !== undefined && region !== undefined ? hosts[zhEnv][region] : undefined)
     if (
@@ -269,8 +329,8 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
       upstream = {
         mode: "remote",
         baseUrl: baseUrl.replace(/\/+$/, ""),
-        credentials: { apiKey, apiSecret, passphrase },
-        webhookSecret,
+        credentials: { apiKey, apiSecret: Redacted.make(apiSecret), passphrase: Redacted.make(passphrase) },
+        webhookSecret: Redacted.make(webhookSecret),
         timeoutMs
       }
     }
@@ -279,11 +339,11 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
       if (value(name) !== undefined)
         problem(name, "is set but neither ZH_BASE_URL nor ZH_ENV says where to send it")
     }
-    const simDelayMs = read("MTA_SIM_DELAY_MS", Int(0, 600_000), 300)
+    const simDelayMs = read("MTA_SIM_DELAY_MS", Int(0, 600_000), defaults.simDelayMs)
     upstream = { mode: "embedded", simDelayMs }
     if (callersRaw === undefined) {
-      const token = read("MTA_DEV_TOKEN", NonEmpty, DEFAULT_DEV_TOKEN)
-      devToken = { token, isDefault: token === DEFAULT_DEV_TOKEN }
+      const token = read("MTA_DEV_TOKEN", NonEmpty, defaults.devToken)
+      devToken = { token: Redacted.make(token), isDefault: token === defaults.devToken }
       callers = [{ name: "dev", token_sha256: hashToken(token), scopes: allScopes }]
     }
   }
@@ -291,7 +351,7 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
   const idempotencyTtlMs = read(
     "MTA_IDEMPOTENCY_TTL_MS",
     Int(1_000, 2_592_000_000),
-    DEFAULT_IDEMPOTENCY_TTL_MS
+    defaults.idempotencyTtlMs
   )
   const databaseUrl = value("DATABASE_URL")
   if (databaseUrl !== undefined) {
@@ -309,7 +369,7 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
   let store: StoreConfig | undefined
   if (storeKind === "postgres" || (storeKind === undefined && databaseUrl !== undefined)) {
     if (databaseUrl === undefined) problem("DATABASE_URL", "is required with MTA_STORE=postgres")
-    else store = { kind: "postgres", url: databaseUrl }
+    else store = { kind: "postgres", url: Redacted.make(databaseUrl) }
   } else if (storeKind !== undefined && databaseUrl !== undefined) {
     problem("MTA_STORE", `is ${storeKind} but DATABASE_URL is set too: unset one of them`)
   } else if (storeKind === "memory") {
@@ -319,15 +379,15 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     // runs in packages/server, and pnpm (like npm) passes the original directory as INIT_CWD.
     store = {
       kind: "embedded",
-      dataDir: resolve(value("INIT_CWD") ?? process.cwd(), value("MTA_DATA_DIR") ?? DEFAULT_DATA_DIR)
+      dataDir: resolve(value("INIT_CWD") ?? process.cwd(), value("MTA_DATA_DIR") ?? defaults.dataDir)
     }
   }
   if (value("MTA_DATA_DIR") !== undefined && store !== undefined && store.kind !== "embedded") {
     problem("MTA_DATA_DIR", `is set but the store is ${store.kind}, which does not use it`)
   }
 
-  const geo = read("ZH_GEO", Geo, region ?? "us")
-  const host = value("HOST") ?? (remote ? "0.0.0.0" : "127.0.0.1")
+  const geo = read("ZH_GEO", Geo, region ?? defaults.geo)
+  const host = value("HOST") ?? (remote ? defaults.host.remote : defaults.host.embedded)
   if (!remote && !isLoopback(host)) {
     // Fail closed: the embedded default serves a fake upstream and (without MTA_CALLERS) a caller with
     // every scope; it is for a developer's machine and never listens beyond it.
@@ -337,11 +397,11 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     )
   }
   const bodyLimits = {
-    api: read("MTA_BODY_LIMIT_BYTES", Int(1_024, 16_777_216), 65_536),
-    webhook: read("MTA_WEBHOOK_BODY_LIMIT_BYTES", Int(1_024, 16_777_216), 262_144)
+    api: read("MTA_BODY_LIMIT_BYTES", Int(1_024, 16_777_216), defaults.bodyLimits.api),
+    webhook: read("MTA_WEBHOOK_BODY_LIMIT_BYTES", Int(1_024, 16_777_216), defaults.bodyLimits.webhook)
   }
-  const upstreamShare = read("MTA_UPSTREAM_SHARE", Fraction, 0.5)
-  const readyRequiresUpstream = read("MTA_READY_REQUIRES_UPSTREAM", Bool, false)
+  const upstreamShare = read("MTA_UPSTREAM_SHARE", Fraction, defaults.upstreamShare)
+  const readyRequiresUpstream = read("MTA_READY_REQUIRES_UPSTREAM", Bool, defaults.readyRequiresUpstream)
 
   if (problems.length > 0 || upstream === undefined || callers === undefined || store === undefined) {
     return Either.left(
@@ -360,6 +420,10 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     callers,
     devToken,
     egressLimit: zhRate === 0 ? undefined : { requests: zhRate, window_ms: zhWindow },
+    longPollDefaultMs: Math.min(defaults.longPollDefaultMs, longPollMaxMs),
+    idempotencyLeaseMs:
+      (upstream.mode === "remote" ? upstream.timeoutMs : defaults.upstreamTimeoutMs) +
+      defaults.idempotencyLeaseMarginMs,
     callerLimit: callerRate === 0 ? undefined : { requests: callerRate, window_ms: callerWindow },
     longPollMaxMs,
     sseHeartbeatMs,
@@ -389,7 +453,7 @@ export const describeStore = (store: StoreConfig): string =>
     ? "in memory (MTA_STORE=memory: lost when the process ends)"
     : store.kind === "embedded"
       ? `embedded PGlite store in ${store.dataDir} (MTA_DATA_DIR)`
-      : `PostgreSQL at ${describeDatabaseUrl(store.url)} (DATABASE_URL)`
+      : `PostgreSQL at ${describeDatabaseUrl(Redacted.value(store.url))} (DATABASE_URL)`
 
 /** The configuration with every secret replaced, fit for a log line. */
 export const redacted = (config: Config): unknown => ({
@@ -403,7 +467,7 @@ export const redacted = (config: Config): unknown => ({
   devToken: config.devToken === undefined ? undefined : "[redacted]",
   store:
     config.store.kind === "postgres"
-      ? { kind: "postgres", url: describeDatabaseUrl(config.store.url) }
+      ? { kind: "postgres", url: describeDatabaseUrl(Redacted.value(config.store.url)) }
       : config.store,
   upstream:
     config.upstream.mode === "embedded"

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Endpoint } from "@mta/domain"
+import { Api, Endpoint } from "@mta/domain"
 import type { Schema } from "effect"
 import { emitter, type JsonSchema } from "./internal/jsonSchema.js"
 import * as Schemas from "./Schemas.js"
@@ -43,11 +43,11 @@ const PARAMS: Readonly<Record<string, { description: string; schema: JsonSchema 
   },
   tenant: {
     description: "participant code (exactly 6 characters)",
-    schema: { type: "string", pattern: "^[A-Za-z0-9_-]{6}$" }
+    schema: { type: "string", pattern: Api.PATH_PARTICIPANT_CODE.source }
   },
   financial_advisor: {
     description: "participant code (exactly 6 characters)",
-    schema: { type: "string", pattern: "^[A-Za-z0-9_-]{6}$" }
+    schema: { type: "string", pattern: Api.PATH_PARTICIPANT_CODE.source }
   }
 }
 

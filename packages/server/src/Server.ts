@@ -19,9 +19,10 @@ import type { AddressInfo } from "node:net"
 import { createAdaptorServer } from "@hono/node-server"
 import { type ClosableTransport, fetchTransport } from "@mta/client"
 import { createSimulator, type Simulator as SimulatorModule } from "@mta/testkit"
+import { Redacted } from "effect"
 import * as App from "./App.js"
 import { makeAuthenticator } from "./Callers.js"
-import { type Config, isLoopback, redacted, type StoreConfig } from "./Config.js"
+import { type Config, isLoopback, redacted, type StoreConfig, type Tunables } from "./Config.js"
 import * as Logger from "./Logger.js"
 import * as Metrics from "./Metrics.js"
 import * as Store from "./Store.js"
@@ -65,7 +66,7 @@ export const openStore = (config: StoreConfig): Promise<Store.Store> => {
     case "embedded":
       return Store.embedded({ dataDir: config.dataDir })
     case "postgres":
-      return Store.postgres({ url: config.url })
+      return Store.postgres({ url: Redacted.value(config.url) })
   }
 }
 
@@ -116,7 +117,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     upstreamChecks.upstream = async () => {}
   } else {
     const remote = config.upstream
-    webhookSecret = remote.webhookSecret
+    webhookSecret = Redacted.value(remote.webhookSecret)
     // The client's pooled `node:http` transport, with the proxy's pool sizes (`Upstream.nodeTransport`).
     transport = Upstream.nodeTransport({ maxSockets: 256, maxFreeSockets: 256 })
     const t = transport
@@ -124,7 +125,11 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     // proxy would spend the vendor's budget twice and hide the upstream's answer.
     upstream = Upstream.make({
       baseUrl: remote.baseUrl,
-      credentials: remote.credentials,
+      credentials: {
+        apiKey: remote.credentials.apiKey,
+        apiSecret: Redacted.value(remote.credentials.apiSecret),
+        passphrase: Redacted.value(remote.credentials.passphrase)
+      },
       timeoutMs: remote.timeoutMs,
       transport: t
     })
@@ -141,25 +146,29 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     }
   }
 
+  // The tunables come from the configuration as they are (`Config.Tunables`): declared once there.
+  const tunables: Tunables = {
+    geo: config.geo,
+    egressLimit: config.egressLimit,
+    callerLimit: config.callerLimit,
+    upstreamShare: config.upstreamShare,
+    bodyLimits: config.bodyLimits,
+    longPollMaxMs: config.longPollMaxMs,
+    longPollDefaultMs: config.longPollDefaultMs,
+    sseHeartbeatMs: config.sseHeartbeatMs,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    idempotencyLeaseMs: config.idempotencyLeaseMs
+  }
   app = App.make({
+    ...tunables,
     authenticator,
     store,
     upstream,
     webhookSecret,
     logger,
     metrics,
-    geo: config.geo,
-    egressLimit: config.egressLimit,
-    callerLimit: config.callerLimit,
-    longPollMaxMs: config.longPollMaxMs,
-    sseHeartbeatMs: config.sseHeartbeatMs,
     readiness: config.readyRequiresUpstream ? { ...readiness, ...upstreamChecks } : readiness,
-    reports: config.readyRequiresUpstream ? {} : upstreamChecks,
-    bodyLimits: config.bodyLimits,
-    upstreamShare: config.upstreamShare,
-    idempotencyTtlMs: config.idempotencyTtlMs,
-    // Held for at least the upstream deadline, with a margin, before another proxy may take it over.
-    idempotencyLeaseMs: (config.upstream.mode === "remote" ? config.upstream.timeoutMs : 10_000) + 30_000
+    reports: config.readyRequiresUpstream ? {} : upstreamChecks
   })
   const built = app
 

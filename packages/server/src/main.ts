@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Either } from "effect"
+import { Either, Redacted } from "effect"
 import * as Config from "./Config.js"
 import * as Server from "./Server.js"
 
@@ -34,7 +34,7 @@ const main = async (): Promise<void> => {
   }
   lines.push(`state: ${Config.describeStore(config.store)}`)
   if (config.devToken !== undefined) {
-    const token = config.devToken.isDefault ? config.devToken.token : "$MTA_DEV_TOKEN"
+    const token = config.devToken.isDefault ? Redacted.value(config.devToken.token) : "$MTA_DEV_TOKEN"
     lines.push(
       `caller "dev" (every scope), token: ${token}`,
       `try: curl -H "Authorization: Bearer ${token}" ${running.url}/accounts/customer:00000000-0000-4000-8000-000000000000/status`

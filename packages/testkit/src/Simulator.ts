@@ -7,7 +7,7 @@
  */
 
 import { randomUUID } from "node:crypto"
-import { Access, type Enums, Zrn } from "@mta/domain"
+import { Access, Api, type Enums, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
 import * as Clock from "./Clock.js"
 import type { FaultSpec } from "./Fault.js"
@@ -364,7 +364,7 @@ export const createSimulator = (options: SimulatorOptions = {}): Simulator => {
     },
     addParticipant: (input) => {
       const p = toParticipant(input)
-      if (!/^[A-Za-z0-9_-]{1,6}$/.test(p.participant_code)) {
+      if (!Api.PARTICIPANT_CODE.test(p.participant_code)) {
         throw new SimulatorControlError({
           reason: "InvalidParticipant",
           message: `participant_code must be 1 to 6 characters of [A-Za-z0-9_-], got ${JSON.stringify(p.participant_code)}`

@@ -12,16 +12,14 @@
 import { Limits } from "@mta/domain"
 import type { Context, MiddlewareHandler } from "hono"
 import { bodyLimit as honoBodyLimit } from "hono/body-limit"
+import type { BodyLimits } from "../Config.js"
 import * as Errors from "../Errors.js"
 import type { HonoEnv } from "./context.js"
 
 type Ctx = Context<HonoEnv>
 
-/** The body limits of the routes, in bytes. */
-export interface BodyLimits {
-  readonly api: number
-  readonly webhook: number
-}
+/** The body limits of the routes, in bytes (`Config.BodyLimits`). */
+export type { BodyLimits } from "../Config.js"
 
 const WEBHOOK_PATH = "/webhooks/zerohash"
 

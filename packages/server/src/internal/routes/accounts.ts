@@ -61,9 +61,8 @@ const decodeWith = <A, I>(schema: Schema.Schema<A, I>, input: unknown): A => {
   return decoded.right as A
 }
 
-const PATH_CODE = /^[A-Za-z0-9_-]{6}$/
 const memberCode = (raw: string, what: string): string => {
-  if (!PATH_CODE.test(raw)) {
+  if (!Api.PATH_PARTICIPANT_CODE.test(raw)) {
     throw new InvalidRequest({
       messages: [
         `${what}: expected a participant code of exactly 6 characters (A-Z, a-z, 0-9, _ or -), got ${JSON.stringify(raw)}`
