@@ -12,16 +12,10 @@ import { Either, Schema } from "effect"
 import * as Clock from "./Clock.js"
 import type { FaultSpec } from "./Fault.js"
 import { isDecimal } from "./internal/decimal.js"
-import {
-  type Account,
-  type AsyncStep,
-  Engine,
-  type JournalEntry,
-  type LedgerEntry,
-  type Participant,
-  type StatusReasonFields
-} from "./internal/engine.js"
+import { Engine } from "./internal/engine.js"
 import { isDropped, type Outcome, type RawRequest } from "./internal/http.js"
+import type { JournalEntry } from "./internal/journal.js"
+import type { Account, AsyncStep, LedgerEntry, Participant, StatusReasonFields } from "./internal/model.js"
 import { type EndpointName, endpointPaths, endpointNames as names } from "./internal/router.js"
 import {
   defaultRetrySchedule,
@@ -337,7 +331,7 @@ export const createSimulator = (options: SimulatorOptions = {}): Simulator => {
 
   const slotOf = (zrn: string) => {
     const key = canonical(geo, zrn)
-    const slot = key === undefined ? undefined : engine.accounts.get(key)
+    const slot = key === undefined ? undefined : engine.accounts.slot(key)
     if (slot === undefined || key === undefined) {
       throw new SimulatorControlError({ reason: "UnknownAccount", message: `no customer account ${zrn}` })
     }
@@ -394,11 +388,11 @@ export const createSimulator = (options: SimulatorOptions = {}): Simulator => {
     forceStatus: (zrn, status, reason) => {
       const { key, slot } = slotOf(zrn)
       slot.projected = { ...slot.projected, status }
-      engine.applyStatus(key, status, { author_type: "admin", ...reason })
+      engine.accounts.applyStatus(key, status, { author_type: "admin", ...reason })
     },
     liquidate: (zrn) => {
       const { key } = slotOf(zrn)
-      if (!engine.liquidate(key)) {
+      if (!engine.accounts.liquidate(key)) {
         throw new SimulatorControlError({
           reason: "NotDivesting",
           message: `account ${zrn} is not divesting`
@@ -407,10 +401,10 @@ export const createSimulator = (options: SimulatorOptions = {}): Simulator => {
     },
     account: (zrn) => {
       const key = canonical(geo, zrn)
-      return key === undefined ? undefined : engine.accounts.get(key)?.committed
+      return key === undefined ? undefined : engine.accounts.slot(key)?.committed
     },
-    accounts: () => [...engine.accounts.values()].map((s) => s.committed),
-    ledger: () => [...engine.ledger.values()],
+    accounts: () => engine.accounts.all(),
+    ledger: () => engine.ledger.all(),
     decide: (zrn, participantCode, action) => {
       const { slot } = slotOf(zrn)
       const a = slot.committed
@@ -447,7 +441,7 @@ export const createSimulator = (options: SimulatorOptions = {}): Simulator => {
           message: "a fault needs at least one of status, drop or latencyMs"
         })
       }
-      const fault = engine.addFault({
+      const fault = engine.faults.add({
         endpoint: spec.endpoint ?? "*",
         status: spec.status,
         body: spec.body,
@@ -457,12 +451,12 @@ export const createSimulator = (options: SimulatorOptions = {}): Simulator => {
         ...(spec.times === undefined ? {} : { times: spec.times }),
         ...(spec.forMs === undefined ? {} : { forMs: spec.forMs })
       })
-      return { id: fault.id, remove: () => engine.removeFault(fault.id) }
+      return { id: fault.id, remove: () => engine.faults.remove(fault.id) }
     },
-    clearFaults: () => engine.clearFaults(),
+    clearFaults: () => engine.faults.clear(),
     settle: () => engine.scheduler.settle(),
     pending: () => engine.scheduler.pending(),
-    journal: () => [...engine.journalEntries()],
+    journal: () => [...engine.journal.list()],
     webhooks: () => engine.webhooks.list(),
     onWebhook: (listener) => engine.webhooks.listen(listener),
     configureWebhooks: ({ url, duplicates, outOfOrder }) =>

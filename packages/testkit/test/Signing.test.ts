@@ -5,9 +5,14 @@ import { loadVectors, vectorsUrl } from "./vectors.js"
 
 const vectors = loadVectors()
 if (vectors === undefined) console.warn(`Signing vectors skipped: ${vectorsUrl.pathname} is absent`)
+// The skipped suites below are still collected: without the file they read no cases instead of throwing.
+const { request_signing, webhook_signing } = vectors ?? {
+  request_signing: { api_secret_base64: "", vectors: [] },
+  webhook_signing: { secret: "", vectors: [] }
+}
 
 describe.skipIf(vectors === undefined)("request signatures (vectors.json)", () => {
-  const { api_secret_base64: secret, vectors: cases } = vectors!.request_signing
+  const { api_secret_base64: secret, vectors: cases } = request_signing
 
   it.each(cases.map((v) => [`${v.method} ${v.path}`, v] as const))("signs %s as the vendor does", (_, v) => {
     expect(Signing.signRequest(secret, v)).toBe(v.signature)
@@ -36,7 +41,7 @@ describe.skipIf(vectors === undefined)("request signatures (vectors.json)", () =
 })
 
 describe.skipIf(vectors === undefined)("webhook signatures (vectors.json)", () => {
-  const { secret, vectors: cases } = vectors!.webhook_signing
+  const { secret, vectors: cases } = webhook_signing
 
   it.each(cases.map((v) => [v.notification_id, v] as const))(
     "signs notification %s as the vendor does",

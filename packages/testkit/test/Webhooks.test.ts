@@ -4,7 +4,10 @@ import type { AddressInfo } from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
 import { Clock, type Simulator } from "../src/index.js"
 import { call, openAccount, simulator } from "./support.js"
-import { loadVectors } from "./vectors.js"
+import { loadVectors, vectorsUrl } from "./vectors.js"
+
+const vectors = loadVectors()
+if (vectors === undefined) console.warn(`Webhook vector check skipped: ${vectorsUrl.pathname} is absent`)
 
 /** What a receiver got: headers and the raw body, byte for byte. */
 interface Received {
@@ -78,13 +81,9 @@ describe("customer_account_status_changed delivery", () => {
     expect(sim.webhooks().map((w) => w.outcome)).toEqual(["delivered", "delivered"])
   })
 
-  it("signs so that the vectors' verification accepts it", async () => {
-    const vectors = loadVectors()
-    if (vectors === undefined) {
-      console.warn("vector check skipped: shared/spec/vectors.json is absent")
-      return
-    }
-    const { secret, vectors: cases } = vectors.webhook_signing
+  // Reported as skipped, not passed, where the vectors are absent (CI has them beside the repository).
+  it.skipIf(vectors === undefined)("signs so that the vectors' verification accepts it", async () => {
+    const { secret, vectors: cases } = vectors!.webhook_signing
     const v = cases[0]!
     // A simulator on a clock at the vector's instant signs the vector's body as the vendor did.
     const sim = simulator({ clock: Clock.manual(Number(v.timestamp)), webhook: { secret } })

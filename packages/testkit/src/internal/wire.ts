@@ -4,7 +4,7 @@
  */
 import { Api, Limits, Webhook, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
-import type { Account, LedgerEntry } from "./engine.js"
+import type { Account, LedgerEntry } from "./model.js"
 
 const options = { errors: "all", onExcessProperty: "error" } as const
 
