@@ -4,7 +4,7 @@
  * changes with their webhooks, liquidation). The domain decides: `Composition` the members,
  * `Lifecycle` the transitions.
  */
-import { Composition, Endpoint, type Enums, Lifecycle, Zrn } from "@mta/domain"
+import { Api, Composition, Endpoint, type Enums, Lifecycle, Zrn } from "@mta/domain"
 import { Either } from "effect"
 import { errors, json, type RawResponse } from "./http.js"
 import type { Ledger } from "./ledger.js"
@@ -253,7 +253,7 @@ export class Accounts {
   }
 
   private removeMember(zrn: string, endpoint: "removeTenant" | "removeAdvisor", code: string): RawResponse {
-    if (!/^[A-Za-z0-9_-]{6}$/.test(code)) {
+    if (!Api.PATH_PARTICIPANT_CODE.test(code)) {
       return errors.badRequest([
         `${endpoint === "removeTenant" ? "tenant" : "financial_advisor"} in the path must be a participant code of exactly 6 characters of [A-Za-z0-9_-]`
       ])
