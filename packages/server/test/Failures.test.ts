@@ -1,15 +1,18 @@
 /**
  * Every error the proxy can meet, answered: status, headers and body (`toResponse`), whether it is
  * expected (anything else is logged as a bug), and what becomes of a claimed `Idempotency-Key` after
- * it (`resolutionFor`: stored and replayed, freed, or reconciled for a create).
+ * it (`resolutionFor`: stored and replayed, freed, or reconciled for a create). And that the table has
+ * a row for every error class the proxy, the client and the domain export (the compiler checks the
+ * unions; this checks that no class is missing from them).
  */
 import * as C from "@mta/client"
 import { Composition, Lifecycle, Zrn } from "@mta/domain"
 import { Errors } from "@mta/server"
 import { describe, expect, it } from "vitest"
+import * as Failures from "../src/Failures.js"
 import { resolutionFor } from "../src/internal/idempotency.js"
 
-const client = (extra: Record<string, unknown> = {}) => ({
+const client = <X extends object>(extra: X) => ({
   message: "client says",
   messages: ["first", "second"],
   requestId: "rq",
@@ -31,8 +34,7 @@ interface Case {
   readonly status: number
   readonly headers?: Record<string, string>
   readonly body: Record<string, unknown>
-  /** `undefined`: never reaches a claimed key (answered before the middleware or instead of it). */
-  readonly keys: Keys | undefined
+  readonly keys: Keys
 }
 
 const cases: ReadonlyArray<Case> = [
@@ -79,7 +81,7 @@ const cases: ReadonlyArray<Case> = [
     status: 405,
     headers: { allow: "GET, POST" },
     body: { error: "Method Not Allowed", message: "PUT is not allowed", code: "method_not_allowed" },
-    keys: undefined
+    keys: FREED
   },
   {
     name: "RateLimitExceeded (the caller's budget)",
@@ -109,21 +111,21 @@ const cases: ReadonlyArray<Case> = [
     error: new Errors.WebhookRejected({ message: "bad payload", reason: "InvalidPayload" }),
     status: 400,
     body: { errors: ["bad payload"], code: "webhook_rejected" },
-    keys: undefined
+    keys: FREED
   },
   {
     name: "WebhookRejected (notification id)",
     error: new Errors.WebhookRejected({ message: "bad id", reason: "InvalidNotificationId" }),
     status: 400,
     body: { errors: ["bad id"], code: "webhook_rejected" },
-    keys: undefined
+    keys: FREED
   },
   {
     name: "WebhookRejected (signature)",
     error: new Errors.WebhookRejected({ message: "bad signature", reason: "InvalidSignature" }),
     status: 401,
     body: { error: true, message: "bad signature", code: "webhook_rejected" },
-    keys: undefined
+    keys: FREED
   },
   {
     name: "IdempotencyConflict (in flight)",
@@ -131,7 +133,7 @@ const cases: ReadonlyArray<Case> = [
     status: 409,
     headers: { "retry-after": "1" },
     body: { errors: ["busy"], code: "idempotency_in_flight" },
-    keys: undefined
+    keys: FREED
   },
   {
     name: "IdempotencyConflict (outcome pending)",
@@ -139,14 +141,14 @@ const cases: ReadonlyArray<Case> = [
     status: 409,
     headers: { "retry-after": "1" },
     body: { errors: ["pending"], code: "idempotency_outcome_pending" },
-    keys: undefined
+    keys: FREED
   },
   {
     name: "IdempotencyKeyReused",
     error: new Errors.IdempotencyKeyReused({ message: "reused" }),
     status: 422,
     body: { errors: ["reused"], code: "idempotency_mismatch" },
-    keys: undefined
+    keys: FREED
   },
   {
     name: "NotReady",
@@ -296,7 +298,7 @@ const cases: ReadonlyArray<Case> = [
   },
   {
     name: "ServerError without a 5xx status",
-    error: new C.ServerError(client()),
+    error: new C.ServerError(client({})),
     status: 502,
     body: { error: "Internal Server Error", code: "upstream_error" },
     keys: UNKNOWN_OUTCOME
@@ -400,8 +402,8 @@ describe("the failure table", () => {
     "resolves a claimed key after $name",
     ({ error, status, keys }) => {
       const stored = { status, headers: {}, body: "{}" }
-      expect(resolutionFor(true, status, error, () => stored)._tag).toBe(keys![0])
-      expect(resolutionFor(false, status, error, () => stored)._tag).toBe(keys![1])
+      expect(resolutionFor(true, status, error, () => stored)._tag).toBe(keys[0])
+      expect(resolutionFor(false, status, error, () => stored)._tag).toBe(keys[1])
     }
   )
 
@@ -418,5 +420,55 @@ describe("the failure table", () => {
     expect(resolutionFor(false, 500, undefined, () => stored)._tag).toBe("release")
     expect(resolutionFor(true, 500, new Error("bug"), () => stored)._tag).toBe("reconcile")
     expect(resolutionFor(false, 500, new Error("bug"), () => stored)._tag).toBe("release")
+  })
+})
+
+/** Tagged error classes the proxy never meets: each is turned into another error before it could. */
+const NEVER_MET: ReadonlyArray<string> = [
+  // The client's configuration, read once at startup (`Config.ts` reports its own errors).
+  "InvalidConfig",
+  // The webhook route answers `WebhookRejected` with its reason.
+  "WebhookVerificationError",
+  // The proxy checks compositions whole (`Composition.validate`); member changes are the upstream's.
+  "MemberChangeError"
+]
+
+const taggedClasses = (module: object): Array<string> =>
+  Object.values(module).flatMap((v) =>
+    typeof v === "function" && typeof (v as { _tag?: unknown })._tag === "string"
+      ? [(v as unknown as { _tag: string })._tag]
+      : []
+  )
+
+describe("the failure table is exhaustive", () => {
+  it("has a row for every error class exported by the proxy, the client and the domain, and no other", () => {
+    const exported = [
+      ...taggedClasses(Errors),
+      ...taggedClasses(C),
+      ...taggedClasses(Zrn),
+      ...taggedClasses(Composition),
+      ...taggedClasses(Lifecycle)
+    ]
+    expect(Object.keys(Failures.table).sort()).toEqual(exported.filter((t) => !NEVER_MET.includes(t)).sort())
+  })
+
+  it("is answered by at least one case above for every row", () => {
+    const tags = new Set(cases.map((c) => (c.error as { _tag: string })._tag))
+    expect([...tags].sort()).toEqual(Object.keys(Failures.table).sort())
+  })
+
+  it("says whether the upstream call was carried out, and the key follows it", () => {
+    for (const c of cases) {
+      const carriedOut = Failures.carriedOutOf(c.error)
+      const keys = carriedOut === "no" ? FREED : carriedOut === "yes" ? STORED : UNKNOWN_OUTCOME
+      expect([c.name, keys]).toEqual([c.name, c.keys])
+    }
+  })
+
+  it("refuses a table without a row, at compile time", () => {
+    const { OutcomeUnknown: _, ...rest } = Failures.table
+    // @ts-expect-error a table without the row of `OutcomeUnknown` does not compile
+    const incomplete: Failures.Table = rest
+    expect(Object.keys(incomplete)).not.toContain("OutcomeUnknown")
   })
 })

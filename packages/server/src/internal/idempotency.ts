@@ -24,6 +24,7 @@ import { Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
 import type { MiddlewareHandler } from "hono"
 import * as Errors from "../Errors.js"
+import { carriedOutOf } from "../Failures.js"
 import type { KeyResolution, StoredResponse } from "../Store.js"
 import { reconciledResponse } from "../Store.js"
 import { readBody } from "./body.js"
@@ -73,53 +74,24 @@ export const canonicalJson = (value: unknown): string => {
   return JSON.stringify(value) ?? "null"
 }
 
-/** Errors that mean the call was not carried out: its key is freed, so a retry runs it. */
-const NOT_CARRIED_OUT: ReadonlySet<string> = new Set([
-  // Refused by the proxy before anything went upstream.
-  "InvalidRequest",
-  "PayloadTooLarge",
-  "ZrnParseError",
-  "CompositionError",
-  "TransitionRejected",
-  "RateLimitExceeded",
-  "Unauthorized",
-  "Forbidden",
-  "NotReady",
-  "RouteNotFound",
-  "InvalidInput",
-  // Never sent: for a mutation the client's mapping answers `NetworkError` only when the connection
-  // was never made (refused, no route, no such host); anything that may have been sent is
-  // `OutcomeUnknown`.
-  "NetworkError",
-  // Refused by the upstream without effect.
-  "AuthenticationError",
-  "PermissionDenied",
-  "RateLimited",
-  "Unavailable"
-])
-
-/** Upstream answers that are final: stored and replayed, like a success. */
-const DEFINITE: ReadonlySet<string> = new Set([
-  "ValidationError",
-  "NotFound",
-  "Conflict",
-  "IdempotencyMismatch"
-])
-
-/** What becomes of a claimed key, from the call's answer (Stripe's rules, plus reconciliation). */
+/**
+ * What becomes of a claimed key, from the call's answer (Stripe's rules, plus reconciliation): the
+ * failure table says whether the call was carried out (`Failures.ts`).
+ */
 export const resolutionFor = (
   isCreate: boolean,
   status: number,
   error: unknown,
   response: () => StoredResponse
 ): KeyResolution => {
-  const tag = typeof error === "object" && error !== null ? (error as { _tag?: unknown })._tag : undefined
-  if (error === undefined || typeof tag !== "string") {
+  const carriedOut = carriedOutOf(error)
+  // No error, or one the table does not know (a bug, answered 500): by the answer's status.
+  if (carriedOut === undefined) {
     if (status < 500) return { _tag: "complete", response: response() }
     return isCreate ? { _tag: "reconcile" } : { _tag: "release" }
   }
-  if (NOT_CARRIED_OUT.has(tag)) return { _tag: "release" }
-  if (DEFINITE.has(tag)) return { _tag: "complete", response: response() }
+  if (carriedOut === "no") return { _tag: "release" }
+  if (carriedOut === "yes") return { _tag: "complete", response: response() }
   // The outcome is unknown (500/502/504, timeout, dropped connection, an unreadable answer, a bug
   // after the call): a create is reconciled from the webhook inbox and never sent again; every other
   // mutation sets a state, so sending it again cannot apply it twice.
