@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import { Limits } from "@mta/domain"
+import { claimedRecord, decideClaim, type KeyRecord } from "./internal/store/claim.js"
 
 /** What a change to the projection came from. */
 export type StatusSource = "webhook" | "create" | "read"
@@ -251,15 +252,6 @@ export interface MemoryOptions {
   readonly auditLimit?: number
 }
 
-interface MemoryKey {
-  fingerprint: string
-  state: "in_flight" | "completed" | "reconciling"
-  response: StoredResponse | undefined
-  create: AccountIdentity | undefined
-  expiresAt: number
-  leaseUntil: number
-}
-
 /** An in-memory store: for tests. State ends with the process. */
 export const memory = (options: MemoryOptions = {}): Store => {
   const inboxLimit = options.inboxLimit ?? 100_000
@@ -271,7 +263,7 @@ export const memory = (options: MemoryOptions = {}): Store => {
   const log: Array<AccountEvent> = []
   let lastEventId = 0
   const listeners = new Set<(change: Change) => void>()
-  const idempotency = new Map<string, MemoryKey>()
+  const idempotency = new Map<string, KeyRecord>()
   let claims = 0
   const auditLog: Array<AuditEntry> = []
   let lastAuditId = 0
@@ -348,35 +340,27 @@ export const memory = (options: MemoryOptions = {}): Store => {
         listeners.delete(listener)
       }
     },
-    claimIdempotencyKey: async ({ caller, key, fingerprint, now, expiresAt, leaseUntil, create }) => {
-      if (++claims % 10_000 === 0) sweep(now)
-      const id = `${caller}\u0000${key}`
+    claimIdempotencyKey: async (input) => {
+      if (++claims % 10_000 === 0) sweep(input.now)
+      const id = `${input.caller}\u0000${input.key}`
       const found = idempotency.get(id)
-      if (found === undefined || found.expiresAt <= now) {
-        idempotency.set(id, {
-          fingerprint,
-          state: "in_flight",
-          response: undefined,
-          create,
-          expiresAt,
-          leaseUntil
-        })
+      const decision = decideClaim(found, input, input.now)
+      if (decision._tag === "claim" || found === undefined) {
+        idempotency.set(id, claimedRecord(input))
         return { _tag: "claimed" }
       }
-      if (found.fingerprint !== fingerprint) return { _tag: "mismatch" }
-      if (found.state === "completed" && found.response !== undefined) {
-        return { _tag: "replay", response: found.response }
-      }
-      if (found.state === "in_flight") {
-        if (found.leaseUntil > now) return { _tag: "in_flight" }
-        if (found.create === undefined) {
-          found.leaseUntil = leaseUntil
+      switch (decision._tag) {
+        case "take_over":
+          idempotency.set(id, { ...found, leaseUntil: input.leaseUntil })
           return { _tag: "claimed" }
+        case "reconcile": {
+          if (decision.abandoned) idempotency.set(id, { ...found, state: "reconciling" })
+          const account = found.create === undefined ? undefined : accounts.get(identityKey(found.create))
+          return { _tag: "reconciling", account }
         }
-        found.state = "reconciling"
+        default:
+          return decision
       }
-      const account = found.create === undefined ? undefined : accounts.get(identityKey(found.create))
-      return { _tag: "reconciling", account }
     },
     finishCall: async ({ idempotency: key, audit }) => {
       if (key !== undefined) {
@@ -386,12 +370,12 @@ export const memory = (options: MemoryOptions = {}): Store => {
         if (r._tag === "release") {
           if (found !== undefined && found.state !== "completed") idempotency.delete(id)
         } else if (found !== undefined) {
-          if (r._tag === "complete") {
-            found.state = "completed"
-            found.response = r.response
-          } else {
-            found.state = "reconciling"
-          }
+          idempotency.set(
+            id,
+            r._tag === "complete"
+              ? { ...found, state: "completed", response: r.response }
+              : { ...found, state: "reconciling" }
+          )
         }
       }
       const stored: AuditEntry = { ...audit, id: ++lastAuditId }

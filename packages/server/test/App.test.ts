@@ -293,7 +293,15 @@ describe("rate limits", () => {
   })
 
   it("ZH_RATE_LIMIT=0 (egressLimit undefined) turns the vendor budget off", async () => {
-    const h = harness({ egressLimit: undefined })
+    // A caller's share of 0.1% of the default budget (2 000 per 10 s) is 2 requests: with the default
+    // budget, the third is refused...
+    const budgeted = harness({ upstreamShare: 0.001 })
+    for (let i = 0; i < 2; i++) expect((await budgeted.request("/accounts")).status).toBe(200)
+    expect(await (await budgeted.request("/accounts")).json()).toMatchObject({
+      code: "upstream_rate_limited"
+    })
+    // ...with the budget off, none is.
+    const h = harness({ egressLimit: undefined, upstreamShare: 0.001 })
     for (let i = 0; i < 5; i++) expect((await h.request("/accounts")).status).toBe(200)
   })
 })

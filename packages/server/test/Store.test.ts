@@ -94,7 +94,7 @@ const databaseUrl = async (name: string): Promise<string> => {
 for (const sql of sqlStores) {
   describe.skipIf(sql.skip !== undefined)(`${sql.name} store: batches and schema`, () => {
     afterAll(() => {
-      for (const name of ["refused", "upgrade"]) {
+      for (const name of ["refused", "upgrade", "append-only"]) {
         rmSync(join(dataDir, "..", `${dataDir.split("/").pop()}-${name}`), { recursive: true, force: true })
       }
     })
@@ -173,6 +173,37 @@ for (const sql of sqlStores) {
           leaseUntil: now + 60_000
         })
         expect(again).toEqual({ _tag: "in_flight" })
+      } finally {
+        await s.close()
+      }
+    })
+
+    it("keeps the audit log append-only: an UPDATE or a DELETE of a row is refused", async () => {
+      const entry = {
+        at: 1_000,
+        caller: "auditor",
+        action: "lock",
+        target: null,
+        summary: { method: "POST" },
+        outcome: "accepted",
+        status: 202,
+        requestId: "kept"
+      }
+      let s = await sql.open("append-only")
+      try {
+        await s.finishCall({ audit: entry })
+      } finally {
+        await s.close()
+      }
+      await expect(sql.sql("append-only", "UPDATE mta_audit SET outcome = 'changed'")).rejects.toThrow(
+        /append-only/
+      )
+      await expect(sql.sql("append-only", "DELETE FROM mta_audit")).rejects.toThrow(/append-only/)
+      s = await sql.open("append-only")
+      try {
+        expect(await s.audit({ caller: "auditor", limit: 10 })).toEqual([
+          { ...entry, id: expect.any(Number) }
+        ])
       } finally {
         await s.close()
       }

@@ -2,9 +2,8 @@
  * Idempotency keys and the audit log, as one middleware on every mutating endpoint (after caller
  * authentication, budget and scope, so the caller is known and the scope of a key is that caller).
  *
- * With an `Idempotency-Key` the request's fingerprint (SHA-256 of the method, the route, the
- * canonical path parameters and the body as the domain decodes and re-encodes it, keys sorted) is
- * claimed in the store before anything goes upstream:
+ * With an `Idempotency-Key` the request's fingerprint (`./fingerprint.ts`) is claimed in the store
+ * before anything goes upstream (the store decides a claim with `./store/claim.ts`):
  *
  * - new key: the call runs; then its answer is stored (`complete`), or the key is freed (`release`)
  *   when the call was not carried out, or kept for reconciliation when a create's outcome is unknown;
@@ -15,111 +14,44 @@
  *   (participant, label), `Idempotent-Replayed: true`; until then 409 `idempotency_outcome_pending`.
  *   The create is never sent twice.
  *
- * Every call, with a key or without, leaves one audit entry, written in the same atomic step as the
- * key's resolution and before the answer is sent.
+ * What becomes of the key after the call is the failure table's to say (`../Failures.ts`: was the
+ * call carried out?). Every call, with a key or without, leaves one audit entry (`./audit.ts`),
+ * written in the same atomic step as the key's resolution and before the answer is sent.
  */
-import { createHash } from "node:crypto"
 import type { Endpoint } from "@mta/domain"
 import { Zrn } from "@mta/domain"
-import { Either, Schema } from "effect"
+import { Either } from "effect"
 import type { MiddlewareHandler } from "hono"
 import * as Errors from "../Errors.js"
+import { carriedOutOf } from "../Failures.js"
 import type { KeyResolution, StoredResponse } from "../Store.js"
 import { reconciledResponse } from "../Store.js"
+import { auditPath, outcomeOf, summarize } from "./audit.js"
 import { readBody } from "./body.js"
 import type { HonoEnv, Shared } from "./context.js"
-import { hasUnstorable, scrub, scrubText } from "./text.js"
+import { fingerprinter } from "./fingerprint.js"
 
 /** 1-255 visible ASCII characters (Stripe allows 255). */
 const KEY = /^[\x21-\x7e]{1,255}$/
 
-/** Names that look like secrets: their values never reach the audit log. */
-const SECRET = /secret|token|passw|passphrase|authorization|api[-_]?key|signature|credential|cookie/i
-const SUMMARY_LIMIT = 4_096
-
-/** A copy with every secret-looking field replaced. */
-export const redact = (value: unknown, depth = 0): unknown => {
-  if (depth > 8) return "[too deep]"
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1))
-  if (typeof value !== "object" || value === null) return value
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET.test(k) ? "[redacted]" : redact(v, depth + 1)
-  return out
-}
-
 /**
- * JSON with object keys sorted at every level: equal values, equal text. Recursive, on bodies that
- * passed `Limits` (at most 32 levels deep), so the depth of the recursion is bounded.
+ * What becomes of a claimed key, from the call's answer (Stripe's rules, plus reconciliation): the
+ * failure table says whether the call was carried out (`Failures.ts`).
  */
-export const canonicalJson = (value: unknown): string => {
-  if (Array.isArray(value)) {
-    let out = "["
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? "" : ",") + canonicalJson(value[i])
-    return `${out}]`
-  }
-  if (typeof value === "object" && value !== null) {
-    // `sort()` orders by UTF-16 code units, as `<` does.
-    const keys = Object.keys(value).sort()
-    let out = "{"
-    let first = true
-    for (const k of keys) {
-      const v = (value as Record<string, unknown>)[k]
-      if (v === undefined) continue
-      out += `${first ? "" : ","}${JSON.stringify(k)}:${canonicalJson(v)}`
-      first = false
-    }
-    return `${out}}`
-  }
-  return JSON.stringify(value) ?? "null"
-}
-
-/** Errors that mean the call was not carried out: its key is freed, so a retry runs it. */
-const NOT_CARRIED_OUT: ReadonlySet<string> = new Set([
-  // Refused by the proxy before anything went upstream.
-  "InvalidRequest",
-  "PayloadTooLarge",
-  "ZrnParseError",
-  "CompositionError",
-  "TransitionRejected",
-  "RateLimitExceeded",
-  "Unauthorized",
-  "Forbidden",
-  "NotReady",
-  "RouteNotFound",
-  "InvalidInput",
-  // Never sent: for a mutation the client's mapping answers `NetworkError` only when the connection
-  // was never made (refused, no route, no such host); anything that may have been sent is
-  // `OutcomeUnknown`.
-  "NetworkError",
-  // Refused by the upstream without effect.
-  "AuthenticationError",
-  "PermissionDenied",
-  "RateLimited",
-  "Unavailable"
-])
-
-/** Upstream answers that are final: stored and replayed, like a success. */
-const DEFINITE: ReadonlySet<string> = new Set([
-  "ValidationError",
-  "NotFound",
-  "Conflict",
-  "IdempotencyMismatch"
-])
-
-/** What becomes of a claimed key, from the call's answer (Stripe's rules, plus reconciliation). */
 export const resolutionFor = (
   isCreate: boolean,
   status: number,
   error: unknown,
   response: () => StoredResponse
 ): KeyResolution => {
-  const tag = typeof error === "object" && error !== null ? (error as { _tag?: unknown })._tag : undefined
-  if (error === undefined || typeof tag !== "string") {
+  const carriedOut = carriedOutOf(error)
+  // No error, or one the table does not know (a bug, answered 500): by the answer's status.
+  if (carriedOut === undefined) {
     if (status < 500) return { _tag: "complete", response: response() }
     return isCreate ? { _tag: "reconcile" } : { _tag: "release" }
   }
-  if (NOT_CARRIED_OUT.has(tag)) return { _tag: "release" }
-  if (DEFINITE.has(tag)) return { _tag: "complete", response: response() }
+  if (carriedOut === "no") return { _tag: "release" }
+  if (carriedOut === "yes") return { _tag: "complete", response: response() }
   // The outcome is unknown (500/502/504, timeout, dropped connection, an unreadable answer, a bug
   // after the call): a create is reconciled from the webhook inbox and never sent again; every other
   // mutation sets a state, so sending it again cannot apply it twice.
@@ -150,26 +82,9 @@ const zrnOfAccountBody = (body: string): string | null => {
 /** The middleware of one endpoint; a pass-through for reads. */
 export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHandler<HonoEnv> => {
   if (endpoint.method === "GET") return async (_c, next) => next()
-  const request = endpoint.request
-  const decode = request === undefined ? undefined : Schema.decodeUnknownEither(request)
-  const encode = request === undefined ? undefined : Schema.encodeEither(request)
+  const fingerprint = fingerprinter(endpoint)
   const isCreate = endpoint.name === "createAccount"
   const hasBody = endpoint.method === "POST" || endpoint.method === "PATCH"
-
-  /**
-   * The body as the domain reads it (re-encoded, so spelling and key order do not matter). A body the
-   * domain refuses is answered 400 and its key freed, so it is never replayed: its fingerprint need
-   * not tell such bodies apart, and costs nothing to compute.
-   */
-  const canonicalBody = (parsed: unknown): string => {
-    if (decode === undefined || encode === undefined) return ""
-    const decoded = decode(parsed)
-    if (Either.isRight(decoded)) {
-      const encoded = encode(decoded.right)
-      if (Either.isRight(encoded)) return canonicalJson(encoded.right)
-    }
-    return "(a body the domain refuses)"
-  }
 
   return async (c, next) => {
     const caller = c.var.caller
@@ -185,40 +100,24 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
     const reading = hasBody ? await readBody(c) : undefined
     const parsed: unknown =
       reading === undefined ? undefined : reading._tag === "ok" ? reading.value : reading.parsed
-    const rawPath =
-      endpoint.path
-        .replace("{zrn}", target ?? rawZrn ?? "")
-        .replace("{tenant}", c.req.param("tenant") ?? "")
-        .replace("{financial_advisor}", c.req.param("financial_advisor") ?? "") || c.req.path
-    // A path parameter is percent-decoded (`%00` is U+0000), and the SQL stores cannot store U+0000:
-    // the audit records U+FFFD in its place (the call itself is refused: no ZRN or code holds it).
-    const path = scrubText(rawPath)
+    const path = auditPath(
+      endpoint,
+      {
+        zrn: target ?? rawZrn ?? "",
+        tenant: c.req.param("tenant") ?? "",
+        financial_advisor: c.req.param("financial_advisor") ?? ""
+      },
+      c.req.path
+    )
     const key = c.req.header("idempotency-key")
-    const summary = (): Record<string, unknown> => {
-      // A body longer than the summary keeps is not walked at all: only its size is recorded.
-      if (parsed !== undefined && reading !== undefined && reading.length > SUMMARY_LIMIT) {
-        return {
-          method: endpoint.method,
-          path,
-          body: { truncated: true, bytes: reading.length },
-          ...(key === undefined ? {} : { idempotency_key: key })
-        }
-      }
-      const redacted = parsed === undefined ? undefined : redact(parsed)
-      const text = redacted === undefined ? "" : JSON.stringify(redacted)
-      // A body with U+0000 or a lone surrogate is refused (below), but its refusal is audited, and the
-      // SQL stores cannot store either: the summary records U+FFFD in their place. It is a summary of a
-      // request that was refused, not the request. (`redact` cut it at depth 8: `scrub` is bounded.)
-      const body = hasUnstorable(text) ? scrub(redacted) : redacted
-      return {
+    const summary = () =>
+      summarize({
         method: endpoint.method,
         path,
-        ...(body === undefined
-          ? {}
-          : { body: text.length > SUMMARY_LIMIT ? { truncated: true, bytes: text.length } : body }),
-        ...(key === undefined ? {} : { idempotency_key: key })
-      }
-    }
+        body: parsed,
+        bytes: reading?.length,
+        idempotencyKey: key
+      })
 
     const finish = async (
       outcome: string,
@@ -268,10 +167,6 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
           })
         )
       }
-      const fingerprint = createHash("sha256")
-        .update(`${endpoint.method} ${endpoint.path}\n${target ?? rawZrn ?? ""}\n${members.join(",")}\n`)
-        .update(hasBody ? canonicalBody(parsed) : "")
-        .digest("hex")
       const create =
         isCreate && typeof parsed === "object" && parsed !== null
           ? (parsed as { participant_code?: unknown; account_label?: unknown })
@@ -281,7 +176,7 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
         outcome = await shared.store.claimIdempotencyKey({
           caller: caller.name,
           key,
-          fingerprint,
+          fingerprint: fingerprint({ zrn: target ?? rawZrn ?? "", members, body: parsed }),
           now: at,
           expiresAt: at + shared.idempotencyTtlMs,
           leaseUntil: at + shared.idempotencyLeaseMs,
@@ -342,8 +237,7 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
       c.res = new Response(text, c.res)
       if (isCreate && status === 202) target = zrnOfAccountBody(text) ?? target
     }
-    const code = error === undefined ? undefined : Errors.toResponse(error, requestId).body.code
-    const outcome = status < 400 ? "accepted" : typeof code === "string" ? code : `status_${status}`
+    const outcome = outcomeOf(status, error)
     // The stored body is the answer's JSON text as `c.json` wrote it, never the upstream's bytes: a
     // U+0000 the upstream echoed (in a label, in an error message) is in it as the six characters
     // `\u0000`, which every store keeps (a text holding the escape is not a string holding U+0000), and

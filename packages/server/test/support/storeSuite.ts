@@ -10,6 +10,7 @@
 import { randomUUID } from "node:crypto"
 import type { Store } from "@mta/server"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { claimCases, runClaimCase } from "./claimCases.js"
 
 type S = Store.Store
 
@@ -241,6 +242,17 @@ export const storeSuite = (factory: StoreFactory): void => {
         _tag: "reconciling",
         account: { zrn: z, payload }
       })
+    })
+
+    // The same table of cases as `decideClaim` (test/Claims.test.ts): the memory store and the embedded
+    // store's in-process claims decide with it; the SQL stores' `mta_claim` must agree.
+    describe("the claim decision table", () => {
+      for (const c of claimCases) {
+        it(`${c.name}: ${c.decision}, then ${c.again}`, async () => {
+          const { found, expected } = await runClaimCase(s, c)
+          expect(found).toEqual(expected)
+        })
+      }
     })
 
     it("gives exactly one of many concurrent claims of one key", async () => {

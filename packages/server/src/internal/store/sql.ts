@@ -27,6 +27,7 @@ import type {
 } from "../../Store.js"
 import { identityOf } from "../../Store.js"
 import { groupCommit, keyId, type ProjectionRow } from "./batch.js"
+import { claimedRecord, decideClaim } from "./claim.js"
 import { MIGRATION_LOCK, type Migration, migrations } from "./migrations.js"
 
 /** Runs one statement; rows as plain objects. */
@@ -415,8 +416,10 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
           await held.deciding
           continue
         }
-        if (held.input.leaseUntil <= input.now) break // abandoned in flight: taken over
-        return held.input.fingerprint === input.fingerprint ? { _tag: "in_flight" } : { _tag: "mismatch" }
+        // Busy or another request's; anything else (expired, abandoned) the database decides.
+        const decision = decideClaim(claimedRecord(held.input), input, input.now)
+        if (decision._tag === "in_flight" || decision._tag === "mismatch") return decision
+        break
       }
       let decided = () => {}
       const deciding = new Promise<void>((resolve) => {
