@@ -10,17 +10,39 @@ const alias = [
   { find: /^@mta\/(domain|client|testkit|server)$/, replacement: `${root}packages/$1/src/index.ts` }
 ]
 
+/**
+ * Tests that measure a real process's event loop and memory (`production.md` §1): they run in a group
+ * of their own, after every other project has finished, so the other test files' workers do not
+ * compete with the measured proxy for the machine's CPUs.
+ */
+const isolated = ["test/Edge.test.ts"]
+
 export default defineConfig({
   test: {
-    projects: packages.map((name) => ({
-      resolve: { alias },
-      test: {
-        name,
-        root: `${root}packages/${name}`,
-        include: ["test/**/*.test.ts"],
-        testTimeout: 30_000,
-        hookTimeout: 60_000
+    projects: [
+      ...packages.map((name) => ({
+        resolve: { alias },
+        test: {
+          name,
+          root: `${root}packages/${name}`,
+          include: ["test/**/*.test.ts"],
+          exclude: name === "server" ? isolated : [],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          sequence: { groupOrder: 0 }
+        }
+      })),
+      {
+        resolve: { alias },
+        test: {
+          name: "server-edge",
+          root: `${root}packages/server`,
+          include: isolated,
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          sequence: { groupOrder: 1 }
+        }
       }
-    }))
+    ]
   }
 })
