@@ -21,10 +21,7 @@
  * alone from `packages/server`: `tsx --conditions=@mta/source bench/edge.ts`. EDGE_BODY_MB (default
  * 50), EDGE_TOTAL (200), EDGE_CONCURRENCY (4), EDGE_ROUNDS (3) and BENCH_PIN=0 change the run.
  */
-import { spawnSync } from "node:child_process"
-import { writeFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
-import { fileURLToPath } from "node:url"
 import {
   API_BODY_LIMIT,
   cpuMs,
@@ -35,16 +32,16 @@ import {
   idleEventLoopMax,
   MiB,
   mb,
-  measureRssGrowth,
+  measureHugeBody,
   RSS_GROWTH_LIMIT,
   type RssGrowth,
   scrapeEventLoopMax,
-  sendHugeBody,
   sendWorstLoad,
   type WorstInput,
   worstInputs
 } from "../test/support/edge.js"
 import { freePort, type ProxyProcess, startProxyProcess } from "../test/support.js"
+import { canPin, LOAD_CPU, pin, runBench, TEST_CPU, writeResults } from "./support.js"
 
 const BODY_MB = Number(process.env.EDGE_BODY_MB ?? 50)
 const TOTAL = Number(process.env.EDGE_TOTAL ?? 200)
@@ -57,20 +54,8 @@ const TOKEN = "dev-token"
 const IDLE_QUIET_S = 0.025
 
 // ---------------------------------------------------------------------------------------------
-// Placement (as bench/run.ts)
+// Processes (placed as in bench/run.ts: `bench/support.ts`)
 // ---------------------------------------------------------------------------------------------
-
-const LOAD_CPU = 0
-const TEST_CPU = 1
-const canPin =
-  process.env.BENCH_PIN !== "0" &&
-  cpus().length >= 2 &&
-  process.platform === "linux" &&
-  spawnSync("taskset", ["-V"]).status === 0
-
-const pin = (pid: number, cpu: number) => {
-  if (canPin) spawnSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)], { stdio: "ignore" })
-}
 
 const running: Array<ProxyProcess> = []
 const start = async (env: Record<string, string>): Promise<ProxyProcess> => {
@@ -102,21 +87,7 @@ interface RssRow {
 const rssCase = async (c: HugeBodyCase): Promise<RssRow> => {
   const proxy = await start({ MTA_STORE: "memory", LOG_LEVEL: "warn" })
   try {
-    const warm = await fetch(`${proxy.url}${c.path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...c.headers() },
-      body: "{}"
-    })
-    await warm.arrayBuffer()
-    const { growth, result } = await measureRssGrowth(proxy.child.pid!, () =>
-      sendHugeBody({
-        url: proxy.url,
-        path: c.path,
-        headers: c.headers(),
-        totalBytes: BODY_MB * MiB,
-        chunked: c.chunked
-      })
-    )
+    const { growth, result } = await measureHugeBody(proxy, c, BODY_MB * MiB)
     const statusOk =
       result.status === undefined
         ? result.errorCode === "EPIPE" || result.errorCode === "ECONNRESET"
@@ -348,18 +319,11 @@ benchmark of the package). \`EDGE_BODY_MB\` (default 50), \`EDGE_TOTAL\` (200), 
 \`test/Edge.test.ts\`. Event-loop figures include any time the proxy's CPU was taken by other work, so
 they are only comparable on a quiet machine.
 `
-  const results = fileURLToPath(new URL("EDGE-RESULTS.md", import.meta.url))
-  writeFileSync(results, md)
+  const results = writeResults("EDGE-RESULTS.md", md)
   log(
     `\nRSS: ${rssMet ? "met" : "MISSED"}; event-loop max (best round): ${ms(mixedBest)} ms: ${lagMet ? "met" : "MISSED"}`
   )
   log(`wrote ${results}`)
-  stopAll()
-  process.exit(0)
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`)
-  stopAll()
-  process.exit(1)
-})
+runBench(main, stopAll)

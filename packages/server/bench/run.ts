@@ -18,13 +18,14 @@
  * a 2 s warm-up each; BENCH_CONNECTIONS (default 50) connections.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { cpus } from "node:os"
 import { fileURLToPath } from "node:url"
 import { Callers } from "@mta/server"
 import { Signing } from "@mta/testkit"
 import autocannon from "autocannon"
+import { canPin, LOAD_CPU, pin, runBench, TEST_CPU, writeResults } from "./support.js"
 
 const DURATION = Number(process.env.BENCH_DURATION_S ?? 2)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10)
@@ -47,19 +48,6 @@ const CREDENTIALS = {
 // ---------------------------------------------------------------------------------------------
 // Processes and placement
 // ---------------------------------------------------------------------------------------------
-
-const LOAD_CPU = 0
-const TEST_CPU = 1
-const canPin =
-  process.env.BENCH_PIN !== "0" &&
-  cpus().length >= 2 &&
-  process.platform === "linux" &&
-  spawnSync("taskset", ["-V"]).status === 0
-
-/** Moves a process (all its threads) to one CPU. */
-const pin = (pid: number, cpu: number) => {
-  if (canPin) spawnSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)], { stdio: "ignore" })
-}
 
 const children: Array<ChildProcess> = []
 const stopAll = () => {
@@ -506,17 +494,10 @@ Rerun: \`pnpm bench\` at the repository root (all packages), or \`pnpm -C packag
 figures vary with the machine and its load (other work on the same machine shows as lower, more spread
 rounds); the ratios to (a), measured in the same run, are the comparable figures.
 `
-  const results = fileURLToPath(new URL("RESULTS.md", import.meta.url))
-  writeFileSync(results, md)
+  writeResults("RESULTS.md", md)
   process.stdout.write(
     `\nthroughput ${percent(throughput)} of (a), p99 ${p99.toFixed(2)}x: ${met ? "met" : "MISSED"} (every answer different: ${percent(distinct.rpsVsPass)}, ${distinct.p99VsPass.toFixed(2)}x)\n`
   )
-  stopAll()
-  process.exit(0)
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`)
-  stopAll()
-  process.exit(1)
-})
+runBench(main, stopAll)

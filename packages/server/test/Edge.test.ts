@@ -25,11 +25,10 @@ import {
   listening,
   MiB,
   mb,
-  measureRssGrowth,
+  measureHugeBody,
   RSS_GROWTH_LIMIT,
   type SpawnedProxy,
   scrapeEventLoopMax,
-  sendHugeBody,
   sendWorstLoad,
   spawnProxy,
   type WorstLoad,
@@ -60,23 +59,7 @@ describe("a 50 MB body neither grows the proxy by 64 MB nor is read to its end (
     it(c.name, { timeout: 180_000 }, async () => {
       const proxy = await startProxyProcess(EMBEDDED, await freePort())
       try {
-        // Once with a small body first, so the route's code is loaded before the baseline.
-        const warm = await fetch(`${proxy.url}${c.path}`, {
-          method: "POST",
-          headers: { "content-type": "application/json", ...c.headers() },
-          body: "{}"
-        })
-        await warm.arrayBuffer()
-
-        const { growth, result } = await measureRssGrowth(proxy.child.pid!, () =>
-          sendHugeBody({
-            url: proxy.url,
-            path: c.path,
-            headers: c.headers(),
-            totalBytes: TOTAL,
-            chunked: c.chunked
-          })
-        )
+        const { growth, result } = await measureHugeBody(proxy, c, TOTAL)
         const seen = `status ${result.status ?? "none"}, error ${result.errorCode ?? "none"}, ${mb(result.bytesWritten)} written${result.stalled ? ", STALLED" : ""}; RSS ${mb(growth.before)} -> peak ${mb(growth.peak)} (${growth.peakSource}) / settled ${mb(growth.after)}; body ${result.body?.slice(0, 300) ?? "(unread)"}`
 
         expect.soft(result.stalled, `neither answered nor stopped reading: ${seen}`).toBe(false)
@@ -308,6 +291,20 @@ describe("/readyz when only the upstream is down (§2)", () => {
 describe("fair shares of the vendor budget (§6)", () => {
   const budget = { requests: 10, window_ms: 60_000 }
 
+  /** The tests' callers and `bulk` (token `bulk-token`, reads only) whose entry says `upstream_share`. */
+  const withBulk = (upstream_share: number) => {
+    const entries: ReadonlyArray<Callers.CallerEntry> = [
+      ...callerEntries,
+      {
+        name: "bulk",
+        token_sha256: Callers.hashToken("bulk-token"),
+        scopes: ["accounts:read"],
+        upstream_share
+      }
+    ]
+    return Callers.makeAuthenticator(entries)
+  }
+
   const expectUpstreamLimited = async (r: Response, what: string) => {
     const text = await r.text()
     expect(r.status, `${what}: ${text}`).toBe(429)
@@ -340,16 +337,7 @@ describe("fair shares of the vendor budget (§6)", () => {
   })
 
   it("a caller whose entry says upstream_share: 1 may use the whole budget", async () => {
-    const entries: ReadonlyArray<Callers.CallerEntry> = [
-      ...callerEntries,
-      {
-        name: "bulk",
-        token_sha256: Callers.hashToken("bulk-token"),
-        scopes: ["accounts:read"],
-        upstream_share: 1
-      }
-    ]
-    const h = harness({ egressLimit: budget, authenticator: Callers.makeAuthenticator(entries) })
+    const h = harness({ egressLimit: budget, authenticator: withBulk(1) })
     for (let i = 0; i < 10; i++) {
       const r = await h.request("/accounts", { token: "bulk-token" })
       expect(r.status, `read ${i + 1} of 10: ${await r.text()}`).toBe(200)
@@ -360,20 +348,7 @@ describe("fair shares of the vendor budget (§6)", () => {
   })
 
   it("upstreamShare sets the default share; an entry's upstream_share overrides it", async () => {
-    const entries: ReadonlyArray<Callers.CallerEntry> = [
-      ...callerEntries,
-      {
-        name: "bulk",
-        token_sha256: Callers.hashToken("bulk-token"),
-        scopes: ["accounts:read"],
-        upstream_share: 0.8
-      }
-    ]
-    const h = harness({
-      egressLimit: budget,
-      upstreamShare: 0.2,
-      authenticator: Callers.makeAuthenticator(entries)
-    })
+    const h = harness({ egressLimit: budget, upstreamShare: 0.2, authenticator: withBulk(0.8) })
     for (let i = 0; i < 2; i++) {
       const r = await h.request("/accounts", { token: TOKENS.reader })
       expect(r.status, `reader's read ${i + 1} of 2: ${await r.text()}`).toBe(200)

@@ -10,16 +10,7 @@ import { join } from "node:path"
 import { Endpoint } from "@mta/domain"
 import { Logger, Upstream } from "@mta/server"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { harness } from "./support.js"
-
-const createBody = (label: string) => ({
-  participant_code: "CUST01",
-  account_label: label,
-  type: "jtic",
-  tier: "pro",
-  prefunded: false,
-  tenants: ["CUST02"]
-})
+import { createBody, harness } from "./support.js"
 
 describe("reads through the proxy", () => {
   const h = harness()

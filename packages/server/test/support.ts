@@ -53,16 +53,8 @@ export const captureLogs = () => {
   return { lines, destination: destination as unknown as Logger.LoggerOptions["destination"] & Writable }
 }
 
-/** A valid create (a joint JTIC account of CUST01 with tenant CUST02) under `label`. */
-export const createBody = (label: string, fields: Record<string, unknown> = {}) => ({
-  participant_code: "CUST01",
-  account_label: label,
-  type: "jtic",
-  tier: "pro",
-  prefunded: false,
-  tenants: ["CUST02"],
-  ...fields
-})
+/** A valid create (a joint JTIC account of CUST01 with tenant CUST02) under `label`; written once for both packages' tests. */
+export { createBody } from "../../testkit/test/support/bodies.js"
 
 export const WEBHOOK_SECRET = "whsec_server_test_secret"
 
@@ -188,6 +180,36 @@ export const freePort = (): Promise<number> =>
     })
   })
 
+/** A child process of `src/main.ts`, its output captured. */
+export interface MainProcess {
+  readonly child: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+}
+
+/**
+ * `src/main.ts` run as `pnpm start` runs it, with `env` (and `PATH`, `HOME`) as its whole environment:
+ * Node itself with tsx's loader and `--conditions=@mta/source` (what the `tsx` command runs in a child
+ * process), so the child is the proxy and a signal (SIGKILL above all, which `tsx` cannot relay)
+ * reaches the proxy itself.
+ */
+export const spawnMain = (env: Record<string, string>): MainProcess => {
+  const child = spawn(process.execPath, ["--conditions=@mta/source", "--import", "tsx", "src/main.ts"], {
+    cwd: packageDir,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let out = ""
+  let err = ""
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString()
+  })
+  child.stderr!.on("data", (d: Buffer) => {
+    err += d.toString()
+  })
+  return { child, stdout: () => out, stderr: () => err }
+}
+
 /** A proxy process, started as `pnpm start` starts it (`src/main.ts` with tsx's loader and `--conditions=@mta/source`). */
 export interface ProxyProcess {
   readonly url: string
@@ -209,27 +231,11 @@ export const startProxyProcess = async (env: Record<string, string>, port: numbe
     env.MTA_DATA_DIR === undefined && env.DATABASE_URL === undefined && env.MTA_STORE === undefined
       ? mkdtempSync(join(tmpdir(), "mta-proxy-data-"))
       : undefined
-  // Node itself with tsx's loader (what the `tsx` command runs in a child process): the child is the
-  // proxy, so a signal (SIGKILL above all, which `tsx` cannot relay) reaches the proxy itself.
-  const child = spawn(process.execPath, ["--conditions=@mta/source", "--import", "tsx", "src/main.ts"], {
-    cwd: packageDir,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      ...env,
-      ...(ownDataDir === undefined ? {} : { MTA_DATA_DIR: ownDataDir }),
-      PORT: String(port),
-      HOST: "127.0.0.1"
-    },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let out = ""
-  let err = ""
-  child.stdout!.on("data", (d: Buffer) => {
-    out += d.toString()
-  })
-  child.stderr!.on("data", (d: Buffer) => {
-    err += d.toString()
+  const { child, stdout, stderr } = spawnMain({
+    ...env,
+    ...(ownDataDir === undefined ? {} : { MTA_DATA_DIR: ownDataDir }),
+    PORT: String(port),
+    HOST: "127.0.0.1"
   })
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => {
@@ -240,7 +246,7 @@ export const startProxyProcess = async (env: Record<string, string>, port: numbe
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 30_000
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`proxy exited with ${child.exitCode}: ${err}`)
+    if (child.exitCode !== null) throw new Error(`proxy exited with ${child.exitCode}: ${stderr()}`)
     try {
       const r = await fetch(`${url}/healthz`)
       await r.arrayBuffer()
@@ -250,15 +256,15 @@ export const startProxyProcess = async (env: Record<string, string>, port: numbe
     }
     if (Date.now() > deadline) {
       child.kill("SIGKILL")
-      throw new Error(`proxy did not start in 30 s: ${err}`)
+      throw new Error(`proxy did not start in 30 s: ${stderr()}`)
     }
     await new Promise((r) => setTimeout(r, 100))
   }
   return {
     url,
     child,
-    stdout: () => out,
-    stderr: () => err,
+    stdout,
+    stderr,
     exited,
     stop: async (signal = "SIGTERM") => {
       if (child.exitCode === null) child.kill(signal)

@@ -6,6 +6,7 @@
  * word (the server's `Limits.test.ts` sends the same bodies to both and compares them).
  */
 import { describe, expect, it } from "vitest"
+import { codes, createBody, nestedArrays, rawCreate } from "./support/bodies.js"
 import { call, simulator } from "./support.js"
 
 /** 😀 (U+1F600): one character, 2 UTF-16 units, 4 UTF-8 bytes. */
@@ -15,24 +16,6 @@ const LABEL_256 = "account_label: expected a string of at most 255 characters, g
 const TOO_LARGE = "request body is larger than 65536 bytes"
 const LONE = "expected valid Unicode text, got a lone UTF-16 surrogate"
 const NESTING = "expected JSON nested at most 32 levels deep, got deeper nesting here"
-
-const createBody = (label: string, fields: Record<string, unknown> = {}) => ({
-  participant_code: "CUST01",
-  account_label: label,
-  type: "jtic",
-  tier: "pro",
-  prefunded: false,
-  tenants: ["CUST02"],
-  ...fields
-})
-
-/** A create as raw JSON text, `account_label` written as given (so it may hold `\ud800`). */
-const rawCreate = (labelJson: string, extra = "") =>
-  `{"participant_code":"CUST01","account_label":"${labelJson}","type":"jtic","tier":"pro","prefunded":false,"tenants":["CUST02"]${extra}}`
-
-const nestedArrays = (depth: number) => `${"[".repeat(depth)}0${"]".repeat(depth)}`
-
-const codes = (n: number) => Array.from({ length: n }, (_, i) => `C${String(i).padStart(5, "0")}`)
 
 type Sim = ReturnType<typeof simulator>
 

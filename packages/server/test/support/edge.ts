@@ -7,12 +7,12 @@
  *
  * Nothing here allocates a huge body: a body of any size is streamed from one reused chunk.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { readFileSync, writeFileSync } from "node:fs"
 import { request as httpRequest } from "node:http"
 import { connect } from "node:net"
-import { packageDir } from "../support.js"
+import { createBody, spawnMain } from "../support.js"
 
 export const MiB = 1024 * 1024
 export const KiB = 1024
@@ -257,6 +257,26 @@ export const sendHugeBody = (options: HugeBodyOptions): Promise<HugeBodyOutcome>
     pump()
   })
 
+/**
+ * The resident-size growth of a running proxy while one huge-body case of `totalBytes` is sent to it:
+ * once with a small body first, so the route's code is loaded before the baseline.
+ */
+export const measureHugeBody = async (
+  proxy: { readonly url: string; readonly child: ChildProcess },
+  c: HugeBodyCase,
+  totalBytes: number
+): Promise<{ readonly growth: RssGrowth; readonly result: HugeBodyOutcome }> => {
+  const warm = await fetch(`${proxy.url}${c.path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...c.headers() },
+    body: "{}"
+  })
+  await warm.arrayBuffer()
+  return measureRssGrowth(proxy.child.pid!, () =>
+    sendHugeBody({ url: proxy.url, path: c.path, headers: c.headers(), totalBytes, chunked: c.chunked })
+  )
+}
+
 /** Bogus but well-formed zerohash signature headers: the proxy must refuse the size before checking them. */
 export const fakeWebhookHeaders = (): Record<string, string> => ({
   "x-zh-hook-payload-type": "customer_account_status_changed",
@@ -352,16 +372,6 @@ const shuffle = <A>(random: () => number, xs: Array<A>): Array<A> => {
   return xs
 }
 
-/** A valid create's fields (the bodies below add to them). */
-const base = (label: string) => ({
-  participant_code: "CUST01",
-  account_label: label,
-  type: "jtic",
-  tier: "pro",
-  prefunded: false,
-  tenants: ["CUST02"]
-})
-
 export interface WorstInput {
   readonly name: string
   readonly path: string
@@ -392,7 +402,7 @@ export const worstInputs = (): ReadonlyArray<WorstInput> => {
 
   // many-keys
   {
-    const head = JSON.stringify(base("edge-many-keys")).slice(0, -1)
+    const head = JSON.stringify(createBody("edge-many-keys")).slice(0, -1)
     const keys: Array<string> = []
     let size = head.length + 1
     for (let i = 0; ; i++) {
@@ -408,7 +418,7 @@ export const worstInputs = (): ReadonlyArray<WorstInput> => {
   {
     let chain = `"${text(random, 16)}"`
     for (let level = 32; level >= 3; level--) chain = level % 2 === 0 ? `{"a":${chain}}` : `[${chain}]`
-    const head = `${JSON.stringify(base("edge-deep")).slice(0, -1)},"x":[`
+    const head = `${JSON.stringify(createBody("edge-deep")).slice(0, -1)},"x":[`
     let body = head
     for (let n = 0; n < 100 && body.length + chain.length + 3 <= BUDGET; n++)
       body += `${n === 0 ? "" : ","}${chain}`
@@ -426,7 +436,7 @@ export const worstInputs = (): ReadonlyArray<WorstInput> => {
   // arrays-100
   {
     const overhead = JSON.stringify({
-      ...base("edge-arrays-100"),
+      ...createBody("edge-arrays-100"),
       tenants: [],
       financial_advisors: []
     }).length
@@ -436,14 +446,14 @@ export const worstInputs = (): ReadonlyArray<WorstInput> => {
     inputs.push({
       name: "arrays-100",
       path: "/accounts",
-      body: JSON.stringify({ ...base("edge-arrays-100"), tenants, financial_advisors: advisors })
+      body: JSON.stringify({ ...createBody("edge-arrays-100"), tenants, financial_advisors: advisors })
     })
   }
 
   // arrays-1024
   {
     const overhead = JSON.stringify({
-      ...base("edge-arrays-1024"),
+      ...createBody("edge-arrays-1024"),
       tenants: [],
       financial_advisors: []
     }).length
@@ -453,7 +463,7 @@ export const worstInputs = (): ReadonlyArray<WorstInput> => {
       name: "arrays-1024",
       path: "/accounts",
       body: JSON.stringify({
-        ...base("edge-arrays-1024"),
+        ...createBody("edge-arrays-1024"),
         tenants: all.slice(0, 100),
         financial_advisors: all.slice(100)
       })
@@ -462,7 +472,7 @@ export const worstInputs = (): ReadonlyArray<WorstInput> => {
 
   // long-strings
   {
-    const head = JSON.stringify(base("edge-long-strings")).slice(0, -1)
+    const head = JSON.stringify(createBody("edge-long-strings")).slice(0, -1)
     let body = head
     while (body.length + 2 * 1_024 + 6 + 1 <= BUDGET)
       body += `,"${text(random, 1_024)}":"${text(random, 1_024)}"`
@@ -478,7 +488,7 @@ export const worstInputs = (): ReadonlyArray<WorstInput> => {
       name: "schema-valid",
       path: "/accounts",
       body: JSON.stringify({
-        ...base(text(random, 255)),
+        ...createBody(text(random, 255)),
         tenants: codes("T"),
         financial_advisors: codes("A")
       })
@@ -585,27 +595,15 @@ export interface SpawnedProxy {
  * given (no forced `HOST`, no data directory) and without waiting for it to listen.
  */
 export const spawnProxy = (env: Record<string, string>): SpawnedProxy => {
-  const child = spawn(process.execPath, ["--conditions=@mta/source", "--import", "tsx", "src/main.ts"], {
-    cwd: packageDir,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let out = ""
-  let err = ""
-  child.stdout!.on("data", (d: Buffer) => {
-    out += d.toString()
-  })
-  child.stderr!.on("data", (d: Buffer) => {
-    err += d.toString()
-  })
+  const { child, stdout, stderr } = spawnMain(env)
   const exited = new Promise<number | null>((resolve) => {
     if (child.exitCode !== null) resolve(child.exitCode)
     else child.once("exit", (code, signal) => resolve(code ?? (signal === null ? null : -1)))
   })
   return {
     child,
-    stdout: () => out,
-    stderr: () => err,
+    stdout,
+    stderr,
     exited,
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
