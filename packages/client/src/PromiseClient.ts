@@ -37,11 +37,7 @@ export interface PromiseWaitOptions extends WaitOptions {
 }
 
 /** The Effect service's endpoint methods (`EndpointMethods`), each returning a Promise. */
-export type PromiseEndpointMethods = {
-  [N in Endpoint.Name as Protocol.MethodName<N>]: (
-    ...args: [...Protocol.Args<Protocol.RowOf<N>>, options?: PromiseCallOptions]
-  ) => Promise<Protocol.Result<Protocol.RowOf<N>>>
-}
+export type PromiseEndpointMethods = Protocol.Methods<PromiseCallOptions, Protocol.Promised>
 
 /** The Promise client. Every rejection is a `ClientError` (or the abort reason). */
 export interface Client extends PromiseEndpointMethods {
@@ -79,13 +75,13 @@ export const createClient = (config: ClientConfig): Client => {
   if (Either.isLeft(resolved)) throw resolved.left
   const service = fromResolved(resolved.right)
 
-  const endpoints = Protocol.methods<PromiseCallOptions, Promise<unknown>>((row, args, options) => {
+  const endpoints = Protocol.methods<PromiseCallOptions, Protocol.Promised>((row, args, options) => {
     const { effectOptions, signal } = split(options)
     const method = service[Protocol.methodName(row.name as Endpoint.Name)] as (
       ...all: ReadonlyArray<unknown>
     ) => Effect.Effect<unknown, ClientError>
     return runPromise(method(...args, effectOptions), signal)
-  }) as unknown as PromiseEndpointMethods
+  })
 
   const client: Client = {
     ...endpoints,

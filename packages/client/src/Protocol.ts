@@ -68,6 +68,33 @@ export type Result<E extends Row> = E["response"] extends typeof Api.Accepted
 /** The method that calls an endpoint once: the endpoint's name, `getLedgerPage` for one page of a list. */
 export type MethodName<N extends Endpoint.Name> = N extends "listLedgerAccounts" ? "getLedgerPage" : N
 
+/**
+ * What a method answers, as a type of one parameter `A` (a "type lambda"): `Promised` is
+ * `Promise<A>`; the Effect client's is `Effect<A, ClientError>`.
+ */
+export interface Kind {
+  readonly A: unknown
+  readonly type: unknown
+}
+
+/** `F` of `A`. */
+export type Apply<F extends Kind, A> = (F & { readonly A: A })["type"]
+
+/** `Promise<A>`. */
+export interface Promised extends Kind {
+  readonly type: Promise<this["A"]>
+}
+
+/**
+ * One method per endpoint of the table, named by `MethodName`: the endpoint's `Args`, then an
+ * options argument `O`, answering `F` of its `Result`.
+ */
+export type Methods<O, F extends Kind> = {
+  readonly [N in Endpoint.Name as MethodName<N>]: (
+    ...args: [...Args<RowOf<N>>, options?: O]
+  ) => Apply<F, Result<RowOf<N>>>
+}
+
 // ---------------------------------------------------------------------------------------------
 // Requests
 // ---------------------------------------------------------------------------------------------
@@ -445,16 +472,15 @@ export const methodName = <N extends Endpoint.Name>(name: N): MethodName<N> =>
   (name === "listLedgerAccounts" ? "getLedgerPage" : name) as MethodName<N>
 
 /**
- * One method per endpoint of the table, named by `methodName`: each takes the endpoint's `Args`,
- * then one options argument, and calls `invoke`. The caller gives the object its type.
+ * The `Methods` of `invoke`: each passes its endpoint's row, exactly its `Args` (missing ones
+ * `undefined`, so the options never take an argument's place) and its options.
  */
-export const methods = <O, R>(
-  invoke: (row: Row, args: ReadonlyArray<unknown>, options: O | undefined) => R
-): Readonly<Record<MethodName<Endpoint.Name>, (...all: ReadonlyArray<unknown>) => R>> => {
-  const out: Record<string, (...all: ReadonlyArray<unknown>) => R> = {}
+export const methods = <O, F extends Kind>(
+  invoke: (row: Row, args: ReadonlyArray<unknown>, options: O | undefined) => Apply<F, unknown>
+): Methods<O, F> => {
+  const out: Record<string, (...all: ReadonlyArray<unknown>) => unknown> = {}
   for (const row of Endpoint.all) {
     const n = arity(row)
-    // Exactly `n` arguments (missing ones `undefined`), so the options never take an argument's place.
     out[methodName(row.name as Endpoint.Name)] = (...all) =>
       invoke(
         row,
@@ -462,5 +488,5 @@ export const methods = <O, R>(
         all[n] as O | undefined
       )
   }
-  return out as Record<MethodName<Endpoint.Name>, (...all: ReadonlyArray<unknown>) => R>
+  return out as unknown as Methods<O, F>
 }

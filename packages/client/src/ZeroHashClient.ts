@@ -68,6 +68,11 @@ export interface StatusReached {
   readonly account: Account | undefined
 }
 
+/** `Effect<A, ClientError>`, what the methods answer. */
+export interface Effected extends Protocol.Kind {
+  readonly type: Effect.Effect<this["A"], ClientError>
+}
+
 /**
  * One method per endpoint of `Endpoint.table`, each taking the endpoint's `Protocol.Args` and then
  * `CallOptions`: `createAccount(body)`, `updateAccount(zrn, body)`, `getAccount(zrn)`,
@@ -75,11 +80,7 @@ export interface StatusReached {
  * `(zrn)`, `addTenant`, `removeTenant`, `addAdvisor` and `removeAdvisor` `(zrn, participantCode)`,
  * and `getLedgerPage(query?)` (one page of ledger accounts, `query.page` default 1).
  */
-export type EndpointMethods = {
-  readonly [N in Endpoint.Name as Protocol.MethodName<N>]: (
-    ...args: [...Protocol.Args<Protocol.RowOf<N>>, options?: CallOptions]
-  ) => Effect.Effect<Protocol.Result<Protocol.RowOf<N>>, ClientError>
-}
+export type EndpointMethods = Protocol.Methods<CallOptions, Effected>
 
 /** The methods of the client. Every failure is a `ClientError`. */
 export interface Service extends EndpointMethods {
@@ -155,9 +156,9 @@ export const fromResolved = (resolved: Resolved): Service => {
       }
     )
 
-  const endpoints = Protocol.methods<CallOptions, Effect.Effect<unknown, ClientError>>((row, args, options) =>
+  const endpoints = Protocol.methods<CallOptions, Effected>((row, args, options) =>
     call(row, args as Protocol.Args<Protocol.Row>, options)
-  ) as unknown as EndpointMethods
+  )
 
   const listLedgerAccounts: Service["listLedgerAccounts"] = (query = {}, options) =>
     Stream.paginateChunkEffect(query.page ?? 1, (page) =>

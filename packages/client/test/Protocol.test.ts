@@ -201,19 +201,25 @@ describe("Protocol.response", () => {
   })
 })
 
+/** Methods that answer their endpoint's name. */
+interface Named extends Protocol.Kind {
+  readonly type: string
+}
+
 describe("Protocol.methods", () => {
   it("makes one method per endpoint, each passing exactly its arguments and then the options", () => {
     const seen: Array<unknown> = []
-    const methods = Protocol.methods<string, void>((row, args, options) => {
+    const methods = Protocol.methods<string, Named>((row, args, options) => {
       seen.push([row.name, args, options])
+      return row.name
     })
     expect(Object.keys(methods).sort()).toEqual(
       Endpoint.all.map((row) => Protocol.methodName(row.name as Endpoint.Name)).sort()
     )
-    methods.getLedgerPage!()
-    methods.getLedgerPage!(undefined, "o")
-    methods.addTenant!(ZRN, "CUST02", "o")
-    methods.lock!(ZRN)
+    expect(methods.getLedgerPage()).toBe("listLedgerAccounts")
+    methods.getLedgerPage(undefined, "o")
+    methods.addTenant(ZRN, "CUST02", "o")
+    methods.lock(ZRN)
     expect(seen).toEqual([
       ["listLedgerAccounts", [undefined], undefined],
       ["listLedgerAccounts", [undefined], "o"],

@@ -148,7 +148,7 @@ export const make = (options: UpstreamOptions): UpstreamClient => {
     return new Answer(status, text, result.right)
   }
 
-  const endpoints = Protocol.methods<CallOptions, Promise<unknown>>(async (row, args, call) => {
+  const endpoints = Protocol.methods<CallOptions, Protocol.Promised>(async (row, args, call) => {
     return (await send(row, args, call)).value
   })
   const read = (name: "getAccount" | "getStatusReason" | "listLedgerAccounts") => {
@@ -160,5 +160,5 @@ export const make = (options: UpstreamOptions): UpstreamClient => {
     getStatusReason: read("getStatusReason"),
     getLedgerPage: read("listLedgerAccounts")
   }
-  return { ...endpoints, raw } as unknown as UpstreamClient
+  return { ...endpoints, raw }
 }
