@@ -15,8 +15,6 @@ import { delayFor, type RetryPolicy } from "../Retry.js"
 import type { Transport } from "../Transport.js"
 import { fromTimeout, fromTransportFailure } from "./errors.js"
 
-export type { Auth }
-
 /** Everything a call needs from the client's configuration. */
 export interface Settings {
   readonly baseUrl: string
@@ -112,12 +110,13 @@ const attempt = <A>(
   timeoutMs: number
 ): Effect.Effect<A, ClientError> =>
   Effect.flatMap(Clock.currentTimeMillis, (nowMs) => {
+    const signed = headers(settings.auth, request, settings.userAgent, nowMs)
     const exchange: Exchange = (signal) =>
       settings
         .transport({
           method: request.method,
           url: `${settings.baseUrl}${request.path}`,
-          headers: headers(settings.auth, request, settings.userAgent, nowMs),
+          headers: signed,
           body: request.body,
           signal
         })
