@@ -10,7 +10,8 @@
  */
 import { Enums } from "@mta/domain"
 import { Config, Either, Option, Redacted, Schema } from "effect"
-import type { Auth, Settings } from "./internal/http.js"
+import type { Settings } from "./internal/http.js"
+import type { Auth } from "./Protocol.js"
 import { defaultPolicy, type RetryPolicy } from "./Retry.js"
 import { makeSigner } from "./Signing.js"
 import { type FetchLike, fetchTransport, type Transport } from "./Transport.js"

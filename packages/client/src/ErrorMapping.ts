@@ -1,6 +1,7 @@
 /**
- * The status → error mapping of `upstream-api.md`, for code that sends requests itself (the proxy's
- * own upstream path) and must answer the same `ClientError`s as the client. The client uses exactly
+ * The status → error mapping of `upstream-api.md`, for code that sends requests itself and must
+ * answer the same `ClientError`s as the client (`Protocol.response` applies it to a response; the
+ * proxy's upstream maps its transport failures with `fromExchangeFailure`). The client uses exactly
  * these functions, so there is still one place that decides which response is which error.
  *
  * @since 0.1.0

@@ -8,22 +8,18 @@
  *
  * @since 0.1.0
  */
-import type { Enums } from "@mta/domain"
+import type { Endpoint, Enums } from "@mta/domain"
 import { Cause, Effect, Either, Exit, Option } from "effect"
 import { type ClientConfig, resolve } from "./ClientConfig.js"
 import type { ClientError } from "./ClientError.js"
+import * as Protocol from "./Protocol.js"
 import {
-  type Account,
   type CallOptions,
-  type CreateAccountInput,
   fromResolved,
   type LedgerAccount,
-  type LedgerPage,
   type LedgerQueryInput,
   type Service,
   type StatusReached,
-  type StatusReason,
-  type UpdateAccountInput,
   type WaitOptions,
   withSummary,
   type ZrnInput
@@ -40,26 +36,13 @@ export interface PromiseWaitOptions extends WaitOptions {
   readonly signal?: AbortSignal | undefined
 }
 
+/** The Effect service's endpoint methods (`EndpointMethods`), each returning a Promise. */
+export type PromiseEndpointMethods = Protocol.Methods<PromiseCallOptions, Protocol.Promised>
+
 /** The Promise client. Every rejection is a `ClientError` (or the abort reason). */
-export interface Client {
-  createAccount(body: CreateAccountInput, options?: PromiseCallOptions): Promise<Account>
-  updateAccount(zrn: ZrnInput, body: UpdateAccountInput, options?: PromiseCallOptions): Promise<Account>
-  getAccount(zrn: ZrnInput, options?: PromiseCallOptions): Promise<Account>
-  getStatusReason(zrn: ZrnInput, options?: PromiseCallOptions): Promise<StatusReason>
-  lock(zrn: ZrnInput, options?: PromiseCallOptions): Promise<void>
-  unlock(zrn: ZrnInput, options?: PromiseCallOptions): Promise<void>
-  withdrawLock(zrn: ZrnInput, options?: PromiseCallOptions): Promise<void>
-  withdrawUnlock(zrn: ZrnInput, options?: PromiseCallOptions): Promise<void>
-  addTenant(zrn: ZrnInput, participantCode: string, options?: PromiseCallOptions): Promise<void>
-  removeTenant(zrn: ZrnInput, participantCode: string, options?: PromiseCallOptions): Promise<void>
-  addAdvisor(zrn: ZrnInput, participantCode: string, options?: PromiseCallOptions): Promise<void>
-  removeAdvisor(zrn: ZrnInput, participantCode: string, options?: PromiseCallOptions): Promise<void>
-  divest(zrn: ZrnInput, options?: PromiseCallOptions): Promise<void>
-  close(zrn: ZrnInput, options?: PromiseCallOptions): Promise<void>
+export interface Client extends PromiseEndpointMethods {
   /** Every ledger account matching the filters, fetched page by page as the loop asks for them. */
   listLedgerAccounts(query?: LedgerQueryInput, options?: PromiseCallOptions): AsyncIterable<LedgerAccount>
-  /** One page of ledger accounts. */
-  getLedgerPage(query?: LedgerQueryInput, options?: PromiseCallOptions): Promise<LedgerPage>
   /** Resolves when the account has `status`; rejects with `Timeout` after `options.timeoutMs`. */
   waitForStatus(
     zrn: ZrnInput,
@@ -92,50 +75,16 @@ export const createClient = (config: ClientConfig): Client => {
   if (Either.isLeft(resolved)) throw resolved.left
   const service = fromResolved(resolved.right)
 
-  const zrnCall =
-    (method: (zrn: ZrnInput, options?: CallOptions) => Effect.Effect<void, ClientError>) =>
-    (zrn: ZrnInput, options?: PromiseCallOptions) => {
-      const { effectOptions, signal } = split(options)
-      return runPromise(method(zrn, effectOptions), signal)
-    }
-  const memberCall =
-    (method: (zrn: ZrnInput, code: string, options?: CallOptions) => Effect.Effect<void, ClientError>) =>
-    (zrn: ZrnInput, code: string, options?: PromiseCallOptions) => {
-      const { effectOptions, signal } = split(options)
-      return runPromise(method(zrn, code, effectOptions), signal)
-    }
+  const endpoints = Protocol.methods<PromiseCallOptions, Protocol.Promised>((row, args, options) => {
+    const { effectOptions, signal } = split(options)
+    const method = service[Protocol.methodName(row.name as Endpoint.Name)] as (
+      ...all: ReadonlyArray<unknown>
+    ) => Effect.Effect<unknown, ClientError>
+    return runPromise(method(...args, effectOptions), signal)
+  })
 
   const client: Client = {
-    createAccount: (body, options) => {
-      const { effectOptions, signal } = split(options)
-      return runPromise(service.createAccount(body, effectOptions), signal)
-    },
-    updateAccount: (zrn, body, options) => {
-      const { effectOptions, signal } = split(options)
-      return runPromise(service.updateAccount(zrn, body, effectOptions), signal)
-    },
-    getAccount: (zrn, options) => {
-      const { effectOptions, signal } = split(options)
-      return runPromise(service.getAccount(zrn, effectOptions), signal)
-    },
-    getStatusReason: (zrn, options) => {
-      const { effectOptions, signal } = split(options)
-      return runPromise(service.getStatusReason(zrn, effectOptions), signal)
-    },
-    lock: zrnCall(service.lock),
-    unlock: zrnCall(service.unlock),
-    withdrawLock: zrnCall(service.withdrawLock),
-    withdrawUnlock: zrnCall(service.withdrawUnlock),
-    addTenant: memberCall(service.addTenant),
-    removeTenant: memberCall(service.removeTenant),
-    addAdvisor: memberCall(service.addAdvisor),
-    removeAdvisor: memberCall(service.removeAdvisor),
-    divest: zrnCall(service.divest),
-    close: zrnCall(service.close),
-    getLedgerPage: (query, options) => {
-      const { effectOptions, signal } = split(options)
-      return runPromise(service.getLedgerPage(query, effectOptions), signal)
-    },
+    ...endpoints,
     listLedgerAccounts: (query = {}, options) => {
       const { effectOptions, signal } = split(options)
       return {

@@ -30,8 +30,11 @@ export {
   type Client,
   createClient,
   type PromiseCallOptions,
+  type PromiseEndpointMethods,
   type PromiseWaitOptions
 } from "./PromiseClient.js"
+// The wire protocol: requests, headers and responses of every endpoint
+export * as Protocol from "./Protocol.js"
 export * as Retry from "./Retry.js"
 export * as Signing from "./Signing.js"
 // Signing, webhooks, transports
@@ -63,6 +66,7 @@ export {
   type Account,
   type CallOptions,
   type CreateAccountInput,
+  type EndpointMethods,
   type LedgerAccount,
   type LedgerPage,
   type LedgerQueryInput,

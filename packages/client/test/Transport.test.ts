@@ -48,10 +48,32 @@ const request = (overrides: Partial<TransportRequest> = {}): TransportRequest =>
   ...overrides
 })
 
+/**
+ * A loopback port nothing listens on. (Not port 1: `fetch` refuses it as a "bad port" without trying
+ * to connect, which is not the refusal meant here.)
+ */
+const closedPort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const probe = createServer()
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+
+/** Node's error code of a rejection, on the error or its cause (`fetch` wraps it in a `TypeError`). */
+const codeOf = (error: unknown): unknown =>
+  (error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code
+
 describe.each([
-  ["nodeTransport", () => nodeTransport()],
-  ["fetchTransport", () => fetchTransport()]
-])("%s", (_, make) => {
+  [
+    "nodeTransport",
+    () => nodeTransport(),
+    // Node's own AbortError, carrying the reason.
+    (reason: Error) => expect.objectContaining({ name: "AbortError", code: "ABORT_ERR", cause: reason })
+  ],
+  ["fetchTransport", () => fetchTransport(), (reason: Error) => reason]
+])("%s", (_, make, abortedWith) => {
   it("sends the method, path with query, headers and the exact body bytes; reads status, headers and body", async () => {
     let seen: Record<string, unknown> = {}
     handler = (req, res, body) => {
@@ -86,9 +108,22 @@ describe.each([
     const transport = make()
     const controller = new AbortController()
     const pending = transport(request({ signal: controller.signal }))
-    controller.abort(new Error("gave up"))
-    await expect(pending).rejects.toBeDefined()
-    await expect(transport(request({ url: "http://127.0.0.1:1/accounts" }))).rejects.toBeDefined()
+    const reason = new Error("gave up")
+    controller.abort(reason)
+    await expect(pending).rejects.toEqual(abortedWith(reason))
+    // Refused: Node's ECONNREFUSED, which the error mapping reads as "never sent" (so a plain,
+    // retryable NetworkError even for a mutation).
+    const refused = await rejection(
+      transport(request({ url: `http://127.0.0.1:${await closedPort()}/accounts` }))
+    )
+    expect(codeOf(refused)).toBe("ECONNREFUSED")
+    expect(ErrorMapping.neverSent(refused)).toBe(true)
+    expect(
+      ErrorMapping.fromTransportFailure(
+        { operation: "lock", method: "POST", path: "/accounts", requestId: "r1", idempotencyKey: undefined },
+        refused
+      )
+    ).toBeInstanceOf(NetworkError)
   })
 })
 
@@ -353,9 +388,14 @@ describe("nodeTransport: the abort signal", () => {
       await Promise.all(calls)
       expect(listeners(signal)).toBe(0)
       // Refused, dropped and timed out.
-      await expect(transport(request({ url: "http://127.0.0.1:1/x", signal }))).rejects.toBeDefined()
+      await expect(transport(request({ url: "http://127.0.0.1:1/x", signal }))).rejects.toMatchObject({
+        code: "ECONNREFUSED"
+      })
       handler = (req) => req.socket.destroy()
-      await expect(transport(request({ signal }))).rejects.toBeDefined()
+      await expect(transport(request({ signal }))).rejects.toMatchObject({
+        code: "ECONNRESET",
+        message: "socket hang up"
+      })
       handler = () => {}
       await expect(transport.exchange({ ...request({ signal }), timeoutMs: 20 })).rejects.toBeInstanceOf(
         TransportTimeout

@@ -272,10 +272,12 @@ export type PathParams<N extends Name> = {
  * The request path of an endpoint. A parsed `zrn` is written canonical; every value is inserted as
  * given, colons unencoded (the vendor's examples and our signing Decision), so pass a canonical ZRN.
  */
-export const pathFor = <N extends Name>(name: N, params: PathParams<N>): string => {
-  const values = params as Readonly<Record<string, Zrn.Zrn | string>>
-  return table[name].path.replace(/\{(\w+)\}/g, (_, key: string) => {
-    const value = values[key]
+export const pathFor = <N extends Name>(name: N, params: PathParams<N>): string =>
+  fillPath(table[name].path, params as Readonly<Record<string, Zrn.Zrn | string>>)
+
+/** `pathFor` for any path template, the table's or another (the proxy's own long poll). */
+export const fillPath = (template: string, params: Readonly<Record<string, Zrn.Zrn | string>>): string =>
+  template.replace(/\{(\w+)\}/g, (_, key: string) => {
+    const value = params[key]
     return value instanceof Zrn.Zrn ? Zrn.format(value) : String(value)
   })
-}

@@ -13,6 +13,9 @@
  * median of the rounds' ratios (the two measured seconds apart), so a burst of load from elsewhere on
  * the machine does not decide a comparison.
  *
+ * Then the proxy and (a) again at a fixed 1,000 requests/s (an open-loop schedule, not autocannon's
+ * per-second bursts), for the latency a caller sees below saturation.
+ *
  * Writes `bench/RESULTS.md`. Rerun: `pnpm bench` at the repo root, or `pnpm -C packages/server bench`.
  * Bounded: BENCH_ROUNDS (default 10) rounds of BENCH_DURATION_S (default 2) seconds per target, after
  * a 2 s warm-up each; BENCH_CONNECTIONS (default 50) connections.
@@ -25,6 +28,7 @@ import { fileURLToPath } from "node:url"
 import { Callers } from "@mta/server"
 import { Signing } from "@mta/testkit"
 import autocannon from "autocannon"
+import { measurePaced, median, pacedTable, percentile, RATE, ratio } from "./paced.js"
 import { canPin, LOAD_CPU, pin, runBench, TEST_CPU, writeResults } from "./support.js"
 
 const DURATION = Number(process.env.BENCH_DURATION_S ?? 2)
@@ -229,11 +233,6 @@ const load = (target: Target, duration: number) =>
     })
   })
 
-const percentile = (sorted: Float64Array, q: number): number =>
-  sorted.length === 0
-    ? 0
-    : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
-
 const measureOnce = async (target: Target): Promise<Run> => {
   if (target.placeDuring === true) pin(target.pid, TEST_CPU)
   try {
@@ -258,12 +257,6 @@ const measureOnce = async (target: Target): Promise<Run> => {
   }
 }
 
-const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b)
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
 const medianOf = (xs: ReadonlyArray<number | undefined>): number | undefined =>
   xs.some((x) => x === undefined) ? undefined : median(xs as ReadonlyArray<number>)
 
@@ -358,8 +351,12 @@ const standinRun = async () => {
       headers: bearer
     }
   ])
+  const fixedRate = await measurePaced({ rounds: ROUNDS, seconds: DURATION, warmupSeconds: WARMUP_S }, [
+    { name: "(a) node:http pass-through", url: `${pass.url}${path(UUID)}`, headers: () => ({}) },
+    { name: "mta proxy", url: `${mta.url}${path(UUID)}`, headers: bearer }
+  ])
   stopAll()
-  return figures
+  return { figures, fixedRate }
 }
 
 const simulatorRun = async () => {
@@ -433,7 +430,7 @@ const table = (rows: ReadonlyArray<Figures>) =>
 const main = async () => {
   if (canPin) pin(process.pid, LOAD_CPU)
   build()
-  const standin = await standinRun()
+  const { figures: standin, fixedRate } = await standinRun()
   const simulated = await simulatorRun()
 
   const mta = standin.find((r) => r.name === "mta proxy")!
@@ -441,6 +438,8 @@ const main = async () => {
   const throughput = mta.rpsVsPass
   const p99 = mta.p99VsPass
   const met = throughput >= 0.7 && p99 <= 1.5
+  const pacedMta = fixedRate.find((r) => r.name === "mta proxy")!
+  const budgetMet = throughput >= 0.5 && (pacedMta.p99VsPass <= 1.5 || pacedMta.p99OverPass <= 1)
   const placement = canPin
     ? `CPU ${TEST_CPU}: the process under test alone (either proxy, or the upstream while it is called directly); CPU ${LOAD_CPU}: autocannon (the benchmark's process) and the upstream (\`taskset\`).`
     : "no CPU pinning (fewer than two CPUs, or no `taskset`): the load generator, the upstream and the proxy share the machine."
@@ -479,6 +478,17 @@ ${table(standin)}
 **${percent(throughput)}** of (a), p99 **${p99.toFixed(2)} ×** (a)'s — **${met ? "met" : "MISSED"}**. With every answer different:
 ${percent(distinct.rpsVsPass)} of (a)'s throughput, p99 ${distinct.p99VsPass.toFixed(2)} ×.
 
+### At a fixed ${RATE.toLocaleString("en-US")} requests/s
+
+The same stand-in, (a) and proxy, ${ROUNDS} alternated rounds of ${DURATION} s each after a ${WARMUP_S} s warm-up: requests
+sent on an open-loop schedule (each when its time comes) over a keep-alive agent; medians of the rounds.
+
+${pacedTable(fixedRate)}
+
+**Budget** (issue 11: the proxy keeps ≥ 50% of (a)'s saturation throughput, and at ${RATE.toLocaleString("en-US")} requests/s
+its p99 stays within 1.5 × (a)'s or 1 ms above it): throughput **${percent(throughput)}**, p99 at
+${RATE.toLocaleString("en-US")}/s **${pacedMta.p99VsPass.toFixed(2)} ×** (a)'s, **${pacedMta.p99OverPass.toFixed(2)} ms** above it — **${budgetMet ? "met" : "MISSED"}**.
+
 ## In front of the testkit simulator (\`mta-simulator\`, rate limit off)
 
 ${table(simulated)}
@@ -496,7 +506,7 @@ rounds); the ratios to (a), measured in the same run, are the comparable figures
 `
   writeResults("RESULTS.md", md)
   process.stdout.write(
-    `\nthroughput ${percent(throughput)} of (a), p99 ${p99.toFixed(2)}x: ${met ? "met" : "MISSED"} (every answer different: ${percent(distinct.rpsVsPass)}, ${distinct.p99VsPass.toFixed(2)}x)\n`
+    `\nthroughput ${percent(throughput)} of (a), p99 ${p99.toFixed(2)}x: ${met ? "met" : "MISSED"} (every answer different: ${percent(distinct.rpsVsPass)}, ${distinct.p99VsPass.toFixed(2)}x); at ${RATE}/s p99 ${pacedMta.p99VsPass.toFixed(2)}x, +${pacedMta.p99OverPass.toFixed(2)} ms; budget ${budgetMet ? "met" : "MISSED"}\n`
   )
 }
 

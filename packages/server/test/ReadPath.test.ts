@@ -7,6 +7,7 @@ import { closeSync, openSync, readFileSync, rmSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Protocol } from "@mta/client"
 import { Endpoint } from "@mta/domain"
 import { Logger, Upstream } from "@mta/server"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -159,6 +160,27 @@ describe("Upstream.nodeTransport", () => {
       const lock = seen.find((s) => s.headers["x-request-id"] === "t-3")!
       expect(lock.body).toBe("{}")
       expect(lock.headers["content-length"]).toBe("2")
+    } finally {
+      transport.close()
+    }
+  })
+
+  it("sends the ledger query as the client does: its wire order, ZRN colons unencoded", async () => {
+    const transport = Upstream.nodeTransport()
+    try {
+      const upstream = Upstream.make({ baseUrl: base, credentials, transport })
+      await upstream
+        .getLedgerPage({ zrn, account_group: "G 1", account_owner: "CUST01", page: 2 }, { requestId: "t-q" })
+        .catch(() => undefined) // the test server answers an account, not a page
+      const sent = seen.find((s) => s.headers["x-request-id"] === "t-q")!
+      expect(sent.url).toBe(
+        Protocol.request(
+          Endpoint.table.listLedgerAccounts,
+          [{ page: 2, account_owner: "CUST01", account_group: "G 1", zrn }],
+          { requestId: "t-q" }
+        ).path
+      )
+      expect(sent.url).toBe(`/accounts?page=2&account_owner=CUST01&account_group=G%201&zrn=${zrn}`)
     } finally {
       transport.close()
     }

@@ -1,29 +1,19 @@
 /**
- * Sending one logical call: build and sign the request, hand it to the transport, bound each attempt
- * by a timeout and the call by a deadline, retry by the rules of `Retry.ts`, and map failures to
- * `ClientError`s (through `errors.ts`, the only place that does).
+ * Sending one logical call of the Effect client: the protocol's request (`Protocol.ts`), signed anew
+ * for each attempt, handed to the transport, each attempt bounded by a timeout and the call by a
+ * deadline, the response read by the protocol, retried by the rules of `Retry.ts`, all in one span.
  *
- * The body is serialised once by the caller; the same string is signed and sent on every attempt.
- * Each attempt is signed again with a fresh timestamp, since a retry after a 10 s lock-out would
- * otherwise arrive with a stale one. The request id stays the same across attempts.
+ * The body is serialised once; the same string is signed and sent on every attempt. Each attempt is
+ * signed again with a fresh timestamp, since a retry after a 10 s lock-out would otherwise arrive
+ * with a stale one. The request id stays the same across attempts.
  */
 import { randomUUID } from "node:crypto"
-import { Clock, Duration, Effect, Random, Redacted } from "effect"
+import { Clock, Duration, Effect, type Either, Random } from "effect"
 import type { ClientError } from "../ClientError.js"
+import { type Auth, headers, type Received, type Request } from "../Protocol.js"
 import { delayFor, type RetryPolicy } from "../Retry.js"
-import { type Signer, headers as signingHeaders, timestampSeconds } from "../Signing.js"
-import type { Transport, TransportResponse } from "../Transport.js"
-import { type CallInfo, fromResponse, fromTimeout, fromTransportFailure } from "./errors.js"
-
-/** How requests are authenticated. */
-export type Auth =
-  | {
-      readonly kind: "signed"
-      readonly apiKey: string
-      readonly passphrase: Redacted.Redacted<string>
-      readonly sign: Signer
-    }
-  | { readonly kind: "bearer"; readonly token: Redacted.Redacted<string> }
+import type { Transport } from "../Transport.js"
+import { fromTimeout, fromTransportFailure } from "./errors.js"
 
 /** Everything a call needs from the client's configuration. */
 export interface Settings {
@@ -36,52 +26,19 @@ export interface Settings {
   readonly userAgent: string
 }
 
-/** One logical call. */
-export interface Call {
-  readonly operation: string
-  readonly method: "GET" | "POST" | "PATCH" | "DELETE"
-  /** The path with its query string, exactly as it is signed and sent. */
-  readonly path: string
-  /** The serialised body, for POST and PATCH. */
-  readonly body: string | undefined
-  readonly requestId: string
-  readonly idempotencyKey: string | undefined
-  /** Per-attempt timeout overriding the client's (the proxy's long poll needs longer). */
+/** Time limits of one call overriding the client's. */
+export interface Limits {
+  /** Per-attempt timeout (the proxy's long poll needs longer). */
   readonly timeoutMs?: number | undefined
-  /** Total deadline overriding the client's. */
+  /** Total deadline. */
   readonly deadlineMs?: number | undefined
 }
 
-/** A successful (2xx) response, its body read as text. */
-export interface Received {
-  readonly status: number
-  readonly headers: TransportResponse["headers"]
-  readonly text: string
-}
+/** What a response means (`Protocol.response` for an endpoint): a value, or the error of this attempt. */
+export type Read<A> = (request: Request, received: Received, nowMs: number) => Either.Either<A, ClientError>
 
 /** A fresh request id for a logical call. */
 export const newRequestId: Effect.Effect<string> = Effect.sync(() => randomUUID())
-
-const buildHeaders = (settings: Settings, call: Call, nowMs: number): Record<string, string> => {
-  const headers: Record<string, string> = {
-    accept: "application/json",
-    "user-agent": settings.userAgent,
-    "x-request-id": call.requestId
-  }
-  if (call.body !== undefined) headers["content-type"] = "application/json"
-  if (call.idempotencyKey !== undefined) headers["idempotency-key"] = call.idempotencyKey
-  const auth = settings.auth
-  if (auth.kind === "signed") {
-    const timestamp = timestampSeconds(nowMs)
-    headers[signingHeaders.apiKey] = auth.apiKey
-    headers[signingHeaders.passphrase] = Redacted.value(auth.passphrase)
-    headers[signingHeaders.timestamp] = timestamp
-    headers[signingHeaders.signature] = auth.sign(timestamp, call.method, call.path, call.body)
-  } else {
-    headers.authorization = `Bearer ${Redacted.value(auth.token)}`
-  }
-  return headers
-}
 
 type Exchange = (signal: AbortSignal) => Promise<Received>
 
@@ -146,21 +103,21 @@ const bounded = (
     )
   })
 
-const attempt = (
+const attempt = <A>(
   settings: Settings,
-  call: Call,
-  info: CallInfo,
+  request: Request,
+  read: Read<A>,
   timeoutMs: number
-): Effect.Effect<Received, ClientError> =>
+): Effect.Effect<A, ClientError> =>
   Effect.flatMap(Clock.currentTimeMillis, (nowMs) => {
-    const headers = buildHeaders(settings, call, nowMs)
+    const signed = headers(settings.auth, request, settings.userAgent, nowMs)
     const exchange: Exchange = (signal) =>
       settings
         .transport({
-          method: call.method,
-          url: `${settings.baseUrl}${call.path}`,
-          headers,
-          body: call.body,
+          method: request.method,
+          url: `${settings.baseUrl}${request.path}`,
+          headers: signed,
+          body: request.body,
           signal
         })
         .then((response) =>
@@ -169,47 +126,44 @@ const attempt = (
     return bounded(
       exchange,
       timeoutMs,
-      (cause) => fromTransportFailure(info, cause),
-      () => fromTimeout(info, timeoutMs)
+      (cause) => fromTransportFailure(request, cause),
+      () => fromTimeout(request, timeoutMs)
     ).pipe(
       Effect.flatMap((received) =>
-        received.status >= 200 && received.status < 300
-          ? Effect.succeed(received)
-          : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              Effect.fail(fromResponse(info, received.status, received.headers, received.text, now))
-            )
+        Effect.flatMap(Clock.currentTimeMillis, (now) => read(request, received, now))
       )
     )
   })
 
-/** Sends a call with retries, per-attempt timeouts and a total deadline; a 2xx or a `ClientError`. */
-export const send = (settings: Settings, call: Call): Effect.Effect<Received, ClientError> =>
+/**
+ * Sends a request with retries, per-attempt timeouts and a total deadline; what `read` makes of the
+ * response, or a `ClientError`.
+ */
+export const send = <A>(
+  settings: Settings,
+  request: Request,
+  read: Read<A>,
+  limits: Limits = {}
+): Effect.Effect<A, ClientError> =>
   Effect.gen(function* () {
-    const info: CallInfo = {
-      operation: call.operation,
-      method: call.method,
-      path: call.path,
-      requestId: call.requestId,
-      idempotencyKey: call.idempotencyKey
-    }
     const start = yield* Clock.currentTimeMillis
-    const deadline = start + (call.deadlineMs ?? settings.deadlineMs)
-    const perAttempt = call.timeoutMs ?? settings.timeoutMs
+    const deadline = start + (limits.deadlineMs ?? settings.deadlineMs)
+    const perAttempt = limits.timeoutMs ?? settings.timeoutMs
     for (let retry = 0; ; retry++) {
       const now = yield* Clock.currentTimeMillis
       const timeoutMs = Math.max(1, Math.min(perAttempt, deadline - now))
-      const result = yield* Effect.either(attempt(settings, call, info, timeoutMs))
+      const result = yield* Effect.either(attempt(settings, request, read, timeoutMs))
       if (result._tag === "Right") return result.right
       const error = result.left
-      const wait = delayFor(settings.retry, error, call.method, retry, yield* Random.next)
+      const wait = delayFor(settings.retry, error, request.method, retry, yield* Random.next)
       const after = yield* Clock.currentTimeMillis
       // Give up when the rules say so, or when waiting would pass the deadline: the caller gets the
       // last real failure rather than a timeout that hides it.
       if (wait === undefined || after + wait >= deadline) return yield* Effect.fail(error)
       yield* Effect.logDebug("zerohash call failed; retrying").pipe(
         Effect.annotateLogs({
-          operation: call.operation,
-          requestId: call.requestId,
+          operation: request.operation,
+          requestId: request.requestId,
           error: error._tag,
           status: error.status ?? "none",
           retry: retry + 1,
@@ -219,8 +173,8 @@ export const send = (settings: Settings, call: Call): Effect.Effect<Received, Cl
       yield* Effect.sleep(wait)
     }
   }).pipe(
-    Effect.withSpan(`ZeroHashClient.${call.operation}`, {
-      attributes: { requestId: call.requestId },
+    Effect.withSpan(`ZeroHashClient.${request.operation}`, {
+      attributes: { requestId: request.requestId },
       captureStackTrace: false
     })
   )

@@ -192,7 +192,9 @@ const handlers: { readonly [N in Endpoint.Name]: Handler } = {
   updateAccount: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
     const body = decodeWith(Api.UpdateAccountRequest, await jsonBodyOf(c))
-    return forward(shared, c, "updateAccount", () => shared.upstream.updateAccount(zrn, body, call))
+    return forward(shared, c, "updateAccount", () =>
+      shared.upstream.updateAccount(zrn, Schema.encodeSync(Api.UpdateAccountRequest)(body), call)
+    )
   },
   getAccount: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
