@@ -8,7 +8,6 @@
  *
  * @since 0.1.0
  */
-import { writeSync } from "node:fs"
 import { type DestinationStream, type Logger, pino } from "pino"
 
 export type { Logger } from "pino"
@@ -53,104 +52,24 @@ export const redactPaths: ReadonlyArray<string> = SECRET_KEYS.flatMap((key) => {
 }).filter((path) => !path.startsWith("["))
 
 /**
- * Standard output for log lines, written in batches: the lines of one turn of the event loop are
- * joined and written with one `write(2)` when the turn ends (`setImmediate`). A line reaches stdout
- * within a turn of the loop, and under load one system call carries many lines.
- *
- * Measured under load (`bench/RESULTS.md`): `pino.destination({ sync: false })` (sonic-boom) sends
- * each of its writes through libuv's thread pool (about 17 µs of CPU a write here) and measures the
- * byte length of its whole pending buffer on every line; a synchronous write per line costs a system
- * call per request. One synchronous write per turn costs about 2 µs for ten lines. Like
- * `process.stdout` on Linux, a write blocks while a pipe's reader is stalled; on a non-blocking
- * descriptor a full pipe (`EAGAIN`) keeps the rest and retries shortly, gathering new lines meanwhile.
+ * Where the proxy writes log lines: pino's own destination (sonic-boom) on a file descriptor, one
+ * synchronous `write(2)` per line as pino writes by default (a line is out before the next statement
+ * runs); pino flushes it at exit.
  */
-export class BatchedWriter implements DestinationStream {
-  private pending: Array<string> = []
-  private scheduled = false
-  /** Bytes a full pipe refused, retried before anything newer. */
-  private blocked: Buffer | undefined
-  private retry: NodeJS.Timeout | undefined
-  private waiters: Array<(error?: Error) => void> = []
+export const destination = (fd: number): ReturnType<typeof pino.destination> =>
+  pino.destination({ dest: fd, sync: true })
 
-  constructor(private readonly fd: number) {}
-
-  write(line: string): void {
-    this.pending.push(line)
-    if (!this.scheduled) {
-      this.scheduled = true
-      setImmediate(this.drain)
-    }
-  }
-
-  /** Writes what is pending now; calls back once it has all reached the file descriptor. */
-  flush(callback: (error?: Error) => void): void {
-    this.drain()
-    if (this.blocked === undefined) callback()
-    else this.waiters.push(callback)
-  }
-
-  /** Writes everything still pending now, waiting out a full pipe (at exit). */
-  flushSync(): void {
-    for (let attempt = 0; attempt < 1000; attempt++) {
-      this.drain()
-      if (this.blocked === undefined) return
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1)
-    }
-  }
-
-  private readonly drain = (): void => {
-    this.scheduled = false
-    if (this.retry !== undefined) {
-      clearTimeout(this.retry)
-      this.retry = undefined
-    }
-    let data = this.blocked
-    if (this.pending.length > 0) {
-      const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join("")
-      this.pending = []
-      data = data === undefined ? Buffer.from(text) : Buffer.concat([data, Buffer.from(text)])
-    }
-    this.blocked = undefined
-    if (data === undefined) return
-    let offset = 0
-    try {
-      while (offset < data.length) offset += writeSync(this.fd, data, offset, data.length - offset)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "EAGAIN") {
-        // A full pipe: keep the rest and try again shortly.
-        this.blocked = data.subarray(offset)
-        this.retry = setTimeout(this.drain, 10)
-        return
-      }
-      this.settle(error as Error)
-      return
-    }
-    this.settle()
-  }
-
-  private settle(error?: Error): void {
-    if (this.waiters.length === 0) return
-    const waiters = this.waiters
-    this.waiters = []
-    for (const waiter of waiters) waiter(error)
-  }
-}
-
-let stdout: BatchedWriter | undefined
-/** The process's one batched standard output (created on first use; flushed at exit). */
-export const batchedStdout = (): BatchedWriter => {
-  if (stdout === undefined) {
-    const writer = new BatchedWriter(1)
-    process.once("exit", () => writer.flushSync())
-    stdout = writer
-  }
+let stdout: DestinationStream | undefined
+/** The process's standard output for log lines (`destination(1)`, created on first use). */
+export const standardOutput = (): DestinationStream => {
+  stdout ??= destination(1)
   return stdout
 }
 
 /** Options of `make`. */
 export interface LoggerOptions {
   readonly level: string
-  /** Where lines go; stdout (`batchedStdout()`) when omitted. */
+  /** Where lines go; stdout (`standardOutput()`) when omitted. */
   readonly destination?: DestinationStream | undefined
 }
 
@@ -159,7 +78,7 @@ const destinations = new WeakMap<Logger, DestinationStream>()
 
 /** A JSON logger with the proxy's redaction rules. */
 export const make = (options: LoggerOptions): Logger => {
-  const destination = options.destination ?? batchedStdout()
+  const destination = options.destination ?? standardOutput()
   const logger = pino(
     {
       level: options.level,
@@ -193,9 +112,9 @@ export type RequestLine = (
  *
  * For a logger from `make` the line is formatted here, exactly as pino formats it for that logger
  * (same fields, order and escaping), and written to the logger's destination; the timestamp text is
- * reused within a millisecond. pino's generic path (key loop, per-key stringifier and redaction
- * lookups, a new `Date` per line) was a visible share of a request under load, and none of these
- * fields can hold a secret. Any other logger gets `logger.info(...)`.
+ * reused within a millisecond. Kept by hand, measured (`bench/MICRO-RESULTS.md`): `logger.info` (key
+ * loop, redaction paths, a `Date` per line) costs about 7.7 µs of CPU a line against 3.9 µs, on every
+ * request; none of these fields can hold a secret. Any other logger gets `logger.info(...)`.
  */
 export const requestLine = (logger: Logger): RequestLine => {
   const destination = destinations.get(logger)

@@ -3,7 +3,7 @@
  * is timed once), and caller authentication with its scope and budget.
  */
 import { randomUUID } from "node:crypto"
-import type { IncomingMessage } from "node:http"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import type { Context, MiddlewareHandler } from "hono"
 import type { Scope } from "../Callers.js"
 import { Forbidden, RateLimitExceeded, Unauthorized } from "../Errors.js"
@@ -12,7 +12,11 @@ import type { HonoEnv, Shared } from "./context.js"
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
-/** A request id from the header when it is well formed, a new UUID otherwise. */
+/**
+ * A request id from the header when it is well formed, a new UUID otherwise. Kept by hand rather than
+ * Hono's `requestId`: its check is fixed to `[\w\-=]`, so ids we keep (`trace-abc.123`, `a:b`) would be
+ * replaced; only its generator is configurable, which would leave it nothing to do.
+ */
 export const requestIdOf = (header: string | undefined): string =>
   header !== undefined && REQUEST_ID.test(header) ? header : randomUUID()
 
@@ -27,6 +31,26 @@ export const headerOf = (c: Context<HonoEnv>, name: string): string | undefined 
   if (incoming === undefined) return c.req.header(name)
   const value = incoming.headers[name]
   return Array.isArray(value) ? value.join(", ") : value
+}
+
+/**
+ * Calls `listener` once if the client goes away before its response has been written; returns the
+ * function that removes it. Served by `@hono/node-server`, it watches the adapter's `env.outgoing` as the
+ * adapter itself does to abort `c.req.raw.signal`: reading that signal makes the adapter build a full
+ * fetch `Request` with its own `AbortController` for every waiting long poll and stream.
+ */
+export const onClientGone = (c: Context<HonoEnv>, listener: () => void): (() => void) => {
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
+  if (outgoing === undefined) {
+    const signal = c.req.raw.signal
+    signal.addEventListener("abort", listener, { once: true })
+    return () => signal.removeEventListener("abort", listener)
+  }
+  const onClose = () => {
+    if (!outgoing.writableFinished) listener()
+  }
+  outgoing.once("close", onClose)
+  return () => outgoing.off("close", onClose)
 }
 
 /** Marks a response that already carries its `X-Request-Id` (the value is the id). */

@@ -17,7 +17,7 @@ import type { StatusRecord } from "../../Store.js"
 import { checkQuery, jsonBodyOf } from "../body.js"
 import type { HonoEnv, RawAnswer, RawReads, Shared } from "../context.js"
 import { guard } from "../idempotency.js"
-import { authorize, jsonResponse } from "../middleware.js"
+import { authorize, jsonResponse, onClientGone } from "../middleware.js"
 
 type Ctx = Context<HonoEnv>
 type Call = { readonly requestId: string }
@@ -285,6 +285,21 @@ const statusBody = (
   timed_out: timedOut
 })
 
+/**
+ * The answer of the long polls a change satisfies, serialised once per record: every waiter on the
+ * account gets the same text (`bench/FANOUT-RESULTS.md`).
+ */
+const reachedBodies = new WeakMap<StatusRecord, string>()
+const reachedBody = (zrn: string, record: StatusRecord): string => {
+  if (record.zrn !== zrn) return JSON.stringify(statusBody(zrn, record, false))
+  let text = reachedBodies.get(record)
+  if (text === undefined) {
+    text = JSON.stringify(statusBody(zrn, record, false))
+    reachedBodies.set(record, text)
+  }
+  return text
+}
+
 /** The account routes, mounted at `/`. */
 export const routes = (shared: Shared): Hono<HonoEnv> => {
   const app = new Hono<HonoEnv>()
@@ -343,15 +358,14 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
       }
       if (waiter === undefined || record.status === waitFor) return c.json(statusBody(zrn, record, false))
       shared.metrics.longPolls.inc()
-      const onAbort = () => waiter.cancel()
-      c.req.raw.signal.addEventListener("abort", onAbort, { once: true })
+      const forget = onClientGone(c, () => waiter.cancel())
       try {
         const reached = await waiter.promise
-        if (reached !== undefined) return c.json(statusBody(zrn, reached, false))
+        if (reached !== undefined) return jsonResponse(c, 200, reachedBody(zrn, reached))
         return c.json(statusBody(zrn, await shared.store.status(zrn), true))
       } finally {
         shared.metrics.longPolls.dec()
-        c.req.raw.signal.removeEventListener("abort", onAbort)
+        forget()
       }
     } finally {
       waiter?.cancel()

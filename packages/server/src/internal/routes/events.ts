@@ -3,6 +3,12 @@
  *
  * The stream subscribes to live events first and replays the log second, buffering what arrives
  * meanwhile, so no event falls between the replay and the live feed and none is sent twice.
+ *
+ * An event is framed once (`id:`, `event:`, `data:`) for every stream that sends it, and what a
+ * stream has to send at once goes out as one chunk (one socket write), whatever the number of streams.
+ * Kept by hand rather than Hono's `streamSSE`, measured (`bench/MICRO-RESULTS.md`): a write through
+ * its stream costs about 67 µs a stream against 6 µs through this `ReadableStream` (about 60 ms of
+ * event loop per batch at 1,000 streams), and its `writeSSE` frames the event again for each stream.
  */
 import { Api, Limits } from "@mta/domain"
 import { Either, Schema } from "effect"
@@ -12,7 +18,7 @@ import * as Schemas from "../../Schemas.js"
 import type { AccountEvent } from "../../Store.js"
 import { checkQuery } from "../body.js"
 import type { HonoEnv, Shared } from "../context.js"
-import { authorize } from "../middleware.js"
+import { authorize, headerOf, onClientGone } from "../middleware.js"
 import { parseCustomerZrn } from "./accounts.js"
 
 const encoder = new TextEncoder()
@@ -30,8 +36,64 @@ export const eventData = (event: AccountEvent): Schemas.StatusChangedEvent => ({
   account: event.payload
 })
 
-const frame = (event: AccountEvent): Uint8Array =>
-  encoder.encode(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(eventData(event))}\n\n`)
+/** The SSE frame of one event, formatted once however many streams send it. */
+const frames = new WeakMap<AccountEvent, string>()
+const frameOf = (event: AccountEvent): string => {
+  let frame = frames.get(event)
+  if (frame === undefined) {
+    frame = `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(eventData(event))}\n\n`
+    frames.set(event, frame)
+  }
+  return frame
+}
+
+/** What a stream writes for some events: one chunk (none when nothing is new), and its new last id. */
+interface Chunk {
+  readonly bytes: Uint8Array | undefined
+  readonly last: number
+}
+
+/** The frames of `events` newer than `after` (and of `zrn` when filtered), as one chunk. */
+const chunkOf = (events: ReadonlyArray<AccountEvent>, zrn: string | undefined, after: number): Chunk => {
+  let text = ""
+  let last = after
+  for (const event of events) {
+    if (event.id <= last || (zrn !== undefined && event.zrn !== zrn)) continue
+    last = event.id
+    text += frameOf(event)
+  }
+  return { bytes: text === "" ? undefined : encoder.encode(text), last }
+}
+
+/**
+ * The hub hands the same array to every stream at the same place: its chunk is built once per filter
+ * for all the streams that sent nothing as recent as any of these events (the live case), so an event
+ * is serialised once however many streams send it.
+ */
+const chunks = new WeakMap<
+  ReadonlyArray<AccountEvent>,
+  { readonly oldest: number; byFilter: Map<string, Chunk> }
+>()
+const chunkFor = (events: ReadonlyArray<AccountEvent>, zrn: string | undefined, after: number): Chunk => {
+  let batch = chunks.get(events)
+  if (batch === undefined) {
+    let oldest = Number.POSITIVE_INFINITY
+    for (const event of events) oldest = Math.min(oldest, event.id)
+    batch = { oldest, byFilter: new Map() }
+    chunks.set(events, batch)
+  }
+  if (after >= batch.oldest) return chunkOf(events, zrn, after)
+  const key = zrn ?? ""
+  let chunk = batch.byFilter.get(key)
+  if (chunk === undefined) {
+    chunk = chunkOf(events, zrn, -1)
+    batch.byFilter.set(key, chunk)
+  }
+  return chunk.bytes === undefined ? { bytes: undefined, last: after } : chunk
+}
+
+const CONNECTED = encoder.encode("retry: 1000\n: connected\n\n")
+const KEEP_ALIVE = encoder.encode(": keep-alive\n\n")
 
 const LAST_EVENT_ID = /^[0-9]{1,15}$/
 
@@ -44,7 +106,7 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
     if (Either.isLeft(query)) throw new InvalidRequest({ messages: Api.formatErrors(query.left) })
     checkQuery(rawQuery)
     const zrn = query.right.zrn === undefined ? undefined : parseCustomerZrn(query.right.zrn, shared.geo)
-    const header = c.req.header("last-event-id")?.trim()
+    const header = headerOf(c, "last-event-id")?.trim()
     if (header !== undefined && header !== "" && !LAST_EVENT_ID.test(header)) {
       throw new InvalidRequest({
         messages: [
@@ -53,7 +115,6 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
       })
     }
     const resumeFrom = header !== undefined && header !== "" ? Number(header) : query.right.last_event_id
-    const signal = c.req.raw.signal
 
     let cleanup = () => {}
     const body = new ReadableStream<Uint8Array>({
@@ -61,6 +122,7 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
         let closed = false
         let heartbeat: NodeJS.Timeout | undefined
         let subscription: { readonly close: () => void } | undefined
+        let forget = () => {}
         let sent = resumeFrom ?? 0
         let live = false
         const pending: Array<AccountEvent> = []
@@ -72,17 +134,17 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
             finish()
           }
         }
-        const send = (event: AccountEvent) => {
-          if (event.id <= sent || (zrn !== undefined && event.zrn !== zrn)) return
-          sent = event.id
-          write(frame(event))
+        const send = (events: ReadonlyArray<AccountEvent>) => {
+          const chunk = chunkFor(events, zrn, sent)
+          sent = chunk.last
+          if (chunk.bytes !== undefined) write(chunk.bytes)
         }
         const finish = () => {
           if (closed) return
           closed = true
           clearInterval(heartbeat)
           subscription?.close()
-          signal.removeEventListener("abort", finish)
+          forget()
           shared.metrics.eventStreams.dec()
           try {
             controller.close()
@@ -92,23 +154,26 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
         }
         cleanup = finish
         shared.metrics.eventStreams.inc()
-        subscription = shared.hub.stream((event) => (live ? send(event) : pending.push(event)), finish)
-        heartbeat = setInterval(() => write(encoder.encode(": keep-alive\n\n")), shared.sseHeartbeatMs)
+        subscription = shared.hub.stream((events) => {
+          if (live) send(events)
+          else for (const event of events) pending.push(event)
+        }, finish)
+        heartbeat = setInterval(() => write(KEEP_ALIVE), shared.sseHeartbeatMs)
         heartbeat.unref()
-        signal.addEventListener("abort", finish, { once: true })
+        forget = onClientGone(c, finish)
         // Reconnect quickly; a comment first so the client sees the stream open at once.
-        write(encoder.encode(`retry: 1000\n: connected\n\n`))
+        write(CONNECTED)
         if (resumeFrom === undefined) {
           // A fresh subscriber starts from now: the latest id, so only newer events are sent.
           sent = await shared.store.lastEventId()
         } else {
           for (;;) {
             const page = await shared.store.events({ after: sent, zrn, limit: REPLAY_PAGE })
-            for (const event of page) send(event)
+            send(page)
             if (page.length < REPLAY_PAGE || closed) break
           }
         }
-        for (const event of pending) send(event)
+        send(pending)
         pending.length = 0
         live = true
       },
