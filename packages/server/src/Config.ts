@@ -16,6 +16,7 @@ import { hosts } from "@mta/client"
 import { Enums, Limits } from "@mta/domain"
 import { Either, ParseResult, Redacted, Schema } from "effect"
 import { allScopes, type CallerEntry, hashToken, parseCallers, type RateLimitSetting } from "./Callers.js"
+import { secretSettings } from "./internal/secrets.js"
 
 /** The environment as `process.env` holds it. */
 export type Env = Readonly<Record<string, string | undefined>>
@@ -159,13 +160,7 @@ export interface Config extends Tunables {
 }
 
 /** The settings whose values are secrets: never repeated in an error, kept `Redacted`. */
-export const secretSettings: ReadonlySet<string> = new Set([
-  "ZH_API_SECRET",
-  "ZH_API_PASSPHRASE",
-  "ZH_WEBHOOK_SECRET",
-  "DATABASE_URL",
-  "MTA_DEV_TOKEN"
-])
+export { secretSettings } from "./internal/secrets.js"
 
 /** One problem with one setting. */
 export interface ConfigProblem {

@@ -10,46 +10,28 @@
  */
 import { type DestinationStream, type Logger, pino } from "pino"
 
-export type { Logger } from "pino"
+import { secretKeys } from "./internal/secrets.js"
 
-const SECRET_KEYS = [
-  "authorization",
-  "Authorization",
-  "token",
-  "bearerToken",
-  "secret",
-  "apiSecret",
-  "api_secret",
-  "webhookSecret",
-  "passphrase",
-  "apiKey",
-  "password",
-  '"x-scx-api-key"',
-  '"x-scx-passphrase"',
-  '"x-scx-signed"',
-  '"x-scx-timestamp"',
-  '"X-SCX-API-KEY"',
-  '"X-SCX-PASSPHRASE"',
-  '"X-SCX-SIGNED"',
-  '"x-zh-hook-signature"',
-  '"x-zh-hook-signature-256"'
-]
+export type { Logger } from "pino"
 
 /**
  * Paths pino redacts: each secret key at the top level and under the objects the proxy logs
  * (`headers`, `config`, `err`). Explicit paths, not wildcards: wildcard redaction walks every logged
  * object and cost more than the rest of a request's log line.
  */
-export const redactPaths: ReadonlyArray<string> = SECRET_KEYS.flatMap((key) => {
-  const nested = key.startsWith('"') ? `[${key}]` : `.${key}`
-  const top = key.startsWith('"') ? `[${key}]` : key
-  return [
-    top,
-    ...["headers", "config", "config.upstream", "config.upstream.credentials", "err"].map(
-      (o) => `${o}${nested}`
-    )
-  ]
-}).filter((path) => !path.startsWith("["))
+export const redactPaths: ReadonlyArray<string> = secretKeys
+  .map((key) => (key.includes("-") ? `"${key}"` : key))
+  .flatMap((key) => {
+    const nested = key.startsWith('"') ? `[${key}]` : `.${key}`
+    const top = key.startsWith('"') ? `[${key}]` : key
+    return [
+      top,
+      ...["headers", "config", "config.upstream", "config.upstream.credentials", "err"].map(
+        (o) => `${o}${nested}`
+      )
+    ]
+  })
+  .filter((path) => !path.startsWith("["))
 
 /**
  * Where the proxy writes log lines: pino's own destination (sonic-boom) on a file descriptor, one

@@ -10,10 +10,8 @@
  */
 import type { Endpoint } from "@mta/domain"
 import { answerOf } from "../Failures.js"
+import { isSecretKey } from "./secrets.js"
 import { hasUnstorable, scrub, scrubText } from "./text.js"
-
-/** Names that look like secrets: their values never reach the audit log. */
-const SECRET = /secret|token|passw|passphrase|authorization|api[-_]?key|signature|credential|cookie/i
 
 /** A body longer than this (bytes received, or JSON characters once redacted) is recorded by its size. */
 const SUMMARY_LIMIT = 4_096
@@ -24,7 +22,7 @@ export const redact = (value: unknown, depth = 0): unknown => {
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1))
   if (typeof value !== "object" || value === null) return value
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET.test(k) ? "[redacted]" : redact(v, depth + 1)
+  for (const [k, v] of Object.entries(value)) out[k] = isSecretKey(k) ? "[redacted]" : redact(v, depth + 1)
   return out
 }
 
