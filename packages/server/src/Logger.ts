@@ -34,12 +34,14 @@ export const redactPaths: ReadonlyArray<string> = secretKeys
   .filter((path) => !path.startsWith("["))
 
 /**
- * Where the proxy writes log lines: pino's own destination (sonic-boom) on a file descriptor, one
- * synchronous `write(2)` per line as pino writes by default (a line is out before the next statement
- * runs); pino flushes it at exit.
+ * Where the proxy writes log lines: pino's own destination (sonic-boom) on a file descriptor, in its
+ * asynchronous mode: lines written while a write is under way go out together in the next one, and
+ * pino flushes what is left at exit. Not the synchronous mode: on a non-blocking pipe that is full
+ * (a slow log reader) it sleeps 100 ms with the event loop held, measured in `bench/fanout.ts` (7% of
+ * the proxy's CPU profile during a storm of 2,000 answers); the asynchronous mode retries on a timer.
  */
 export const destination = (fd: number): ReturnType<typeof pino.destination> =>
-  pino.destination({ dest: fd, sync: true })
+  pino.destination({ dest: fd, sync: false })
 
 let stdout: DestinationStream | undefined
 /** The process's standard output for log lines (`destination(1)`, created on first use). */
@@ -95,7 +97,7 @@ export type RequestLine = (
  * For a logger from `make` the line is formatted here, exactly as pino formats it for that logger
  * (same fields, order and escaping), and written to the logger's destination; the timestamp text is
  * reused within a millisecond. Kept by hand, measured (`bench/MICRO-RESULTS.md`): `logger.info` (key
- * loop, redaction paths, a `Date` per line) costs about 7.7 µs of CPU a line against 3.9 µs, on every
+ * loop, redaction paths, a `Date` per line) costs about 7.6 µs of CPU a line against 4.3 µs, on every
  * request; none of these fields can hold a secret. Any other logger gets `logger.info(...)`.
  */
 export const requestLine = (logger: Logger): RequestLine => {

@@ -40,11 +40,12 @@ export interface Hub {
 
 /**
  * Long polls answered, and streams written to, per turn of the event loop. With 2,000 long polls and
- * 1,000 streams waiting on 20 changes at once, one turn for all of them held `/healthz` for most of a
- * second; slices of this size keep each turn to a few milliseconds (`bench/FANOUT-RESULTS.md`).
+ * 1,000 streams waiting on 20 changes at once, one turn for all of them held the loop (and `/healthz`)
+ * for most of a second; a long poll's answer costs about 80 µs and a stream's write about 50 µs of the
+ * proxy's CPU there, so a turn stays near 3 ms (`bench/FANOUT-RESULTS.md`).
  */
-const POLLS_PER_TURN = 64
-const STREAMS_PER_TURN = 128
+const POLLS_PER_TURN = 16
+const STREAMS_PER_TURN = 32
 /** Under a steady flow the queues may never empty: what they have handed over is dropped this often. */
 const COMPACT_AT = 4_096
 
