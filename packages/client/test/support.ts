@@ -122,6 +122,10 @@ export const viaLayer = (config: ClientConfig): Client => {
     removeAdvisor: (zrn, code, options) => run(service.removeAdvisor(zrn, code, options)),
     divest: (zrn, options) => run(service.divest(zrn, options)),
     close: (zrn, options) => run(service.close(zrn, options)),
+    createParticipant: (body, options) => run(service.createParticipant(body, options)),
+    createMinor: (body, options) => run(service.createMinor(body, options)),
+    getParticipantPage: (query, options) => run(service.getParticipantPage(query, options)),
+    lockParticipant: (code, body, options) => run(service.lockParticipant(code, body, options)),
     // The Stream itself, so the scenarios walk the pages through the Effect API's pagination.
     listLedgerAccounts: (query, options) =>
       Stream.toAsyncIterable(service.listLedgerAccounts(query, options)),
