@@ -11,7 +11,7 @@
  * Through the proxy with an `Idempotency-Key` (bearer mode; `delayFor`'s `idempotent`), a retry is
  * safe whatever happened: the proxy answers a stored outcome, or runs a call that was not carried out.
  * So there an `OutcomeUnknown` is retried too, and the proxy's 409 `idempotency_in_flight` /
- * `idempotency_outcome_pending` ("not yet") are waited out (`pollDelay`): at least its `Retry-After`,
+ * `idempotency_outcome_pending` ("not yet") are waited out (`pollDelay`): after its `Retry-After`,
  * within the call's deadline, without using up a retry. Against zerohash (signed mode) none of this
  * applies.
  *
@@ -106,10 +106,10 @@ export const delayFor = (
 
 /**
  * How long to wait before asking the proxy again after its 409 `idempotency_in_flight` /
- * `idempotency_outcome_pending` (poll number `poll`, 0-based): at least `retryAfterMs` (its
- * `Retry-After`), and at least half the backoff step (so a `Retry-After: 0` cannot make a busy loop),
- * `undefined` when the policy allows no retries at all. These waits do not count as retries: the
- * call's deadline bounds them.
+ * `idempotency_outcome_pending` (poll number `poll`, 0-based): its `Retry-After` (`retryAfterMs`; at
+ * least half the base delay, so `Retry-After: 0` cannot make a busy loop), else the backoff step (drawn
+ * in its upper half with jitter); `undefined` when the policy allows no retries at all. These waits do
+ * not count as retries: the call's deadline bounds them.
  */
 export const pollDelay = (
   policy: RetryPolicy,
@@ -118,7 +118,7 @@ export const pollDelay = (
   retryAfterMs: number | undefined
 ): number | undefined => {
   if (policy.maxRetries === 0) return undefined
+  if (retryAfterMs !== undefined) return Math.max(retryAfterMs, Math.ceil(policy.baseDelayMs / 2))
   const step = backoffStep(policy, poll)
-  const wait = policy.jitter ? Math.floor(step / 2 + (random * (step + 1)) / 2) : step
-  return Math.max(retryAfterMs ?? 0, wait)
+  return policy.jitter ? Math.floor(step / 2 + (random * (step + 1)) / 2) : step
 }
