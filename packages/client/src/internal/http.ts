@@ -123,7 +123,7 @@ const notify = <N extends HookName>(
 ): Effect.Effect<void> => {
   const hook = hooks?.[name] as ((e: HookEvents[N]) => void) | undefined
   if (hook === undefined) return Effect.void
-  return Effect.try(() => hook(event())).pipe(
+  return Effect.try({ try: () => hook(event()), catch: (cause) => cause }).pipe(
     Effect.catchAll((cause) =>
       Effect.logWarning(`@mta/client: a ${name} hook threw; the call goes on`).pipe(
         Effect.annotateLogs({ cause: cause instanceof Error ? cause.message : String(cause) })
