@@ -120,11 +120,20 @@ export const createClient = (config: PromiseClientConfig): Client => {
       // A copy: a handler may remove itself.
       for (const handler of [...handlers[name]] as Array<Hook<N>>) handler(event)
     }
-  const service = fromResolved(resolved.right, {
-    request: emit("request"),
-    response: emit("response"),
-    retry: emit("retry")
-  })
+  const emitters = { request: emit("request"), response: emit("response"), retry: emit("retry") }
+  // Read on every attempt: no handler, no event built (the common case costs one length check).
+  const hooks: Hooks = {
+    get request() {
+      return handlers.request.length === 0 ? undefined : emitters.request
+    },
+    get response() {
+      return handlers.response.length === 0 ? undefined : emitters.response
+    },
+    get retry() {
+      return handlers.retry.length === 0 ? undefined : emitters.retry
+    }
+  }
+  const service = fromResolved(resolved.right, hooks)
 
   const invoke =
     (methods: Record<string, unknown>) =>
