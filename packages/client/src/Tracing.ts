@@ -27,6 +27,9 @@ import {
 /** The instrumentation scope's name (the tracer the client's spans come from). */
 export const TRACER_NAME = "@mta/client"
 
+// A proxy: it finds the SDK's tracer once one is registered, whenever that is.
+const tracer = trace.getTracer(TRACER_NAME)
+
 /** The OpenTelemetry context active now (the caller's span, if any). */
 export const activeContext = (): Context => context.active()
 
@@ -86,7 +89,6 @@ const serverOf = (url: string): { address: string; port: number | undefined } | 
  * (the span's own, so the upstream's spans are its children).
  */
 export const startAttempt = (parent: Context, info: AttemptSpanInfo): { span: Span; context: Context } => {
-  const tracer = trace.getTracer(TRACER_NAME)
   const name = info.template === undefined ? info.method : `${info.method} ${info.template}`
   const span = tracer.startSpan(name, { kind: SpanKind.CLIENT }, parent)
   if (span.isRecording()) {

@@ -175,16 +175,22 @@ const attempt = <A>(
       idempotencyKey: request.idempotencyKey,
       attempt: n
     }
-    return notify(hooks, "request", () => ({ ...base, startedAtMs: nowMs })).pipe(
-      Effect.zipRight(
-        bounded(
-          exchange,
-          timeoutMs,
-          (cause) => fromTransportFailure(request, cause),
-          () => fromTimeout(request, timeoutMs)
-        )
-      ),
-      Effect.flatMap((received) =>
+    // Each step is added only when it has work to do: a call with no hook and no recording span
+    // runs the same effects as before hooks and spans existed (bench/RESULTS.md).
+    const exchanged = bounded(
+      exchange,
+      timeoutMs,
+      (cause) => fromTransportFailure(request, cause),
+      () => fromTimeout(request, timeoutMs)
+    )
+    const answered = Effect.flatMap(
+      hooks?.request === undefined
+        ? exchanged
+        : Effect.zipRight(
+            notify(hooks, "request", () => ({ ...base, startedAtMs: nowMs })),
+            exchanged
+          ),
+      (received) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const info = new ResponseInfo(
             received.status,
@@ -194,32 +200,34 @@ const attempt = <A>(
             n
           )
           const result = read(request, received, now)
-          return notify(hooks, "response", () => ({
-            ...base,
-            status: received.status,
-            headers: received.headers,
-            elapsedMs: now - nowMs,
-            response: info
-          })).pipe(
-            Effect.zipRight(
-              result._tag === "Right"
-                ? Effect.succeed({ data: result.right, response: info })
-                : Effect.fail(attach(result.left, info))
-            )
+          const outcome: Effect.Effect<WithResponse<A>, ClientError> = result._tag === "Right"
+            ? Effect.succeed({ data: result.right, response: info })
+            : Effect.fail(attach(result.left, info))
+          if (hooks?.response === undefined) return outcome
+          return Effect.zipRight(
+            notify(hooks, "response", () => ({
+              ...base,
+              status: received.status,
+              headers: received.headers,
+              elapsedMs: now - nowMs,
+              response: info
+            })),
+            outcome
           )
         })
-      ),
-      Effect.onExit((exit) =>
-        Effect.sync(() => {
-          if (Exit.isSuccess(exit)) return endAttempt(span, { status: exit.value.response.status })
-          const failure = Cause.failureOption(exit.cause)
-          if (Option.isNone(failure)) return endAttempt(span, { errorType: "cancelled" })
-          endAttempt(span, {
-            status: responseOf(failure.value)?.status,
-            errorType: errorTypeOf(failure.value)
-          })
+    )
+    // A span that records nothing needs no end.
+    if (!span.isRecording()) return answered
+    return Effect.onExit(answered, (exit) =>
+      Effect.sync(() => {
+        if (Exit.isSuccess(exit)) return endAttempt(span, { status: exit.value.response.status })
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isNone(failure)) return endAttempt(span, { errorType: "cancelled" })
+        endAttempt(span, {
+          status: responseOf(failure.value)?.status,
+          errorType: errorTypeOf(failure.value)
         })
-      )
+      })
     )
   })
 
