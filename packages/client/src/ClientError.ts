@@ -2,7 +2,8 @@
  * The client's errors, one class per cause. Every error carries the HTTP status (when a response
  * arrived), the upstream's own messages, the request id sent as `X-Request-Id`, and the client
  * method that failed. They are values in the Effect API and thrown by the Promise API; each is an
- * `Error` subclass, so `err instanceof NotFound` works.
+ * `Error` subclass, so `err instanceof NotFound` works. An error that came from a response carries it
+ * as `response` (status, headers, request id: `ResponseInfo`), a non-enumerable property.
  *
  * Which response becomes which error is decided in one place (`internal/errors.ts`). No error holds a
  * header, a credential or a request body, so printing one never leaks a secret.
@@ -10,6 +11,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import type { ResponseInfo } from "./ResponseInfo.js"
 
 const common = {
   message: Schema.String,
@@ -26,58 +28,91 @@ const common = {
 }
 
 /** 400: the request broke a validation or business rule; `messages` lists each one. */
-export class ValidationError extends Schema.TaggedError<ValidationError>()("ValidationError", common) {}
+export class ValidationError extends Schema.TaggedError<ValidationError>()("ValidationError", common) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** 401: the credentials were missing or not accepted (the proxy's bearer check). */
 export class AuthenticationError extends Schema.TaggedError<AuthenticationError>()(
   "AuthenticationError",
   common
-) {}
+) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /**
  * 403: refused. zerohash answers 403 for every authentication failure too (missing key, bad
  * signature, stale timestamp) and for a disabled feature; `messages` says which.
  */
-export class PermissionDenied extends Schema.TaggedError<PermissionDenied>()("PermissionDenied", common) {}
+export class PermissionDenied extends Schema.TaggedError<PermissionDenied>()("PermissionDenied", common) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** 404: no such account (or path). */
-export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", common) {}
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", common) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** 409: a duplicate (account label, tenant, advisor) or, at the proxy, the same idempotency key in flight. */
-export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", common) {}
+export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", common) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** 422 from the proxy: the idempotency key was used before with a different request. */
 export class IdempotencyMismatch extends Schema.TaggedError<IdempotencyMismatch>()(
   "IdempotencyMismatch",
   common
-) {}
+) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** 429: over the rate limit. `retryAfterMs` is how long the lock-out lasts. */
 export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
   ...common,
   retryAfterMs: Schema.Number
-}) {}
+}) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** 503: the service is unavailable; `retryAllowed` reflects `zh-allow-retry: true`. */
 export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {
   ...common,
   retryAllowed: Schema.Boolean
-}) {}
+}) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** Another 5xx, for a call whose outcome is known (a read, or a status that is not ambiguous). */
-export class ServerError extends Schema.TaggedError<ServerError>()("ServerError", common) {}
+export class ServerError extends Schema.TaggedError<ServerError>()("ServerError", common) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** No answer in time: an attempt of a read, the call's total deadline, or `waitForStatus`. */
 export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
   ...common,
   timeoutMs: Schema.Number
-}) {}
+}) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** The request could not be sent or no response came back (for a read, or a request never sent). */
 export class NetworkError extends Schema.TaggedError<NetworkError>()("NetworkError", {
   ...common,
   detail: Schema.String
-}) {}
+}) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** What left a mutation's outcome unknown. */
 export const OutcomeUnknownReason = Schema.Literal("ServerError", "Timeout", "ConnectionLost")
@@ -93,7 +128,10 @@ export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("Outcom
   reason: OutcomeUnknownReason,
   /** The `Idempotency-Key` sent, if any: repeating the call with it at the proxy is safe. */
   idempotencyKey: Schema.optional(Schema.String)
-}) {}
+}) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** Why a response could not be used. */
 export const DecodeErrorReason = Schema.Literal("InvalidJson", "SchemaMismatch", "UnexpectedStatus")
@@ -105,14 +143,20 @@ export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError"
   ...common,
   reason: DecodeErrorReason,
   detail: Schema.String
-}) {}
+}) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** An argument was rejected before anything was sent (e.g. a ZRN in no accepted form). */
 export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
   ...common,
   /** The argument at fault, e.g. `zrn` or `body`. */
   field: Schema.String
-}) {}
+}) {
+  /** The response this error came from (non-enumerable; `undefined` when none arrived). */
+  declare readonly response?: ResponseInfo
+}
 
 /** Every error a client method can fail with. */
 export type ClientError =

@@ -5,6 +5,9 @@
  *
  * It wraps the Effect service rather than re-implementing it, so both APIs sign, retry and map errors
  * the same way. Each call also takes an `AbortSignal`, which interrupts the call (and its retries).
+ * `client.on("request" | "response" | "retry", handler)` observes every attempt (`Hooks.ts`);
+ * `client.withResponse.<method>(...)` answers `{ data, response }` (`ResponseInfo.ts`). The
+ * OpenTelemetry context active when a method is called is the parent of the call's spans.
  *
  * @since 0.1.0
  */
@@ -12,12 +15,17 @@ import type { Endpoint, Enums } from "@mta/domain"
 import { Cause, Effect, Either, Exit, Option } from "effect"
 import { type ClientConfig, resolve } from "./ClientConfig.js"
 import type { ClientError } from "./ClientError.js"
+import type { Hook, HookEvents, HookName, Hooks } from "./Hooks.js"
 import * as Protocol from "./Protocol.js"
+import type { WithResponse } from "./ResponseInfo.js"
+import { activeContext } from "./Tracing.js"
 import {
   type CallOptions,
   fromResolved,
+  type InternalCallOptions,
   type LedgerAccount,
   type LedgerQueryInput,
+  PARENT_CONTEXT,
   type Service,
   type StatusReached,
   type WaitOptions,
@@ -39,6 +47,20 @@ export interface PromiseWaitOptions extends WaitOptions {
 /** The Effect service's endpoint methods (`EndpointMethods`), each returning a Promise. */
 export type PromiseEndpointMethods = Protocol.Methods<PromiseCallOptions, Protocol.Promised>
 
+/** `Promise<WithResponse<A>>`. */
+export interface PromisedWithResponse extends Protocol.Kind {
+  readonly type: Promise<WithResponse<this["A"]>>
+}
+
+/** The endpoint methods answering `{ data, response }` (the result and its response's metadata). */
+export type PromiseEndpointMethodsWithResponse = Protocol.Methods<PromiseCallOptions, PromisedWithResponse>
+
+/** What `createClient` takes: the client's configuration, and hooks to register at once. */
+export interface PromiseClientConfig extends ClientConfig {
+  /** Handlers of `request`, `response` and `retry` (as `client.on` registers them). */
+  readonly hooks?: Hooks | undefined
+}
+
 /** The Promise client. Every rejection is a `ClientError` (or the abort reason). */
 export interface Client extends PromiseEndpointMethods {
   /** Every ledger account matching the filters, fetched page by page as the loop asks for them. */
@@ -49,7 +71,16 @@ export interface Client extends PromiseEndpointMethods {
     status: Enums.AccountStatus,
     options?: PromiseWaitOptions
   ): Promise<StatusReached>
-  /** The Effect service underneath, for code that mixes both APIs. */
+  /**
+   * The same methods answering `{ data, response }`: `response` is the last response's status,
+   * headers, request id and whether the proxy replayed it (`ResponseInfo`).
+   */
+  readonly withResponse: PromiseEndpointMethodsWithResponse
+  /** Calls `handler` for every attempt's `request`, `response` or `retry` (in registration order). */
+  on<N extends HookName>(event: N, handler: Hook<N>): this
+  /** Removes a handler registered with `on`. */
+  off<N extends HookName>(event: N, handler: Hook<N>): this
+  /** The Effect service underneath, for code that mixes both APIs (it calls this client's hooks too). */
   readonly effect: Service
 }
 
@@ -63,25 +94,62 @@ export const runPromise = <A>(effect: Effect.Effect<A, ClientError>, signal?: Ab
     throw Cause.squash(exit.cause)
   })
 
+/**
+ * The options without the signal, with the OpenTelemetry context active now (when the method is
+ * called: the fiber may later run in another asynchronous context).
+ */
 const split = <O extends { readonly signal?: AbortSignal | undefined }>(options: O | undefined) => {
-  if (options === undefined) return { effectOptions: undefined, signal: undefined }
-  const { signal, ...effectOptions } = options
+  const { signal, ...rest } = options ?? ({} as O)
+  const effectOptions: Omit<O, "signal"> & InternalCallOptions = {
+    ...rest,
+    [PARENT_CONTEXT]: activeContext()
+  }
   return { effectOptions, signal }
 }
 
+type Handlers = { [N in HookName]: Array<Hook<N>> }
+
 /** Builds a Promise client; throws `InvalidConfig` when the configuration cannot be used. */
-export const createClient = (config: ClientConfig): Client => {
+export const createClient = (config: PromiseClientConfig): Client => {
   const resolved = resolve(config)
   if (Either.isLeft(resolved)) throw resolved.left
-  const service = fromResolved(resolved.right)
+  const handlers: Handlers = { request: [], response: [], retry: [] }
+  const emit =
+    <N extends HookName>(name: N) =>
+    (event: HookEvents[N]): void => {
+      // A copy: a handler may remove itself.
+      for (const handler of [...handlers[name]] as Array<Hook<N>>) handler(event)
+    }
+  const emitters = { request: emit("request"), response: emit("response"), retry: emit("retry") }
+  // Read on every attempt: no handler, no event built (the common case costs one length check).
+  const hooks: Hooks = {
+    get request() {
+      return handlers.request.length === 0 ? undefined : emitters.request
+    },
+    get response() {
+      return handlers.response.length === 0 ? undefined : emitters.response
+    },
+    get retry() {
+      return handlers.retry.length === 0 ? undefined : emitters.retry
+    }
+  }
+  const service = fromResolved(resolved.right, hooks)
 
-  const endpoints = Protocol.methods<PromiseCallOptions, Protocol.Promised>((row, args, options) => {
-    const { effectOptions, signal } = split(options)
-    const method = service[Protocol.methodName(row.name as Endpoint.Name)] as (
-      ...all: ReadonlyArray<unknown>
-    ) => Effect.Effect<unknown, ClientError>
-    return runPromise(method(...args, effectOptions), signal)
-  })
+  const invoke =
+    (methods: Record<string, unknown>) =>
+    (row: Protocol.Row, args: ReadonlyArray<unknown>, options: PromiseCallOptions | undefined) => {
+      const { effectOptions, signal } = split(options)
+      const method = methods[Protocol.methodName(row.name as Endpoint.Name)] as (
+        ...all: ReadonlyArray<unknown>
+      ) => Effect.Effect<unknown, ClientError>
+      return runPromise(method(...args, effectOptions), signal)
+    }
+  const endpoints = Protocol.methods<PromiseCallOptions, Protocol.Promised>(
+    invoke(service as unknown as Record<string, unknown>)
+  )
+  const withResponse = Protocol.methods<PromiseCallOptions, PromisedWithResponse>(
+    invoke(service.withResponse as unknown as Record<string, unknown>) as never
+  )
 
   const client: Client = {
     ...endpoints,
@@ -102,7 +170,22 @@ export const createClient = (config: ClientConfig): Client => {
       const { effectOptions, signal } = split(options)
       return runPromise(service.waitForStatus(zrn, status, effectOptions), signal)
     },
+    withResponse,
+    on(event, handler) {
+      ;(handlers[event] as Array<typeof handler>).push(handler)
+      return this
+    },
+    off(event, handler) {
+      const list = handlers[event] as Array<typeof handler>
+      const i = list.indexOf(handler)
+      if (i >= 0) list.splice(i, 1)
+      return this
+    },
     effect: service
+  }
+  for (const name of ["request", "response", "retry"] as const) {
+    const hook = config.hooks?.[name]
+    if (hook !== undefined) client.on(name, hook as Hook<typeof name>)
   }
   return withSummary(client, "ZeroHashClient", resolved.right.summary)
 }

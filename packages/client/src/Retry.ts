@@ -8,6 +8,13 @@
  * - A mutation met by a 500, 502, 504, a timeout or a dropped connection is never retried: the error
  *   mapping has already made it an `OutcomeUnknown`, which is not retryable.
  *
+ * Through the proxy with an `Idempotency-Key` (bearer mode; `delayFor`'s `idempotent`), a retry is
+ * safe whatever happened: the proxy answers a stored outcome, or runs a call that was not carried out.
+ * So there an `OutcomeUnknown` is retried too, and the proxy's 409 `idempotency_in_flight` /
+ * `idempotency_outcome_pending` ("not yet") are waited out (`pollDelay`): after its `Retry-After`,
+ * within the call's deadline, without using up a retry. Against zerohash (signed mode) none of this
+ * applies.
+ *
  * Waits are exponential with full jitter (a uniform draw in `[0, min(cap, base * 2^n)]`), as AWS and
  * stripe-node do, so many clients failing together do not retry together. A 429 waits at least its
  * lock-out.
@@ -57,6 +64,22 @@ export const isRetryable = (error: ClientError, method: string): boolean => {
   }
 }
 
+/** The proxy's 409 `code`s that mean "the first call with this key is still running": ask again. */
+export const IDEMPOTENCY_WAIT_CODES: ReadonlySet<string> = new Set([
+  "idempotency_in_flight",
+  "idempotency_outcome_pending"
+])
+
+/** Whether an error is the proxy's "same key still in flight / outcome pending" 409. */
+export const isIdempotencyWait = (error: ClientError): boolean =>
+  error._tag === "Conflict" && error.code !== undefined && IDEMPOTENCY_WAIT_CODES.has(error.code)
+
+/** What else decides a retry: whether the call is idempotent through the proxy (a bearer call with a key). */
+export interface RetryContext {
+  /** A call through the proxy with an `Idempotency-Key`: an `OutcomeUnknown` may be retried. */
+  readonly idempotent?: boolean | undefined
+}
+
 /** The backoff step before retry number `retry` (0 for the first retry), before jitter. */
 export const backoffStep = (policy: RetryPolicy, retry: number): number =>
   Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retry)
@@ -70,10 +93,32 @@ export const delayFor = (
   error: ClientError,
   method: string,
   retry: number,
-  random: number
+  random: number,
+  context: RetryContext = {}
 ): number | undefined => {
-  if (retry >= policy.maxRetries || !isRetryable(error, method)) return undefined
+  if (retry >= policy.maxRetries) return undefined
+  const idempotentRetry = context.idempotent === true && error._tag === "OutcomeUnknown"
+  if (!idempotentRetry && !isRetryable(error, method)) return undefined
   const step = backoffStep(policy, retry)
   const wait = policy.jitter ? Math.floor(random * (step + 1)) : step
   return error._tag === "RateLimited" ? Math.max(error.retryAfterMs, wait) : wait
+}
+
+/**
+ * How long to wait before asking the proxy again after its 409 `idempotency_in_flight` /
+ * `idempotency_outcome_pending` (poll number `poll`, 0-based): its `Retry-After` (`retryAfterMs`; at
+ * least half the base delay, so `Retry-After: 0` cannot make a busy loop), else the backoff step (drawn
+ * in its upper half with jitter); `undefined` when the policy allows no retries at all. These waits do
+ * not count as retries: the call's deadline bounds them.
+ */
+export const pollDelay = (
+  policy: RetryPolicy,
+  poll: number,
+  random: number,
+  retryAfterMs: number | undefined
+): number | undefined => {
+  if (policy.maxRetries === 0) return undefined
+  if (retryAfterMs !== undefined) return Math.max(retryAfterMs, Math.ceil(policy.baseDelayMs / 2))
+  const step = backoffStep(policy, poll)
+  return policy.jitter ? Math.floor(step / 2 + (random * (step + 1)) / 2) : step
 }

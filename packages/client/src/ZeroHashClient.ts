@@ -11,14 +11,19 @@
  *
  * @since 0.1.0
  */
+import { randomUUID } from "node:crypto"
 import { type Api, Endpoint, type Enums, Zrn } from "@mta/domain"
+import type { Context as OtelContext } from "@opentelemetry/api"
 import { Chunk, Clock, Context, Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import type * as ConfigModule from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import { type ClientConfig, fromEnv, type InvalidConfig, type Resolved, resolve } from "./ClientConfig.js"
-import { type ClientError, Timeout } from "./ClientError.js"
+import { type ClientError, type InvalidInput, Timeout } from "./ClientError.js"
+import type { Hooks } from "./Hooks.js"
+import { isMutation } from "./internal/errors.js"
 import { type Limits, newRequestId, send } from "./internal/http.js"
 import * as Protocol from "./Protocol.js"
+import type { WithResponse } from "./ResponseInfo.js"
 
 /** A customer account as read (create, update, details). */
 export type Account = Api.AccountRecord
@@ -39,14 +44,30 @@ export type UpdateAccountInput = typeof Api.UpdateAccountRequest.Encoded
 /** Filters of `listLedgerAccounts`; `zrn` narrows to one customer account. */
 export type LedgerQueryInput = Protocol.QueryInput<typeof Endpoint.table.listLedgerAccounts.query>
 
-/** Per-call options. */
+/** Per-call options; each overrides the client's setting for this call only. */
 export interface CallOptions {
-  /** `X-Request-Id` of this call (generated when absent); reused on its retries. */
+  /** `X-Request-Id` of this call (1-255 visible ASCII characters; a UUID when absent); reused on its retries. */
   readonly requestId?: string | undefined
-  /** Sent as `Idempotency-Key` (the proxy stores the outcome under it; zerohash ignores it). */
+  /**
+   * Sent as `Idempotency-Key` (1-255 visible ASCII characters), the same on every retry: the proxy
+   * stores the outcome under it (zerohash ignores it). With a bearer token (the proxy) every mutation
+   * sends one: this, or a generated UUID. With signed credentials, only this one.
+   */
   readonly idempotencyKey?: string | undefined
   /** Per-attempt timeout for this call, in milliseconds. */
   readonly timeoutMs?: number | undefined
+  /** Deadline of this call with all its retries, in milliseconds. */
+  readonly deadlineMs?: number | undefined
+  /** Retries after the first attempt for this call (0: none). */
+  readonly maxRetries?: number | undefined
+}
+
+/** Where the Promise API hands a call the OpenTelemetry context it was made in (not public). */
+export const PARENT_CONTEXT: unique symbol = Symbol.for("@mta/client/parentContext") as never
+
+/** `CallOptions` with the caller's OpenTelemetry context, captured when the call was made. */
+export interface InternalCallOptions extends CallOptions {
+  readonly [PARENT_CONTEXT]?: OtelContext | undefined
 }
 
 /** Options of `waitForStatus`. */
@@ -73,6 +94,11 @@ export interface Effected extends Protocol.Kind {
   readonly type: Effect.Effect<this["A"], ClientError>
 }
 
+/** `Effect<WithResponse<A>, ClientError>`, what the `withResponse` methods answer. */
+export interface EffectedWithResponse extends Protocol.Kind {
+  readonly type: Effect.Effect<WithResponse<this["A"]>, ClientError>
+}
+
 /**
  * One method per endpoint of `Endpoint.table`, each taking the endpoint's `Protocol.Args` and then
  * `CallOptions`: `createAccount(body)`, `updateAccount(zrn, body)`, `getAccount(zrn)`,
@@ -82,8 +108,16 @@ export interface Effected extends Protocol.Kind {
  */
 export type EndpointMethods = Protocol.Methods<CallOptions, Effected>
 
+/** The endpoint methods answering `{ data, response }`: the result and its response's metadata. */
+export type EndpointMethodsWithResponse = Protocol.Methods<CallOptions, EffectedWithResponse>
+
 /** The methods of the client. Every failure is a `ClientError`. */
 export interface Service extends EndpointMethods {
+  /**
+   * The same methods answering `{ data, response }`: `response` is the last response's status,
+   * headers, request id and whether the proxy replayed it (`ResponseInfo`).
+   */
+  readonly withResponse: EndpointMethodsWithResponse
   /** Every ledger account matching the filters, page after page. */
   readonly listLedgerAccounts: (
     query?: LedgerQueryInput,
@@ -127,37 +161,81 @@ const longPoll = {
   scope: "accounts:read"
 } as const satisfies Endpoint.Endpoint
 
-/** Builds the service from a checked configuration. */
-export const fromResolved = (resolved: Resolved): Service => {
-  const { settings, geo } = resolved
+const VISIBLE_ASCII = /^[\x21-\x7e]{1,255}$/
+
+const positiveOrUndefined = (value: unknown): boolean =>
+  value === undefined || (typeof value === "number" && Number.isFinite(value) && value > 0)
+
+/** The first per-call option that cannot be used, as an `InvalidInput` (nothing is sent). */
+const checkOptions = (
+  operation: string,
+  requestId: string,
+  options: CallOptions | undefined
+): InvalidInput | undefined => {
+  if (options === undefined) return undefined
+  const bad = (field: string, problem: string) =>
+    Protocol.invalidInput(operation, requestId, `options.${field}`, [problem])
+  const { requestId: id, idempotencyKey, timeoutMs, deadlineMs, maxRetries } = options
+  if (id !== undefined && (typeof id !== "string" || !VISIBLE_ASCII.test(id)))
+    return bad("requestId", "expected 1-255 visible ASCII characters (no spaces or control characters)")
+  if (
+    idempotencyKey !== undefined &&
+    (typeof idempotencyKey !== "string" || !VISIBLE_ASCII.test(idempotencyKey))
+  )
+    return bad("idempotencyKey", "expected 1-255 visible ASCII characters (no spaces or control characters)")
+  if (!positiveOrUndefined(timeoutMs)) return bad("timeoutMs", "expected a positive number of milliseconds")
+  if (!positiveOrUndefined(deadlineMs)) return bad("deadlineMs", "expected a positive number of milliseconds")
+  if (maxRetries !== undefined && !(Number.isInteger(maxRetries) && maxRetries >= 0))
+    return bad("maxRetries", "expected a whole number ≥ 0")
+  return undefined
+}
+
+/**
+ * Builds the service from a checked configuration. `hooks` are called for every attempt (the Promise
+ * API's `on`).
+ */
+export const fromResolved = (resolved: Resolved, hooks?: Hooks): Service => {
+  const { geo } = resolved
+  const settings = hooks === undefined ? resolved.settings : { ...resolved.settings, hooks }
+  const bearer = settings.auth.kind === "bearer"
+  // The base URL's path, in front of each template (`/v1/accounts/{zrn}/lock`).
+  const basePath = new URL(settings.baseUrl).pathname.replace(/\/+$/, "")
 
   /** One logical call of an endpoint: the protocol's request, sent with retries, its response read. */
   const call = <E extends Protocol.Row>(
     row: E,
     args: Protocol.Args<E>,
-    options: CallOptions | undefined,
+    options: InternalCallOptions | undefined,
     limits?: Limits
-  ): Effect.Effect<Protocol.Result<E>, ClientError> =>
-    Effect.flatMap(
-      options?.requestId !== undefined ? Effect.succeed(options.requestId) : newRequestId,
-      (requestId) => {
-        const prepared = Protocol.prepare(row, args, {
-          requestId,
-          idempotencyKey: options?.idempotencyKey,
-          geo
-        })
-        if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
-        return send(
-          settings,
-          prepared.right,
-          (request, received, now) => Protocol.response(row, request, received, now),
-          { timeoutMs: limits?.timeoutMs ?? options?.timeoutMs, deadlineMs: limits?.deadlineMs }
-        )
-      }
-    )
+  ): Effect.Effect<WithResponse<Protocol.Result<E>>, ClientError> =>
+    Effect.suspend(() => {
+      const requestId = options?.requestId ?? randomUUID()
+      const invalid = checkOptions(row.name, requestId, options)
+      if (invalid !== undefined) return Effect.fail(invalid)
+      // Through the proxy every mutation carries a key, so its retries are safe (Retry.ts).
+      const idempotencyKey =
+        options?.idempotencyKey ?? (bearer && isMutation(row.method) ? randomUUID() : undefined)
+      const prepared = Protocol.prepare(row, args, { requestId, idempotencyKey, geo })
+      if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
+      return send(
+        settings,
+        prepared.right,
+        (request, received, now) => Protocol.response(row, request, received, now),
+        {
+          timeoutMs: limits?.timeoutMs ?? options?.timeoutMs,
+          deadlineMs: limits?.deadlineMs ?? options?.deadlineMs,
+          maxRetries: options?.maxRetries,
+          parent: options?.[PARENT_CONTEXT],
+          template: `${basePath}${row.path}`
+        }
+      )
+    })
 
-  const endpoints = Protocol.methods<CallOptions, Effected>((row, args, options) =>
+  const withResponse = Protocol.methods<CallOptions, EffectedWithResponse>((row, args, options) =>
     call(row, args as Protocol.Args<Protocol.Row>, options)
+  )
+  const endpoints = Protocol.methods<CallOptions, Effected>((row, args, options) =>
+    Effect.map(call(row, args as Protocol.Args<Protocol.Row>, options), (r) => r.data)
   )
 
   const listLedgerAccounts: Service["listLedgerAccounts"] = (query = {}, options) =>
@@ -182,6 +260,8 @@ export const fromResolved = (resolved: Resolved): Service => {
   const waitForStatus: Service["waitForStatus"] = (zrn, status, options = {}) =>
     Effect.gen(function* () {
       const requestId = options.requestId ?? (yield* newRequestId)
+      const parent = (options as InternalCallOptions)[PARENT_CONTEXT]
+      const inner: InternalCallOptions = { requestId, [PARENT_CONTEXT]: parent }
       const canonical = Protocol.customerZrn("waitForStatus", requestId, geo, zrn)
       if (Either.isLeft(canonical)) return yield* Effect.fail(canonical.left)
       const z = canonical.right
@@ -200,12 +280,10 @@ export const fromResolved = (resolved: Resolved): Service => {
           const waitMs = Math.max(1, Math.min(remaining, 30_000))
           const answer = yield* Effect.either(
             // The proxy holds the request up to `timeout_ms`: allow that plus a margin.
-            call(
-              longPoll,
-              [z, { wait_for: status, timeout_ms: waitMs }],
-              { requestId },
-              { timeoutMs: waitMs + 5_000, deadlineMs: remaining + 5_000 }
-            )
+            call(longPoll, [z, { wait_for: status, timeout_ms: waitMs }], inner, {
+              timeoutMs: waitMs + 5_000,
+              deadlineMs: remaining + 5_000
+            }).pipe(Effect.map((r) => r.data))
           )
           if (Either.isLeft(answer)) {
             // An account the proxy's projection has not seen yet (or a proxy without the long poll):
@@ -220,12 +298,9 @@ export const fromResolved = (resolved: Resolved): Service => {
           if (answer.right.status === status) return { zrn: parsed, status, account: undefined }
           if (answer.right.timed_out === true) continue
         } else {
-          const account = yield* call(
-            Endpoint.table.getAccount,
-            [z],
-            { requestId },
-            { deadlineMs: remaining }
-          )
+          const { data: account } = yield* call(Endpoint.table.getAccount, [z], inner, {
+            deadlineMs: remaining
+          })
           last = account.status ?? "no status (provisioning)"
           if (account.status === status) return { zrn: parsed, status, account }
         }
@@ -235,7 +310,7 @@ export const fromResolved = (resolved: Resolved): Service => {
       }
     })
 
-  const service: Service = { ...endpoints, listLedgerAccounts, waitForStatus }
+  const service: Service = { ...endpoints, withResponse, listLedgerAccounts, waitForStatus }
   return withSummary(service, "ZeroHashClient", resolved.summary)
 }
 

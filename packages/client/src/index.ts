@@ -25,20 +25,36 @@ export {
 export * from "./ClientError.js"
 // Whole modules
 export * as ErrorMapping from "./ErrorMapping.js"
+// Hooks of the Promise API and the metadata of responses
+export type {
+  AttemptEvent,
+  Hook,
+  HookEvents,
+  HookName,
+  Hooks,
+  RequestEvent,
+  ResponseEvent,
+  RetryEvent
+} from "./Hooks.js"
 // Promise API
 export {
   type Client,
   createClient,
   type PromiseCallOptions,
+  type PromiseClientConfig,
   type PromiseEndpointMethods,
+  type PromiseEndpointMethodsWithResponse,
   type PromiseWaitOptions
 } from "./PromiseClient.js"
 // The wire protocol: requests, headers and responses of every endpoint
 export * as Protocol from "./Protocol.js"
+export { type ResponseHeaders, ResponseInfo, responseOf, type WithResponse } from "./ResponseInfo.js"
 export * as Retry from "./Retry.js"
 export * as Signing from "./Signing.js"
 // Signing, webhooks, transports
 export { makeSigner, type SignRequestParams, signRequest } from "./Signing.js"
+// OpenTelemetry: the client's spans, and the trace headers for code that sends requests itself
+export * as Tracing from "./Tracing.js"
 export {
   type ClosableTransport,
   type ExchangeRequest,
@@ -67,6 +83,7 @@ export {
   type CallOptions,
   type CreateAccountInput,
   type EndpointMethods,
+  type EndpointMethodsWithResponse,
   type LedgerAccount,
   type LedgerPage,
   type LedgerQueryInput,

@@ -179,33 +179,35 @@ describe("retries (scripted transport, TestClock)", () => {
     })
   )
 
-  it.effect("a mutation whose attempt times out is an OutcomeUnknown, not retried", () =>
-    Effect.gen(function* () {
-      const clock = yield* TestClock.testClock()
-      const fake = scripted([{ hang: true }, ACCEPTED], () => clock.unsafeCurrentTimeMillis())
-      const client = yield* ZeroHashClient.pipe(
-        Effect.provide(
-          ZeroHashClient.layer({
-            baseUrl: "http://zerohash.test",
-            credentials: { bearerToken: "token" },
-            timeoutMs: 2_000,
-            transport: fake.transport
-          })
+  it.effect(
+    "signed mode: a mutation whose attempt times out is an OutcomeUnknown, not retried (even with a key)",
+    () =>
+      Effect.gen(function* () {
+        const clock = yield* TestClock.testClock()
+        const fake = scripted([{ hang: true }, ACCEPTED], () => clock.unsafeCurrentTimeMillis())
+        const client = yield* ZeroHashClient.pipe(
+          Effect.provide(
+            ZeroHashClient.layer({
+              baseUrl: "http://zerohash.test",
+              credentials: { apiKey: "key", apiSecret: "c2VjcmV0", passphrase: "pass" },
+              timeoutMs: 2_000,
+              transport: fake.transport
+            })
+          )
         )
-      )
-      const fiber = yield* Effect.fork(client.unlock(ZRN, { idempotencyKey: "key-1" }))
-      yield* TestClock.adjust(2_000)
-      const exit = yield* fiber.await
-      const error = failureOf(exit)
-      expect(error._tag).toBe("OutcomeUnknown")
-      expect(error._tag === "OutcomeUnknown" && error.reason).toBe("Timeout")
-      expect(error._tag === "OutcomeUnknown" && error.idempotencyKey).toBe("key-1")
-      expect(error.message).toContain("getAccount")
-      expect(error.message).toContain("same Idempotency-Key")
-      expect(fake.calls).toHaveLength(1)
-      // The timed-out request was aborted.
-      expect(fake.calls[0]!.signal.aborted).toBe(true)
-    })
+        const fiber = yield* Effect.fork(client.unlock(ZRN, { idempotencyKey: "key-1" }))
+        yield* TestClock.adjust(2_000)
+        const exit = yield* fiber.await
+        const error = failureOf(exit)
+        expect(error._tag).toBe("OutcomeUnknown")
+        expect(error._tag === "OutcomeUnknown" && error.reason).toBe("Timeout")
+        expect(error._tag === "OutcomeUnknown" && error.idempotencyKey).toBe("key-1")
+        expect(error.message).toContain("getAccount")
+        expect(error.message).toContain("same Idempotency-Key")
+        expect(fake.calls).toHaveLength(1)
+        // The timed-out request was aborted.
+        expect(fake.calls[0]!.signal.aborted).toBe(true)
+      })
   )
 
   it.effect("a GET whose attempt times out is retried, then fails with Timeout", () =>

@@ -131,6 +131,19 @@ export const viaLayer = (config: ClientConfig): Client => {
       Stream.toAsyncIterable(service.listLedgerAccounts(query, options)),
     getLedgerPage: (query, options) => run(service.getLedgerPage(query, options)),
     waitForStatus: (zrn, status, options) => run(service.waitForStatus(zrn, status, options)),
+    withResponse: Object.fromEntries(
+      Object.entries(service.withResponse).map(([name, method]) => [
+        name,
+        (...args: ReadonlyArray<unknown>) =>
+          run((method as (...a: ReadonlyArray<unknown>) => Effect.Effect<unknown, ClientError>)(...args))
+      ])
+    ) as unknown as Client["withResponse"],
+    on() {
+      throw new Error("hooks belong to the Promise API")
+    },
+    off() {
+      throw new Error("hooks belong to the Promise API")
+    },
     effect: service
   }
 }

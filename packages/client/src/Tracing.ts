@@ -1,0 +1,131 @@
+/**
+ * OpenTelemetry for the client, through `@opentelemetry/api` only (the application brings the SDK):
+ * one `CLIENT` span per HTTP attempt, named and attributed by the semantic conventions for HTTP
+ * clients (`http.request.method`, `server.address`, `server.port`, `url.full`, `url.template`,
+ * `http.response.status_code`, `error.type`, `http.request.resend_count`), the child of the caller's
+ * active span; and the W3C `traceparent` / `tracestate` of that span sent upstream, in both modes.
+ *
+ * Without an SDK the API is a no-op: no span is recorded, and the caller's own span context (if any)
+ * is still propagated. Headers are written by the globally registered propagator; when it wrote no
+ * `traceparent` (none registered, or one of another format) and the span context is valid, a W3C
+ * `traceparent` (and `tracestate`) is written from it, so the upstream always sees the trace.
+ *
+ * @since 0.2.0
+ */
+import {
+  type Attributes,
+  type Context,
+  context,
+  propagation,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  trace
+} from "@opentelemetry/api"
+
+/** The instrumentation scope's name (the tracer the client's spans come from). */
+export const TRACER_NAME = "@mta/client"
+
+// A proxy: it finds the SDK's tracer once one is registered, whenever that is.
+const tracer = trace.getTracer(TRACER_NAME)
+
+/** The OpenTelemetry context active now (the caller's span, if any). */
+export const activeContext = (): Context => context.active()
+
+const hex2 = (n: number): string => (n & 0xff).toString(16).padStart(2, "0")
+
+/** The W3C `traceparent` of a span context: `00-<trace id>-<span id>-<flags>`. */
+export const traceparentOf = (spanContext: SpanContext): string =>
+  `00-${spanContext.traceId}-${spanContext.spanId}-${hex2(spanContext.traceFlags)}`
+
+/**
+ * The trace headers of `ctx` (default: the active context): what the global propagator writes, plus a
+ * W3C `traceparent` / `tracestate` from the context's span when the propagator wrote none. Keys are
+ * lower case. Empty when there is no valid span context. For code that sends requests itself.
+ */
+export const traceHeaders = (ctx: Context = context.active()): Record<string, string> => {
+  const carrier: Record<string, string> = {}
+  propagation.inject(ctx, carrier, {
+    set: (c, key, value) => {
+      c[key.toLowerCase()] = value
+    }
+  })
+  if (carrier.traceparent === undefined) {
+    const spanContext = trace.getSpanContext(ctx)
+    if (spanContext !== undefined && trace.isSpanContextValid(spanContext)) {
+      carrier.traceparent = traceparentOf(spanContext)
+      const state = spanContext.traceState?.serialize()
+      if (state !== undefined && state !== "") carrier.tracestate = state
+    }
+  }
+  return carrier
+}
+
+/** What the span of one attempt is about. */
+export interface AttemptSpanInfo {
+  readonly method: string
+  readonly url: string
+  /** The path template with the base URL's path in front, e.g. `/v1/accounts/{zrn}/lock`. */
+  readonly template: string | undefined
+  /** 1 for the first attempt. */
+  readonly attempt: number
+  readonly operation: string
+  readonly requestId: string
+}
+
+const serverOf = (url: string): { address: string; port: number | undefined } | undefined => {
+  try {
+    const u = new URL(url)
+    const port = u.port === "" ? (u.protocol === "https:" ? 443 : 80) : Number(u.port)
+    return { address: u.hostname.replace(/^\[|\]$/g, ""), port }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Starts the `CLIENT` span of one attempt under `parent`, and returns it with the context to inject
+ * (the span's own, so the upstream's spans are its children).
+ */
+export const startAttempt = (parent: Context, info: AttemptSpanInfo): { span: Span; context: Context } => {
+  const name = info.template === undefined ? info.method : `${info.method} ${info.template}`
+  const span = tracer.startSpan(name, { kind: SpanKind.CLIENT }, parent)
+  if (span.isRecording()) {
+    const attributes: Attributes = {
+      "http.request.method": info.method,
+      "url.full": info.url,
+      "mta.operation": info.operation,
+      "mta.request_id": info.requestId
+    }
+    if (info.template !== undefined) attributes["url.template"] = info.template
+    const server = serverOf(info.url)
+    if (server !== undefined) {
+      attributes["server.address"] = server.address
+      if (server.port !== undefined) attributes["server.port"] = server.port
+    }
+    if (info.attempt > 1) attributes["http.request.resend_count"] = info.attempt - 1
+    span.setAttributes(attributes)
+  }
+  return { span, context: trace.setSpan(parent, span) }
+}
+
+/**
+ * Ends an attempt's span: the response status (an error from 400 up, `error.type` the status), or
+ * the failure without a response (`error.type` as given, e.g. `timeout`).
+ */
+export const endAttempt = (
+  span: Span,
+  outcome: { readonly status?: number | undefined; readonly errorType?: string | undefined }
+): void => {
+  if (span.isRecording()) {
+    if (outcome.status !== undefined) span.setAttribute("http.response.status_code", outcome.status)
+    const errorType =
+      outcome.status !== undefined && outcome.status >= 400 ? String(outcome.status) : outcome.errorType
+    if (errorType !== undefined) {
+      span.setAttribute("error.type", errorType)
+      span.setStatus({ code: SpanStatusCode.ERROR })
+    }
+  }
+  span.end()
+}
