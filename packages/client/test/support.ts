@@ -131,6 +131,10 @@ export const viaLayer = (config: ClientConfig): Client => {
       Stream.toAsyncIterable(service.listLedgerAccounts(query, options)),
     getLedgerPage: (query, options) => run(service.getLedgerPage(query, options)),
     waitForStatus: (zrn, status, options) => run(service.waitForStatus(zrn, status, options)),
+    listParticipants: (query, options) => Stream.toAsyncIterable(service.listParticipants(query, options)),
+    getParticipant: (code, options) => run(service.getParticipant(code, options)),
+    waitForParticipantStatus: (code, status, options) =>
+      run(service.waitForParticipantStatus(code, status, options)),
     withResponse: Object.fromEntries(
       Object.entries(service.withResponse).map(([name, method]) => [
         name,
