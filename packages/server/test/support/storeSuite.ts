@@ -228,13 +228,20 @@ export const storeSuite = (factory: StoreFactory): void => {
       }
       expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "claimed" })
       await s.finishCall({ idempotency: { caller, key: "k", resolution: { _tag: "reconcile" } }, audit })
-      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "reconciling", account: undefined })
+      // Stored without its body (as before migration 5): nothing to send again, so it waits.
+      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "pending", landed: false, since: now })
       expect(await s.claimIdempotencyKey({ ...key, fingerprint: "x" })).toEqual({ _tag: "mismatch" })
       const z = zrn()
       const payload = { zrn: z, participant_code: "CUST01", account_label: label, status: "open" }
       await s.ingest({ ...note(z, "open", now), payload })
       const found = await s.claimIdempotencyKey(key)
       expect(found).toEqual({ _tag: "reconciling", account: { zrn: z, payload } })
+      // The resolver finds it (its `retryAt` has passed).
+      expect(await s.pendingCreates({ now: now + 1, limit: 10 })).toContainEqual({
+        caller,
+        key: "k",
+        fingerprint: "f"
+      })
       // A claim held by a proxy that died with a create in flight is reconciled too, not re-sent.
       const died = { ...key, key: "k2", leaseUntil: now + 10 }
       expect(await s.claimIdempotencyKey(died)).toEqual({ _tag: "claimed" })
