@@ -177,7 +177,7 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
     const settle = async (settled: Settled): Promise<Response> => {
       if (settled.zrn !== null) target = settled.zrn
       await finish(settled.outcome, settled.response.status, settled.resolution)
-      return settled.response.status === 202 ? replayed(settled.response) : answer(settled.response)
+      return answer(settled.response)
     }
     const refuse = async (error: Error): Promise<Response> => {
       const r = Errors.toResponse(error, requestId)
