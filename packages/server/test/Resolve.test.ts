@@ -27,7 +27,7 @@ const post = (h: H, key: string | undefined, label: string) =>
   })
 
 const json = async (r: Response) =>
-  (await r.json()) as { code?: string; errors?: Array<string>; message?: any }
+  (await r.json()) as { code?: string; errors?: Array<string>; message: { zrn?: string } & string }
 
 describe("a create whose outcome is unknown", () => {
   it("that never landed (a 500 before applying): the retry sends it again and answers its 202", async () => {

@@ -16,7 +16,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { Callers } from "@mta/server"
-import { type FaultSpec, type Server as SimServer, startSimulatorServer } from "@mta/testkit"
+import { type Fault, type Server as SimServer, startSimulatorServer } from "@mta/testkit"
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { createBody, freePort, type ProxyProcess, startProxyProcess } from "./support.js"
 
@@ -27,7 +27,7 @@ const TIMEOUT_MS = 400
 const MAX_WAIT_MS = 1_500
 
 /** The testkit's fault shapes, each once (`times: 1`) on the endpoint under test. */
-const matrix: ReadonlyArray<readonly [string, Omit<FaultSpec, "endpoint" | "times">]> = [
+const matrix: ReadonlyArray<readonly [string, Omit<Fault.FaultSpec, "endpoint" | "times">]> = [
   ...[500, 502, 503, 504, 429].map((status) => [`${status} before applying`, { status }] as const),
   ...[500, 502, 503, 504, 429].map(
     (status) => [`${status} after applying`, { status, afterApply: true }] as const
