@@ -281,6 +281,72 @@ export const storeSuite = (factory: StoreFactory): void => {
       expect(outcomes.filter((o) => o._tag === "in_flight")).toHaveLength(29)
     })
 
+    it("gives the re-send of a pending create to exactly one of many concurrent claims", async () => {
+      const caller = `c-${randomUUID()}`
+      const now = Date.now()
+      const input = {
+        caller,
+        key: "pending",
+        fingerprint: "f",
+        now,
+        expiresAt: now + HOUR,
+        leaseUntil: now + 60_000,
+        create: { participantCode: "CUST01", accountLabel: `l-${randomUUID()}` },
+        createBody: '{"participant_code":"CUST01"}'
+      }
+      expect((await s.claimIdempotencyKey(input))._tag).toBe("claimed")
+      await s.finishCall({
+        idempotency: { caller, key: "pending", resolution: { _tag: "reconcile", at: now, retryAt: now } },
+        audit: {
+          at: now,
+          caller,
+          action: "createAccount",
+          target: null,
+          summary: {},
+          outcome: "upstream_outcome_unknown",
+          status: 504,
+          requestId: "r"
+        }
+      })
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, () => s.claimIdempotencyKey({ ...input, now: now + 1 }))
+      )
+      const resends = outcomes.filter((o) => o._tag === "resend")
+      expect(resends).toEqual([{ _tag: "resend", body: input.createBody, ownConflict: true, since: now }])
+      expect(outcomes.filter((o) => o._tag === "pending")).toHaveLength(19)
+      // Its answer: sent again later (`retryAt`), then the resolver finds it again.
+      await s.finishCall({
+        idempotency: {
+          caller,
+          key: "pending",
+          resolution: { _tag: "reconcile", at: now + 2, retryAt: now + 10_000 }
+        },
+        audit: {
+          at: now + 2,
+          caller,
+          action: "createAccount",
+          target: null,
+          summary: {},
+          outcome: "idempotency_outcome_pending",
+          status: 409,
+          requestId: "r2"
+        }
+      })
+      expect(await s.pendingCreates({ now: now + 5_000, limit: 100 })).not.toContainEqual(
+        expect.objectContaining({ caller })
+      )
+      expect(await s.pendingCreates({ now: now + 10_000, limit: 100 })).toContainEqual({
+        caller,
+        key: "pending",
+        fingerprint: "f"
+      })
+      // Pending since the first unknown outcome, not since the re-send.
+      expect(await s.claimIdempotencyKey({ ...input, now: now + 10_000 })).toMatchObject({
+        _tag: "resend",
+        since: now
+      })
+    })
+
     it("answers every kind of step sent at once as if each were alone (one batch in the SQL stores)", async () => {
       const caller = `c-${randomUUID()}`
       const now = Date.now()
