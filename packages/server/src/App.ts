@@ -22,6 +22,7 @@ import type { HonoEnv, Shared, UpstreamClient } from "./internal/context.js"
 import * as Hub from "./internal/hub.js"
 import { observe } from "./internal/middleware.js"
 import { egress, keyedLimiter } from "./internal/rateLimit.js"
+import { startResolver } from "./internal/resolve.js"
 import * as AccountRoutes from "./internal/routes/accounts.js"
 import * as AuditRoutes from "./internal/routes/audit.js"
 import * as EventRoutes from "./internal/routes/events.js"
@@ -124,8 +125,14 @@ export const make = (deps: Deps): App => {
     reports: deps.reports ?? {},
     isDraining: () => draining,
     idempotencyTtlMs: deps.idempotencyTtlMs ?? defaults.idempotencyTtlMs,
-    idempotencyLeaseMs: deps.idempotencyLeaseMs ?? defaults.idempotencyLeaseMs
+    idempotencyLeaseMs: deps.idempotencyLeaseMs ?? defaults.idempotencyLeaseMs,
+    idempotencyPendingMaxMs: deps.idempotencyPendingMaxMs ?? defaults.idempotencyPendingMaxMs,
+    idempotencyResendAfterMs: deps.idempotencyResendAfterMs ?? defaults.idempotencyResendAfterMs
   }
+  // Pending creates are resolved in the background too (production.md §5, `internal/resolve.ts`).
+  const stopResolver = startResolver(shared, {
+    intervalMs: deps.idempotencyResolveIntervalMs ?? defaults.idempotencyResolveIntervalMs
+  })
 
   const app = new Hono<HonoEnv>()
   app.use(observe(shared))
@@ -172,6 +179,9 @@ export const make = (deps: Deps): App => {
       draining = true
       hub.drain()
     },
-    close: () => hub.close()
+    close: () => {
+      void stopResolver()
+      hub.close()
+    }
   }
 }

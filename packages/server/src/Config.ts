@@ -68,6 +68,12 @@ export const defaults = {
   idempotencyLeaseMarginMs: 30_000,
   /** The lease when the deadline is not known (an app built by hand). */
   idempotencyLeaseMs: 60_000,
+  /** How long a create may stay pending (outcome unknown) before its final answer (production.md §5: < 2 min). */
+  idempotencyPendingMaxMs: 90_000,
+  /** How long after a re-send that settled nothing a pending create is sent again. */
+  idempotencyResendAfterMs: 10_000,
+  /** How often the resolver looks for pending creates. */
+  idempotencyResolveIntervalMs: 5_000,
   bodyLimits: { api: Limits.defaults.apiBodyBytes, webhook: Limits.defaults.webhookBodyBytes },
   readyRequiresUpstream: false,
   dataDir: "./.mta-data",
@@ -137,6 +143,12 @@ export interface Tunables {
    * (another may take the key over, or reconcile a create). Above the upstream deadline.
    */
   readonly idempotencyLeaseMs: number
+  /** How long a create may stay pending (outcome unknown) before its final answer. */
+  readonly idempotencyPendingMaxMs: number
+  /** How long after a re-send that settled nothing a pending create is sent again. */
+  readonly idempotencyResendAfterMs: number
+  /** How often the resolver looks for pending creates (re-sends them, answers them). */
+  readonly idempotencyResolveIntervalMs: number
 }
 
 /** The validated configuration. */
@@ -348,6 +360,30 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     Int(1_000, 2_592_000_000),
     defaults.idempotencyTtlMs
   )
+  const idempotencyPendingMaxMs = read(
+    "MTA_IDEMPOTENCY_PENDING_MAX_MS",
+    Int(1_000, 110_000),
+    defaults.idempotencyPendingMaxMs
+  )
+  const idempotencyResendAfterMs = read(
+    "MTA_IDEMPOTENCY_RESEND_AFTER_MS",
+    Int(100, 60_000),
+    defaults.idempotencyResendAfterMs
+  )
+  const idempotencyResolveIntervalMs = read(
+    "MTA_IDEMPOTENCY_RESOLVE_INTERVAL_MS",
+    Int(50, 60_000),
+    defaults.idempotencyResolveIntervalMs
+  )
+  // The bound of production.md §5: a pending create gets its final answer by the first resolver pass
+  // after the pending limit, whose answer may wait for one upstream call.
+  const upstreamDeadline = upstream?.mode === "remote" ? upstream.timeoutMs : defaults.upstreamTimeoutMs
+  if (idempotencyPendingMaxMs + idempotencyResolveIntervalMs + upstreamDeadline > 120_000) {
+    problem(
+      "MTA_IDEMPOTENCY_PENDING_MAX_MS",
+      `plus MTA_IDEMPOTENCY_RESOLVE_INTERVAL_MS plus the upstream deadline (ZH_TIMEOUT_MS) is ${idempotencyPendingMaxMs + idempotencyResolveIntervalMs + upstreamDeadline} ms; expected at most 120000 (no key may stay pending longer than 2 minutes)`
+    )
+  }
   const databaseUrl = value("DATABASE_URL")
   if (databaseUrl !== undefined) {
     let ok = false
@@ -425,6 +461,9 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     shutdownTimeoutMs,
     store,
     idempotencyTtlMs,
+    idempotencyPendingMaxMs,
+    idempotencyResendAfterMs,
+    idempotencyResolveIntervalMs,
     bodyLimits,
     upstreamShare,
     readyRequiresUpstream

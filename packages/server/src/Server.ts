@@ -157,7 +157,10 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     longPollDefaultMs: config.longPollDefaultMs,
     sseHeartbeatMs: config.sseHeartbeatMs,
     idempotencyTtlMs: config.idempotencyTtlMs,
-    idempotencyLeaseMs: config.idempotencyLeaseMs
+    idempotencyLeaseMs: config.idempotencyLeaseMs,
+    idempotencyPendingMaxMs: config.idempotencyPendingMaxMs,
+    idempotencyResendAfterMs: config.idempotencyResendAfterMs,
+    idempotencyResolveIntervalMs: config.idempotencyResolveIntervalMs
   }
   app = App.make({
     ...tunables,

@@ -18,7 +18,14 @@
  * @since 0.1.0
  */
 import { Limits } from "@mta/domain"
-import { claimedRecord, decideClaim, type KeyRecord } from "./internal/store/claim.js"
+import {
+  claimedRecord,
+  DEFAULT_PENDING_LIMIT_MS,
+  decideClaim,
+  type KeyRecord,
+  type PairFacts,
+  pendingRecord
+} from "./internal/store/claim.js"
 
 /** What a change to the projection came from. */
 export type StatusSource = "webhook" | "create" | "read"
@@ -107,32 +114,61 @@ export interface ClaimInput {
   readonly leaseUntil: number
   /** Set for a create: what reconciles it from the webhook inbox if its outcome is unknown. */
   readonly create?: AccountIdentity | undefined
+  /** A create's request body as sent upstream (JSON text): what a re-send sends. */
+  readonly createBody?: string | undefined
+  /** How long a create may stay pending before its final answer (default 90 s). */
+  readonly pendingLimitMs?: number | undefined
 }
 
 /** What claiming an idempotency key found. */
 export type ClaimOutcome =
-  /** The key is new (or expired, or abandoned by a dead proxy): go ahead, then `finishCall`. */
-  | { readonly _tag: "claimed" }
+  /**
+   * The key is new (or expired, or abandoned by a dead proxy, or a released create): go ahead, then
+   * `finishCall`. `ownConflict`: this key sent this create before (its answer said "not carried out"),
+   * so the vendor's duplicate conflict would be this key's own account.
+   */
+  | { readonly _tag: "claimed"; readonly ownConflict?: boolean | undefined }
   /** The call was made before: answer this again. */
   | { readonly _tag: "replay"; readonly response: StoredResponse }
   /** The first call with this key is still running. */
   | { readonly _tag: "in_flight" }
   /** The key was used for a different request. */
   | { readonly _tag: "mismatch" }
+  /** A create whose outcome was unknown, resolved: a webhook reported its account. Answer 202 with it. */
+  | { readonly _tag: "reconciling"; readonly account: KnownAccount }
+  /** A create whose outcome was unknown, whose (participant, label) is someone else's account: 409. */
+  | { readonly _tag: "conflict" }
   /**
-   * A create whose outcome was unknown; `account` is what a webhook said about its (participant,
-   * label), once one has arrived. The create is never sent again.
+   * A create whose outcome is unknown: send it again now (`body`), this claim holds the key meanwhile;
+   * `ownConflict`: a duplicate conflict means it landed. Then `finishCall`.
    */
-  | { readonly _tag: "reconciling"; readonly account: KnownAccount | undefined }
+  | {
+      readonly _tag: "resend"
+      readonly body: string
+      readonly ownConflict: boolean
+      readonly since: number
+    }
+  /** Still pending since `since`: a re-send is in flight, or it landed (`landed`) and its ZRN is awaited. */
+  | { readonly _tag: "pending"; readonly landed: boolean; readonly since: number }
+  /** Pending for too long: answer the final answer (and store it, `complete`). */
+  | { readonly _tag: "expired"; readonly landed: boolean; readonly since: number }
 
 /** What becomes of a claimed key once its call is over. */
 export type KeyResolution =
   /** Store the answer: a repeat replays it. */
   | { readonly _tag: "complete"; readonly response: StoredResponse }
-  /** The call was not carried out (refused before or by the upstream without effect): forget the key. */
+  /**
+   * The call was not carried out (refused before or by the upstream without effect): forget the key
+   * (a create's record is kept as `released`: a retry must know it was sent once).
+   */
   | { readonly _tag: "release" }
-  /** A create whose outcome is unknown: reconcile it from the webhook inbox. */
-  | { readonly _tag: "reconcile" }
+  /**
+   * A create whose outcome is unknown: pending since `at` (unless it was already), re-sent from
+   * `retryAt` on (from the webhook inbox or by sending it again).
+   */
+  | { readonly _tag: "reconcile"; readonly at?: number | undefined; readonly retryAt?: number | undefined }
+  /** A create known to have landed (duplicate conflict of its own): pending until its webhook names it. */
+  | { readonly _tag: "landed"; readonly at: number }
 
 /** One audited mutating call. */
 export interface AuditEntry {
@@ -174,6 +210,21 @@ export interface FinishInput {
   readonly audit: Omit<AuditEntry, "id">
 }
 
+/** What `pendingCreates` looks for. */
+export interface PendingQuery {
+  readonly now: number
+  readonly limit: number
+  /** A pending create older than this is due whatever its `retryAt` (its final answer). Default 90 s. */
+  readonly pendingLimitMs?: number | undefined
+}
+
+/** A pending create's key, to claim as its caller's retry would. */
+export interface PendingKey {
+  readonly caller: string
+  readonly key: string
+  readonly fingerprint: string
+}
+
 /** Which implementation a store is. */
 export type StoreKind = "memory" | "embedded" | "postgres"
 
@@ -207,6 +258,12 @@ export interface Store {
 
   /** Claims an idempotency key atomically (across replicas with PostgreSQL). */
   readonly claimIdempotencyKey: (input: ClaimInput) => Promise<ClaimOutcome>
+  /**
+   * Pending creates due for the resolver (oldest retry first, at most `limit`): outcome unknown and
+   * not being re-sent (`retryAt` passed), landed (awaiting the webhook), pending past `pendingLimitMs`,
+   * or in flight past their lease (their proxy died).
+   */
+  readonly pendingCreates: (query: PendingQuery) => Promise<ReadonlyArray<PendingKey>>
   /** Resolves the call's key (when it had one) and appends its audit entry, in one atomic step. */
   readonly finishCall: (input: FinishInput) => Promise<AuditEntry>
   /** Audit entries matching the query, oldest first. */
@@ -258,7 +315,7 @@ export const memory = (options: MemoryOptions = {}): Store => {
   const eventLimit = options.eventLimit ?? 10_000
   const auditLimit = options.auditLimit ?? 100_000
   const inbox = new Set<string>()
-  const accounts = new Map<string, KnownAccount>()
+  const accounts = new Map<string, KnownAccount & { readonly occurredAt: number }>()
   const projection = new Map<string, StatusRecord>()
   const log: Array<AccountEvent> = []
   let lastEventId = 0
@@ -284,6 +341,25 @@ export const memory = (options: MemoryOptions = {}): Store => {
     if (inbox.size > inboxLimit) inbox.delete(inbox.values().next().value as string)
   }
   const identityKey = (i: AccountIdentity) => `${i.participantCode}\u0000${i.accountLabel}`
+  /** What is known about a create's pair, for the claim of key `id`. */
+  const factsOf = (id: string, found: KeyRecord | undefined): PairFacts => {
+    if (found?.create === undefined) return { account: undefined, ownedElsewhere: false }
+    const pair = identityKey(found.create)
+    let ownedElsewhere = false
+    for (const [other, r] of idempotency) {
+      if (
+        other !== id &&
+        r.state === "completed" &&
+        r.response.status === 202 &&
+        r.create !== undefined &&
+        identityKey(r.create) === pair
+      ) {
+        ownedElsewhere = true
+        break
+      }
+    }
+    return { account: accounts.get(pair), ownedElsewhere }
+  }
   const sweep = (now: number) => {
     for (const [id, record] of idempotency) if (record.expiresAt <= now) idempotency.delete(id)
   }
@@ -295,7 +371,7 @@ export const memory = (options: MemoryOptions = {}): Store => {
       remember(n.notificationId)
       const identity = identityOf(n.payload)
       if (identity !== undefined && !accounts.has(identityKey(identity))) {
-        accounts.set(identityKey(identity), { zrn: n.zrn, payload: n.payload })
+        accounts.set(identityKey(identity), { zrn: n.zrn, payload: n.payload, occurredAt: n.occurredAt })
       }
       const current = projection.get(n.zrn)
       if (current !== undefined && n.occurredAt < current.updatedAt) return { _tag: "stale", current }
@@ -344,7 +420,7 @@ export const memory = (options: MemoryOptions = {}): Store => {
       if (++claims % 10_000 === 0) sweep(input.now)
       const id = `${input.caller}\u0000${input.key}`
       const found = idempotency.get(id)
-      const decision = decideClaim(found, input, input.now)
+      const decision = decideClaim(found, input, input.now, factsOf(id, found))
       if (decision._tag === "claim" || found === undefined) {
         idempotency.set(id, claimedRecord(input))
         return { _tag: "claimed" }
@@ -353,29 +429,62 @@ export const memory = (options: MemoryOptions = {}): Store => {
         case "take_over":
           idempotency.set(id, { ...found, leaseUntil: input.leaseUntil })
           return { _tag: "claimed" }
-        case "reconcile": {
-          if (decision.abandoned) idempotency.set(id, { ...found, state: "reconciling" })
-          const account = found.create === undefined ? undefined : accounts.get(identityKey(found.create))
-          return { _tag: "reconciling", account }
-        }
-        default:
+        case "reclaim":
+          idempotency.set(id, { ...found, state: "in_flight", leaseUntil: input.leaseUntil })
+          return { _tag: "claimed", ownConflict: decision.ownConflict }
+        case "replay":
+        case "in_flight":
+        case "mismatch":
           return decision
+        default: {
+          idempotency.set(id, pendingRecord(found, decision, input))
+          switch (decision._tag) {
+            case "reconcile":
+              return { _tag: "reconciling", account: decision.account }
+            case "conflict":
+              return { _tag: "conflict" }
+            case "resend":
+              return {
+                _tag: "resend",
+                body: found.createBody ?? "",
+                ownConflict: decision.ownConflict,
+                since: decision.since
+              }
+            case "pending":
+              return { _tag: "pending", landed: decision.landed, since: decision.since }
+            case "expire":
+              return { _tag: "expired", landed: decision.landed, since: decision.since }
+          }
+        }
       }
+    },
+    pendingCreates: async ({ now, limit, pendingLimitMs }) => {
+      const max = pendingLimitMs ?? DEFAULT_PENDING_LIMIT_MS
+      const due: Array<PendingKey & { readonly order: number }> = []
+      for (const [id, r] of idempotency) {
+        if (r.create === undefined || r.expiresAt <= now) continue
+        const ready =
+          r.state === "reconciling"
+            ? r.landed === true || (r.retryAt ?? 0) <= now || (r.pendingSince ?? 0) + max <= now
+            : r.state === "in_flight" && r.leaseUntil <= now
+        if (!ready) continue
+        const [caller, key] = id.split("\u0000") as [string, string]
+        due.push({ caller, key, fingerprint: r.fingerprint, order: r.retryAt ?? r.leaseUntil })
+      }
+      return due
+        .sort((a, b) => a.order - b.order)
+        .slice(0, limit)
+        .map(({ caller, key, fingerprint }) => ({ caller, key, fingerprint }))
     },
     finishCall: async ({ idempotency: key, audit }) => {
       if (key !== undefined) {
         const id = `${key.caller}\u0000${key.key}`
         const found = idempotency.get(id)
         const r = key.resolution
-        if (r._tag === "release") {
-          if (found !== undefined && found.state !== "completed") idempotency.delete(id)
-        } else if (found !== undefined) {
-          idempotency.set(
-            id,
-            r._tag === "complete"
-              ? { ...found, state: "completed", response: r.response }
-              : { ...found, state: "reconciling" }
-          )
+        if (found !== undefined) {
+          const next = resolved(found, r)
+          if (next === undefined) idempotency.delete(id)
+          else idempotency.set(id, next)
         }
       }
       const stored: AuditEntry = { ...audit, id: ++lastAuditId }
@@ -439,4 +548,34 @@ export interface PostgresOptions {
 export const postgres = async (options: PostgresOptions): Promise<Store> => {
   const { openPostgres } = await import("./internal/store/postgres.js")
   return openPostgres(options)
+}
+
+/**
+ * The record after its call's resolution, or `undefined` to forget it (the rules every store follows;
+ * the SQL stores' in `mta_batch` and `mta_resolve_keys`). A completed record stays as it is.
+ */
+export const resolved = (found: KeyRecord, r: KeyResolution): KeyRecord | undefined => {
+  if (found.state === "completed") return found
+  switch (r._tag) {
+    case "complete":
+      return { ...found, state: "completed", response: r.response }
+    case "release":
+      // A create's record is kept: a retry that meets the duplicate guard must know it was sent.
+      return found.create === undefined ? undefined : { ...found, state: "released" }
+    case "reconcile":
+      return {
+        ...found,
+        state: "reconciling",
+        pendingSince: found.state === "reconciling" ? (found.pendingSince ?? r.at) : r.at,
+        retryAt: r.retryAt ?? found.retryAt,
+        landed: found.state === "reconciling" ? found.landed : false
+      }
+    case "landed":
+      return {
+        ...found,
+        state: "reconciling",
+        pendingSince: found.state === "reconciling" ? (found.pendingSince ?? r.at) : r.at,
+        landed: true
+      }
+  }
 }

@@ -121,6 +121,48 @@ describe("Config.load", () => {
     ])
   })
 
+  it("bounds how long a create may stay pending: defaults within 2 minutes, every setting checked", () => {
+    const c = ok({})
+    expect(c.idempotencyPendingMaxMs).toBe(90_000)
+    expect(c.idempotencyResendAfterMs).toBe(10_000)
+    expect(c.idempotencyResolveIntervalMs).toBe(5_000)
+    // The bound of production.md §5 on the defaults: the first resolver pass after the pending limit
+    // answers, and its answer may wait for one upstream call.
+    const upstreamDeadline = Config.defaults.upstreamTimeoutMs
+    expect(c.idempotencyPendingMaxMs + c.idempotencyResolveIntervalMs + upstreamDeadline).toBeLessThanOrEqual(
+      120_000
+    )
+    expect(
+      ok({
+        MTA_IDEMPOTENCY_PENDING_MAX_MS: "20000",
+        MTA_IDEMPOTENCY_RESEND_AFTER_MS: "200",
+        MTA_IDEMPOTENCY_RESOLVE_INTERVAL_MS: "100"
+      })
+    ).toMatchObject({
+      idempotencyPendingMaxMs: 20_000,
+      idempotencyResendAfterMs: 200,
+      idempotencyResolveIntervalMs: 100
+    })
+    const bad = problems({
+      MTA_IDEMPOTENCY_PENDING_MAX_MS: "0",
+      MTA_IDEMPOTENCY_RESEND_AFTER_MS: "x",
+      MTA_IDEMPOTENCY_RESOLVE_INTERVAL_MS: "-1"
+    })
+    expect(bad.problems.map((p) => p.setting).sort()).toEqual([
+      "MTA_IDEMPOTENCY_PENDING_MAX_MS",
+      "MTA_IDEMPOTENCY_RESEND_AFTER_MS",
+      "MTA_IDEMPOTENCY_RESOLVE_INTERVAL_MS"
+    ])
+    // Settings that together pass 2 minutes are refused, with the sum and the bound.
+    const long = problems({ ...remote, ZH_TIMEOUT_MS: "30000", MTA_IDEMPOTENCY_PENDING_MAX_MS: "100000" })
+    expect(long.problems).toEqual([
+      {
+        setting: "MTA_IDEMPOTENCY_PENDING_MAX_MS",
+        message: expect.stringMatching(/is 135000 ms; expected at most 120000/)
+      }
+    ])
+  })
+
   it("redacts secrets for logging", () => {
     const text = JSON.stringify(Config.redacted(ok(remote)))
     expect(text).not.toContain("c2VjcmV0LXNlY3JldA==")

@@ -94,4 +94,8 @@ export interface Shared {
   readonly idempotencyTtlMs: number
   /** How long a claimed key is held for its call before another proxy may take it over, ms. */
   readonly idempotencyLeaseMs: number
+  /** How long a create may stay pending (outcome unknown) before its final answer, ms. */
+  readonly idempotencyPendingMaxMs: number
+  /** How long after a re-send that settled nothing a pending create is sent again, ms. */
+  readonly idempotencyResendAfterMs: number
 }

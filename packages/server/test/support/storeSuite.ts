@@ -228,13 +228,20 @@ export const storeSuite = (factory: StoreFactory): void => {
       }
       expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "claimed" })
       await s.finishCall({ idempotency: { caller, key: "k", resolution: { _tag: "reconcile" } }, audit })
-      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "reconciling", account: undefined })
+      // Stored without its body (as before migration 5): nothing to send again, so it waits.
+      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "pending", landed: false, since: now })
       expect(await s.claimIdempotencyKey({ ...key, fingerprint: "x" })).toEqual({ _tag: "mismatch" })
       const z = zrn()
       const payload = { zrn: z, participant_code: "CUST01", account_label: label, status: "open" }
       await s.ingest({ ...note(z, "open", now), payload })
       const found = await s.claimIdempotencyKey(key)
       expect(found).toEqual({ _tag: "reconciling", account: { zrn: z, payload } })
+      // The resolver finds it (its `retryAt` has passed).
+      expect(await s.pendingCreates({ now: now + 1, limit: 10 })).toContainEqual({
+        caller,
+        key: "k",
+        fingerprint: "f"
+      })
       // A claim held by a proxy that died with a create in flight is reconciled too, not re-sent.
       const died = { ...key, key: "k2", leaseUntil: now + 10 }
       expect(await s.claimIdempotencyKey(died)).toEqual({ _tag: "claimed" })
@@ -272,6 +279,72 @@ export const storeSuite = (factory: StoreFactory): void => {
       )
       expect(outcomes.filter((o) => o._tag === "claimed")).toHaveLength(1)
       expect(outcomes.filter((o) => o._tag === "in_flight")).toHaveLength(29)
+    })
+
+    it("gives the re-send of a pending create to exactly one of many concurrent claims", async () => {
+      const caller = `c-${randomUUID()}`
+      const now = Date.now()
+      const input = {
+        caller,
+        key: "pending",
+        fingerprint: "f",
+        now,
+        expiresAt: now + HOUR,
+        leaseUntil: now + 60_000,
+        create: { participantCode: "CUST01", accountLabel: `l-${randomUUID()}` },
+        createBody: '{"participant_code":"CUST01"}'
+      }
+      expect((await s.claimIdempotencyKey(input))._tag).toBe("claimed")
+      await s.finishCall({
+        idempotency: { caller, key: "pending", resolution: { _tag: "reconcile", at: now, retryAt: now } },
+        audit: {
+          at: now,
+          caller,
+          action: "createAccount",
+          target: null,
+          summary: {},
+          outcome: "upstream_outcome_unknown",
+          status: 504,
+          requestId: "r"
+        }
+      })
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, () => s.claimIdempotencyKey({ ...input, now: now + 1 }))
+      )
+      const resends = outcomes.filter((o) => o._tag === "resend")
+      expect(resends).toEqual([{ _tag: "resend", body: input.createBody, ownConflict: true, since: now }])
+      expect(outcomes.filter((o) => o._tag === "pending")).toHaveLength(19)
+      // Its answer: sent again later (`retryAt`), then the resolver finds it again.
+      await s.finishCall({
+        idempotency: {
+          caller,
+          key: "pending",
+          resolution: { _tag: "reconcile", at: now + 2, retryAt: now + 10_000 }
+        },
+        audit: {
+          at: now + 2,
+          caller,
+          action: "createAccount",
+          target: null,
+          summary: {},
+          outcome: "idempotency_outcome_pending",
+          status: 409,
+          requestId: "r2"
+        }
+      })
+      expect(await s.pendingCreates({ now: now + 5_000, limit: 100 })).not.toContainEqual(
+        expect.objectContaining({ caller })
+      )
+      expect(await s.pendingCreates({ now: now + 10_000, limit: 100 })).toContainEqual({
+        caller,
+        key: "pending",
+        fingerprint: "f"
+      })
+      // Pending since the first unknown outcome, not since the re-send.
+      expect(await s.claimIdempotencyKey({ ...input, now: now + 10_000 })).toMatchObject({
+        _tag: "resend",
+        since: now
+      })
     })
 
     it("answers every kind of step sent at once as if each were alone (one batch in the SQL stores)", async () => {

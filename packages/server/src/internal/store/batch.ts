@@ -58,10 +58,23 @@ export interface ObserveRow {
 }
 
 interface ClaimRow {
-  readonly outcome: "claimed" | "replay" | "in_flight" | "mismatch" | "reconciling"
+  readonly outcome:
+    | "claimed"
+    | "replay"
+    | "in_flight"
+    | "mismatch"
+    | "reconciling"
+    | "conflict"
+    | "resend"
+    | "pending"
+    | "expired"
   readonly response?: StoredResponse
   readonly zrn?: string
   readonly payload?: unknown
+  readonly own_conflict?: boolean
+  readonly body?: string
+  readonly landed?: boolean
+  readonly since?: number | string
 }
 
 interface BatchResult {
@@ -156,7 +169,9 @@ const isDataError = (error: unknown): boolean => {
 const toClaim = (r: ClaimRow): ClaimOutcome => {
   switch (r.outcome) {
     case "claimed":
-      return { _tag: "claimed" }
+      return r.own_conflict === undefined
+        ? { _tag: "claimed" }
+        : { _tag: "claimed", ownConflict: r.own_conflict }
     case "replay":
       return { _tag: "replay", response: r.response! }
     case "in_flight":
@@ -164,10 +179,15 @@ const toClaim = (r: ClaimRow): ClaimOutcome => {
     case "mismatch":
       return { _tag: "mismatch" }
     case "reconciling":
-      return {
-        _tag: "reconciling",
-        account: r.zrn === undefined ? undefined : { zrn: r.zrn, payload: r.payload }
-      }
+      return { _tag: "reconciling", account: { zrn: r.zrn!, payload: r.payload } }
+    case "conflict":
+      return { _tag: "conflict" }
+    case "resend":
+      return { _tag: "resend", body: r.body!, ownConflict: r.own_conflict === true, since: Number(r.since) }
+    case "pending":
+      return { _tag: "pending", landed: r.landed === true, since: Number(r.since) }
+    case "expired":
+      return { _tag: "expired", landed: r.landed === true, since: Number(r.since) }
   }
 }
 
@@ -207,6 +227,12 @@ const writeBatch = async (
         key: k?.key ?? null,
         resolution: k?.resolution._tag ?? null,
         response: k?.resolution._tag === "complete" ? k.resolution.response : null,
+        // A pending create's times (`mta_batch_resolving`, migration 5).
+        resolution_at:
+          k?.resolution._tag === "reconcile" || k?.resolution._tag === "landed"
+            ? (k.resolution.at ?? null)
+            : null,
+        retry_at: k?.resolution._tag === "reconcile" ? (k.resolution.retryAt ?? null) : null,
         // A key claimed in this process only: the record to write whole.
         fingerprint: claimed?.fingerprint ?? null,
         created_at: claimed?.now ?? null,
@@ -234,7 +260,9 @@ const writeBatch = async (
         expires_at: c.expiresAt,
         lease_until: c.leaseUntil,
         participant_code: c.create?.participantCode ?? null,
-        account_label: c.create?.accountLabel ?? null
+        account_label: c.create?.accountLabel ?? null,
+        create_body: c.create === undefined ? null : (c.createBody ?? null),
+        pending_limit_ms: c.pendingLimitMs ?? null
       }
     })
   }

@@ -302,5 +302,186 @@ BEGIN
                             'claim', v_claims);
 END $$;
 `
+  },
+  {
+    version: 5,
+    name: "idempotency that always resolves: pending creates re-sent, released creates remembered",
+    sql: `
+-- production.md §5. A create's record keeps its body (to send it again), when it was first sent (kept
+-- when the key is released: 'released'), since when its outcome is unknown, whether a re-send met the
+-- duplicate guard (landed) and when it may be re-sent (retry_at: a re-send in flight holds it).
+ALTER TABLE mta_idempotency DROP CONSTRAINT mta_idempotency_state_check;
+ALTER TABLE mta_idempotency ADD CONSTRAINT mta_idempotency_state_check
+  CHECK (state IN ('in_flight', 'completed', 'reconciling', 'released'));
+ALTER TABLE mta_idempotency
+  ADD COLUMN create_body text,
+  ADD COLUMN create_sent_at bigint,
+  ADD COLUMN pending_since bigint,
+  ADD COLUMN landed boolean NOT NULL DEFAULT false,
+  ADD COLUMN retry_at bigint;
+-- Creates pending before this version: pending since they were created; without a body they are
+-- never re-sent, and get their final answer after the pending limit.
+UPDATE mta_idempotency SET pending_since = created_at, create_sent_at = created_at
+  WHERE state = 'reconciling';
+UPDATE mta_idempotency SET create_sent_at = created_at
+  WHERE participant_code IS NOT NULL AND create_sent_at IS NULL;
+-- Another key's completed create of the same pair (the claim's "owned elsewhere"), and the resolver's scan.
+CREATE INDEX mta_idempotency_pair ON mta_idempotency (participant_code, account_label)
+  WHERE participant_code IS NOT NULL;
+CREATE INDEX mta_idempotency_pending ON mta_idempotency (retry_at)
+  WHERE participant_code IS NOT NULL AND state IN ('reconciling', 'in_flight');
+
+-- Replaces version 1's: the same decision as decideClaim (claim.ts), one table of cases for both.
+CREATE OR REPLACE FUNCTION mta_claim(items jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  it jsonb;
+  r mta_idempotency%ROWTYPE;
+  acc record;
+  res jsonb;
+  results jsonb := '[]'::jsonb;
+  v_now bigint;
+  v_limit bigint;
+  v_has_acc boolean;
+  v_others boolean;
+  v_own boolean;
+  v_abandoned boolean;
+  v_since bigint;
+  v_landed boolean;
+  v_retry bigint;
+BEGIN
+  FOR it IN SELECT value FROM jsonb_array_elements(items) WITH ORDINALITY AS e(value, i) ORDER BY i LOOP
+    v_now := (it->>'now')::bigint;
+    v_limit := coalesce((it->>'pending_limit_ms')::bigint, 90000);
+    res := NULL;
+    FOR attempt IN 1..3 LOOP
+      INSERT INTO mta_idempotency AS k (caller, key, fingerprint, state, participant_code, account_label,
+                                        created_at, expires_at, lease_until, create_body, create_sent_at)
+      VALUES (it->>'caller', it->>'key', it->>'fingerprint', 'in_flight', it->>'participant_code',
+              it->>'account_label', v_now, (it->>'expires_at')::bigint, (it->>'lease_until')::bigint,
+              it->>'create_body', CASE WHEN it->>'participant_code' IS NULL THEN NULL ELSE v_now END)
+      ON CONFLICT (caller, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, state = 'in_flight',
+        response = NULL, participant_code = EXCLUDED.participant_code, account_label = EXCLUDED.account_label,
+        created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, lease_until = EXCLUDED.lease_until,
+        create_body = EXCLUDED.create_body, create_sent_at = EXCLUDED.create_sent_at, pending_since = NULL,
+        landed = false, retry_at = NULL
+        WHERE k.expires_at <= EXCLUDED.created_at
+           OR (k.state = 'released' AND k.fingerprint <> EXCLUDED.fingerprint);
+      IF FOUND THEN
+        res := jsonb_build_object('outcome', 'claimed');
+        EXIT;
+      END IF;
+      SELECT * INTO r FROM mta_idempotency WHERE caller = it->>'caller' AND key = it->>'key' FOR UPDATE;
+      IF NOT FOUND THEN
+        CONTINUE; -- swept between the two statements: claim again
+      END IF;
+      IF r.fingerprint <> it->>'fingerprint' THEN
+        res := jsonb_build_object('outcome', 'mismatch');
+      ELSIF r.state = 'completed' THEN
+        res := jsonb_build_object('outcome', 'replay', 'response', r.response);
+      ELSIF r.state = 'in_flight' AND r.lease_until > v_now THEN
+        res := jsonb_build_object('outcome', 'in_flight');
+      ELSIF r.state = 'in_flight' AND r.participant_code IS NULL THEN
+        UPDATE mta_idempotency SET lease_until = (it->>'lease_until')::bigint
+          WHERE caller = r.caller AND key = r.key;
+        res := jsonb_build_object('outcome', 'claimed');
+      ELSE
+        -- What is known about the pair: its first reported account, another key's completed create.
+        SELECT zrn, payload, occurred_at INTO acc FROM mta_inbox
+          WHERE participant_code = r.participant_code AND account_label = r.account_label
+          ORDER BY occurred_at LIMIT 1;
+        v_has_acc := FOUND;
+        v_others := EXISTS (
+          SELECT 1 FROM mta_idempotency o
+          WHERE o.participant_code = r.participant_code AND o.account_label = r.account_label
+            AND NOT (o.caller = r.caller AND o.key = r.key) AND o.state = 'completed'
+            AND (o.response->>'status')::int = 202);
+        v_own := NOT (v_others OR (v_has_acc AND r.create_sent_at IS NOT NULL
+                                   AND acc.occurred_at < r.create_sent_at - 2000));
+        IF r.state = 'released' THEN
+          UPDATE mta_idempotency SET state = 'in_flight', lease_until = (it->>'lease_until')::bigint
+            WHERE caller = r.caller AND key = r.key;
+          res := jsonb_build_object('outcome', 'claimed', 'own_conflict', v_own);
+        ELSE
+          v_abandoned := r.state = 'in_flight';
+          v_since := CASE WHEN v_abandoned THEN v_now ELSE coalesce(r.pending_since, v_now) END;
+          v_landed := NOT v_abandoned AND r.landed;
+          v_retry := CASE WHEN v_abandoned THEN v_now ELSE coalesce(r.retry_at, v_now) END;
+          IF v_abandoned OR r.pending_since IS NULL THEN
+            UPDATE mta_idempotency SET state = 'reconciling', pending_since = v_since, retry_at = v_retry,
+                                       landed = v_landed
+              WHERE caller = r.caller AND key = r.key;
+          END IF;
+          IF v_has_acc THEN
+            IF v_own THEN
+              res := jsonb_build_object('outcome', 'reconciling', 'zrn', acc.zrn, 'payload', acc.payload);
+            ELSE
+              res := jsonb_build_object('outcome', 'conflict');
+            END IF;
+          ELSIF v_now - v_since >= v_limit THEN
+            res := jsonb_build_object('outcome', 'expired', 'landed', v_landed, 'since', v_since);
+          ELSIF NOT v_landed AND v_retry <= v_now AND r.create_body IS NOT NULL THEN
+            UPDATE mta_idempotency SET retry_at = (it->>'lease_until')::bigint
+              WHERE caller = r.caller AND key = r.key;
+            res := jsonb_build_object('outcome', 'resend', 'body', r.create_body, 'own_conflict', NOT v_others,
+                                      'since', v_since);
+          ELSE
+            res := jsonb_build_object('outcome', 'pending', 'landed', v_landed, 'since', v_since);
+          END IF;
+        END IF;
+      END IF;
+      EXIT;
+    END LOOP;
+    results := results || jsonb_build_array(res);
+  END LOOP;
+  RETURN results;
+END $$;
+
+-- Around mta_batch (left as it is): before it, the key resolutions it does not know (a create's release
+-- keeps its record as 'released'; 'landed'; a pending create's times), rewritten as 'kept', which it
+-- ignores; after it, a fresh create claim's body and send time. One call, so one transaction.
+CREATE FUNCTION mta_batch_resolving(b jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  it jsonb;
+  v_finish jsonb := '[]'::jsonb;
+  r jsonb;
+BEGIN
+  IF b ? 'finish' THEN
+    FOR it IN SELECT value FROM jsonb_array_elements(b->'finish') WITH ORDINALITY AS e(value, i) ORDER BY i LOOP
+      IF it->>'resolution' = 'release' THEN
+        UPDATE mta_idempotency SET state = 'released'
+          WHERE caller = it->>'key_caller' AND key = it->>'key' AND participant_code IS NOT NULL
+            AND state <> 'completed';
+        IF FOUND THEN
+          it := jsonb_set(it, '{resolution}', '"kept"');
+        END IF;
+      ELSIF it->>'resolution' = 'reconcile' THEN
+        UPDATE mta_idempotency SET
+          pending_since = CASE WHEN state = 'reconciling' THEN coalesce(pending_since, (it->>'resolution_at')::bigint)
+                               ELSE (it->>'resolution_at')::bigint END,
+          retry_at = coalesce((it->>'retry_at')::bigint, retry_at),
+          landed = CASE WHEN state = 'reconciling' THEN landed ELSE false END
+          WHERE caller = it->>'key_caller' AND key = it->>'key' AND state <> 'completed';
+      ELSIF it->>'resolution' = 'landed' THEN
+        UPDATE mta_idempotency SET
+          pending_since = CASE WHEN state = 'reconciling' THEN coalesce(pending_since, (it->>'resolution_at')::bigint)
+                               ELSE (it->>'resolution_at')::bigint END,
+          state = 'reconciling', landed = true
+          WHERE caller = it->>'key_caller' AND key = it->>'key' AND state <> 'completed';
+        it := jsonb_set(it, '{resolution}', '"kept"');
+      END IF;
+      v_finish := v_finish || jsonb_build_array(it);
+    END LOOP;
+    b := jsonb_set(b, '{finish}', v_finish);
+  END IF;
+  r := mta_batch(b, origin);
+  IF b ? 'claim' THEN
+    UPDATE mta_idempotency k SET create_body = x.create_body, create_sent_at = x.now
+      FROM jsonb_to_recordset(b->'claim') AS x(ord int, caller text, key text, create_body text, now bigint)
+      WHERE (r->'fresh') @> to_jsonb(x.ord) AND x.create_body IS NOT NULL
+        AND k.caller = x.caller AND k.key = x.key;
+  END IF;
+  RETURN r;
+END $$;
+`
   }
 ]

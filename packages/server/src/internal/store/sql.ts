@@ -20,6 +20,7 @@ import type {
   Change,
   ClaimInput,
   IngestOutcome,
+  PendingKey,
   StatusRecord,
   StatusSource,
   Store,
@@ -27,7 +28,7 @@ import type {
 } from "../../Store.js"
 import { identityOf } from "../../Store.js"
 import { groupCommit, keyId, type ProjectionRow } from "./batch.js"
-import { claimedRecord, decideClaim } from "./claim.js"
+import { claimedRecord, DEFAULT_PENDING_LIMIT_MS, decideClaim } from "./claim.js"
 import { MIGRATION_LOCK, type Migration, migrations } from "./migrations.js"
 
 /** Runs one statement; rows as plain objects. */
@@ -313,7 +314,8 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
         >()
       : undefined
   const group = groupCommit({
-    run: (batch) => one("SELECT mta_batch($1::jsonb, $2) AS r", [batch, origin]),
+    // `mta_batch` with the key resolutions of migration 5 around it (one call, one transaction).
+    run: (batch) => one("SELECT mta_batch_resolving($1::jsonb, $2) AS r", [batch, origin]),
     read: async (zrns) =>
       (
         await query<{ row: ProjectionRow }>(
@@ -441,6 +443,18 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
       } finally {
         decided()
       }
+    },
+    pendingCreates: async ({ now, limit, pendingLimitMs }) => {
+      guard()
+      return query<PendingKey>(
+        `SELECT caller, key, fingerprint FROM mta_idempotency
+         WHERE participant_code IS NOT NULL AND expires_at > $1
+           AND ((state = 'reconciling' AND (landed OR coalesce(retry_at, 0) <= $1
+                                            OR coalesce(pending_since, 0) + $3 <= $1))
+                OR (state = 'in_flight' AND lease_until <= $1))
+         ORDER BY coalesce(retry_at, lease_until) LIMIT $2`,
+        [now, limit, pendingLimitMs ?? DEFAULT_PENDING_LIMIT_MS]
+      )
     },
     finishCall: async (input) => {
       guard()
