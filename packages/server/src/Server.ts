@@ -87,7 +87,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
   let simulator: Simulator | undefined
   let transport: ClosableTransport | undefined
   let upstream: App.UpstreamClient
-  let webhookSecret: string
+  let webhookSecret: string | ReadonlyArray<string>
   const readiness: Record<string, () => Promise<void>> = {}
   // The upstream is reported by `/readyz`; it gates readiness only with MTA_READY_REQUIRES_UPSTREAM.
   const upstreamChecks: Record<string, () => Promise<void>> = {}
@@ -117,7 +117,8 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     upstreamChecks.upstream = async () => {}
   } else {
     const remote = config.upstream
-    webhookSecret = Redacted.value(remote.webhookSecret)
+    // Several during a rotation: any one verifies.
+    webhookSecret = remote.webhookSecrets.map((secret) => Redacted.value(secret))
     // The client's pooled `node:http` transport, with the proxy's pool sizes (`Upstream.nodeTransport`).
     transport = Upstream.nodeTransport({ maxSockets: 256, maxFreeSockets: 256 })
     const t = transport
@@ -157,7 +158,8 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     longPollDefaultMs: config.longPollDefaultMs,
     sseHeartbeatMs: config.sseHeartbeatMs,
     idempotencyTtlMs: config.idempotencyTtlMs,
-    idempotencyLeaseMs: config.idempotencyLeaseMs
+    idempotencyLeaseMs: config.idempotencyLeaseMs,
+    webhookAcceptLegacy: config.webhookAcceptLegacy
   }
   app = App.make({
     ...tunables,
