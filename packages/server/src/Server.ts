@@ -22,7 +22,8 @@ import { createSimulator, type Simulator as SimulatorModule } from "@mta/testkit
 import { Redacted } from "effect"
 import * as App from "./App.js"
 import { makeAuthenticator } from "./Callers.js"
-import { type Config, isLoopback, redacted, type StoreConfig, type Tunables } from "./Config.js"
+import { type Config, defaults, isLoopback, redacted, type StoreConfig, type Tunables } from "./Config.js"
+import { startRetention } from "./internal/retention.js"
 import * as Logger from "./Logger.js"
 import * as Metrics from "./Metrics.js"
 import * as Store from "./Store.js"
@@ -34,6 +35,8 @@ export interface StartOptions {
   readonly store?: Store.Store | undefined
   /** Where log lines go; stdout by default. */
   readonly logDestination?: Logger.LoggerOptions["destination"]
+  /** Between two runs of the retention pruning; `Config.defaults.retentionIntervalMs` by default. */
+  readonly retentionIntervalMs?: number | undefined
 }
 
 /** A running proxy. */
@@ -203,6 +206,12 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     throw new Error(`the embedded default bound ${bound}, which is not a loopback address; refusing to serve`)
   }
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${address.port}`
+  const retention = startRetention({
+    store,
+    retentionMs: config.retentionMs,
+    intervalMs: options.retentionIntervalMs ?? defaults.retentionIntervalMs,
+    logger
+  })
   logger.info(
     { address: bound, url, mode: config.upstream.mode, store: store.kind, config: redacted(config) },
     "listening"
@@ -235,6 +244,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
       built.close()
       simulator?.reset()
       transport?.close()
+      await retention.stop()
       await store.close()
       logger.info({}, "stopped")
       await new Promise<void>((resolve) => logger.flush(() => resolve()))
