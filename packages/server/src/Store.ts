@@ -420,7 +420,8 @@ export const memory = (options: MemoryOptions = {}): Store => {
       remember(n, content, pair)
       if (pair !== undefined) {
         const known = accounts.get(pair)
-        if (known === undefined) accounts.set(pair, { zrn: n.zrn, payload: n.payload, lastReceivedAt: n.receivedAt })
+        if (known === undefined)
+          accounts.set(pair, { zrn: n.zrn, payload: n.payload, lastReceivedAt: n.receivedAt })
         else known.lastReceivedAt = Math.max(known.lastReceivedAt, n.receivedAt)
       }
       const current = projection.get(n.zrn)

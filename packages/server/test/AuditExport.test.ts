@@ -12,8 +12,8 @@ import { join } from "node:path"
 import { Store } from "@mta/server"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { packageDir } from "./support.js"
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "./support/postgres.js"
+import { packageDir } from "./support.js"
 
 const work = mkdtempSync(join(tmpdir(), "mta-audit-export-"))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
@@ -153,29 +153,37 @@ describe("mta-server audit export: arguments", () => {
     ]) {
       let err = ""
       let opened = false
-      const code = await auditCommand(args, {}, {
-        stdout: new Writable({ write: (_c, _e, cb) => cb() }),
-        stderr: new Writable({
-          write: (c, _e, cb) => {
-            err += String(c)
-            cb()
+      const code = await auditCommand(
+        args,
+        {},
+        {
+          stdout: new Writable({ write: (_c, _e, cb) => cb() }),
+          stderr: new Writable({
+            write: (c, _e, cb) => {
+              err += String(c)
+              cb()
+            }
+          }),
+          openStore: async () => {
+            opened = true
+            return Store.memory()
           }
-        }),
-        openStore: async () => {
-          opened = true
-          return Store.memory()
         }
-      })
+      )
       expect(code, args.join(" ")).toBe(2)
       expect(opened).toBe(false)
       expect(err).toMatch(/usage|--before/)
     }
     // The memory store keeps nothing between processes: refused too.
-    const code = await auditCommand(["export", "--before", "2026-01-01"], { MTA_STORE: "memory" }, {
-      stdout: process.stdout,
-      stderr: new Writable({ write: (_c, _e, cb) => cb() }),
-      openStore: async () => Store.memory()
-    })
+    const code = await auditCommand(
+      ["export", "--before", "2026-01-01"],
+      { MTA_STORE: "memory" },
+      {
+        stdout: process.stdout,
+        stderr: new Writable({ write: (_c, _e, cb) => cb() }),
+        openStore: async () => Store.memory()
+      }
+    )
     expect(code).toBe(2)
   })
 })

@@ -15,7 +15,12 @@ import { freePort, harness, type ProxyProcess, signWebhook, startProxyProcess } 
 const UUID = "0b6f4a57-3c1e-4d0e-9a51-7f0e2d9c4b11"
 const ZRN = `zrn:zh:us:accounts:customer:${UUID}`
 const payload = (status: string) =>
-  JSON.stringify({ urn: `urn:zh:us:accounts:customer:${UUID}`, participant_code: "CUST01", status, type: "jtic" })
+  JSON.stringify({
+    urn: `urn:zh:us:accounts:customer:${UUID}`,
+    participant_code: "CUST01",
+    status,
+    type: "jtic"
+  })
 
 type H = ReturnType<typeof harness>
 const post = (h: H, body: string, headers: Record<string, string>) =>
@@ -46,9 +51,9 @@ describe("webhook authenticity, in process", () => {
     const h = harness({ webhookAcceptLegacy: true })
     const body = payload("locked")
     const first = Date.now() - 2_000
-    expect(await outcome(await post(h, body, signWebhook(body, { legacyOnly: true, timestamp: first })))).toBe(
-      "applied"
-    )
+    expect(
+      await outcome(await post(h, body, signWebhook(body, { legacyOnly: true, timestamp: first })))
+    ).toBe("applied")
     // Replayed under a new id and a new (unsigned) timestamp: nothing changes.
     for (const timestamp of [first, Date.now()]) {
       const r = await post(h, body, signWebhook(body, { legacyOnly: true, timestamp }))
@@ -153,13 +158,19 @@ describe("webhook authenticity, against the proxy process with the standalone si
     await sim.simulator.settle()
     const opened = await client.waitForStatus(account.zrn, "open", { timeoutMs: 10_000 })
     expect(opened.status).toBe("open")
-    const record = sim.simulator.webhooks().find((w) => w.zrn === Zrn.format(account.zrn) && w.status === "open")
+    const record = sim.simulator
+      .webhooks()
+      .find((w) => w.zrn === Zrn.format(account.zrn) && w.status === "open")
     expect(record?.outcome).toBe("delivered")
     const before = await statusOf(account.zrn.id)
     const applied = (await metrics()).match(/mta_webhooks_received_total\{outcome="applied"\} (\d+)/)?.[1]
 
     // The delivery's body, timestamp and signature again, under a new notification id.
-    const replay = signWebhook(record!.rawBody, { secret: NEW, timestamp: record!.emittedAt, id: "replayed-1" })
+    const replay = signWebhook(record!.rawBody, {
+      secret: NEW,
+      timestamp: record!.emittedAt,
+      id: "replayed-1"
+    })
     const r = await deliver(record!.rawBody, replay)
     expect(r.status).toBe(200)
     expect(await r.json()).toEqual({ received: true, outcome: "duplicate" })

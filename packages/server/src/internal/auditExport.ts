@@ -99,7 +99,8 @@ export const storeConfigOf = (env: Config.Env): Either.Either<Config.StoreConfig
 }
 
 const DAY = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/
-const INSTANT = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,3})?)?(Z|[+-][0-9]{2}:[0-9]{2})$/
+const INSTANT =
+  /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,3})?)?(Z|[+-][0-9]{2}:[0-9]{2})$/
 
 /** `--before`: a day (UTC midnight) or an ISO 8601 instant with its zone; `undefined` if neither. */
 export const parseBefore = (text: string): number | undefined => {
@@ -177,7 +178,9 @@ export const auditCommand = async (
     return 2
   }
   if (storeConfig.right.kind === "memory") {
-    say("mta-server audit export: MTA_STORE=memory keeps nothing between processes: there is nothing to export")
+    say(
+      "mta-server audit export: MTA_STORE=memory keeps nothing between processes: there is nothing to export"
+    )
     return 2
   }
   const out = options.get("--out")
@@ -185,7 +188,9 @@ export const auditCommand = async (
   try {
     store = await io.openStore(storeConfig.right)
   } catch (error) {
-    say(`mta-server audit export: cannot open the store: ${error instanceof Error ? error.message : String(error)}`)
+    say(
+      `mta-server audit export: cannot open the store: ${error instanceof Error ? error.message : String(error)}`
+    )
     return 1
   }
   try {

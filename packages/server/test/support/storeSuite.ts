@@ -175,7 +175,9 @@ export const storeSuite = (factory: StoreFactory): void => {
       const left = (await s.audit({ caller, limit: 10 })).map((e) => e.requestId)
       const lateWritten = mine.some((e) => e.id === late.id)
       expect(left).toEqual(lateWritten ? ["new"] : ["new", "meanwhile"])
-      expect((await s.audit({ limit: 1_000 })).filter((e) => e.at < 1_000 && written.some((w) => w.id === e.id))).toEqual([])
+      expect(
+        (await s.audit({ limit: 1_000 })).filter((e) => e.at < 1_000 && written.some((w) => w.id === e.id))
+      ).toEqual([])
     })
 
     it("takes the same signed content under a new notification id for a duplicate, and a legacy body seen before", async () => {
@@ -204,9 +206,9 @@ export const storeSuite = (factory: StoreFactory): void => {
       expect((await s.ingest({ ...note(z, "closed", 4_000), bodySha256: body, legacy: true }))._tag).toBe(
         "applied"
       )
-      expect(
-        await s.ingest({ ...note(z, "closed", 5_000), bodySha256: body, legacy: true })
-      ).toMatchObject({ _tag: "duplicate" })
+      expect(await s.ingest({ ...note(z, "closed", 5_000), bodySha256: body, legacy: true })).toMatchObject({
+        _tag: "duplicate"
+      })
       expect((await s.events({ after: base, zrn: z, limit: 10 })).map((e) => e.status)).toEqual([
         "open",
         "locked",

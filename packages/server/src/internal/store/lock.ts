@@ -114,7 +114,10 @@ const parse = (text: string): Partial<LockInfo> | undefined => {
 }
 
 /** What a lock found on disk is: held (by whom, in words), stale, or to be watched (heartbeat). */
-type Verdict = { readonly _tag: "held"; readonly by: string } | { readonly _tag: "stale" } | { readonly _tag: "watch" }
+type Verdict =
+  | { readonly _tag: "held"; readonly by: string }
+  | { readonly _tag: "stale" }
+  | { readonly _tag: "watch" }
 
 const judge = (found: Partial<LockInfo>, me: LockIdentity): Verdict => {
   const pid = found.pid!
