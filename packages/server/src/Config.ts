@@ -218,11 +218,15 @@ const Fraction = Schema.NumberFromString.pipe(
   Schema.lessThanOrEqualTo(1, { message: () => "expected a fraction above 0 and at most 1, such as 0.5" })
 )
 
-const Bool = Schema.transform(Schema.Literal("true", "false", "1", "0"), Schema.Boolean, {
-  strict: true,
-  decode: (s) => s === "true" || s === "1",
-  encode: (b) => (b ? "true" : "false")
-}).annotations({ message: () => "expected true or false" })
+const Bool = Schema.transform(
+  Schema.Literal("true", "false", "1", "0").annotations({ message: () => "expected true or false" }),
+  Schema.Boolean,
+  {
+    strict: true,
+    decode: (s) => s === "true" || s === "1",
+    encode: (b) => (b ? "true" : "false")
+  }
+).annotations({ message: () => "expected true or false" })
 
 /** Addresses that only this machine can reach. */
 export const isLoopback = (host: string): boolean => {
