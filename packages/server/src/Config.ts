@@ -219,14 +219,12 @@ const Fraction = Schema.NumberFromString.pipe(
 )
 
 const Bool = Schema.transform(
-  Schema.Literal("true", "false", "1", "0").annotations({ message: () => "expected true or false" }),
+  Schema.String.pipe(
+    Schema.filter((s) => (["true", "false", "1", "0"].includes(s) ? undefined : "expected true or false"))
+  ),
   Schema.Boolean,
-  {
-    strict: true,
-    decode: (s) => s === "true" || s === "1",
-    encode: (b) => (b ? "true" : "false")
-  }
-).annotations({ message: () => "expected true or false" })
+  { strict: true, decode: (s) => s === "true" || s === "1", encode: (b) => (b ? "true" : "false") }
+)
 
 /** Addresses that only this machine can reach. */
 export const isLoopback = (host: string): boolean => {
