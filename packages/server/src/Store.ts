@@ -1,7 +1,9 @@
 /**
  * The proxy's state behind one narrow, asynchronous interface: the webhook inbox (dedupe by
- * notification id), the status projection (ordered by event timestamp), the event log (ids that only
- * grow, for `Last-Event-ID` resume), a change feed to wait on, idempotency records and the audit log.
+ * notification id, by signed content, and by body for legacy-signed notifications), the status
+ * projection (ordered by event timestamp), the event log (ids that only grow, for `Last-Event-ID`
+ * resume), a change feed to wait on, idempotency records and the audit log; the inbox and the event
+ * log are pruned by `prune` (retention), the audit log only by `archiveAudit` (its export).
  *
  * Three implementations behave the same (one behavioural suite runs against each):
  *
