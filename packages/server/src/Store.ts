@@ -207,7 +207,7 @@ export interface PruneInput {
   readonly before: number
   /** Now, epoch ms: which idempotency records are still alive. */
   readonly now: number
-  /** Rows deleted per statement. Default 1 000. */
+  /** Rows deleted per statement. Default 1 000 (100 for the embedded store, which runs one statement at a time). */
   readonly batchSize?: number | undefined
 }
 
