@@ -175,8 +175,11 @@ export const lockDataDir = async (dir: string, options: LockOptions = {}): Promi
     )
   }
 
-  /** Removes the stale lock whose text is `stale`, unless someone changed it meanwhile. */
-  const takeOver = (stale: string): void => {
+  /**
+   * Removes the stale lock whose text is `stale`, unless someone changed it meanwhile; `false` when
+   * another process is taking it over (then wait a little before looking again).
+   */
+  const takeOver = (stale: string): boolean => {
     try {
       writeFileSync(takeoverPath, mine, { flag: "wx" })
     } catch (error) {
@@ -184,10 +187,11 @@ export const lockDataDir = async (dir: string, options: LockOptions = {}): Promi
       // Another process is taking over; a takeover file left by a killed one is removed.
       const age = Date.now() - (mtimeOf(takeoverPath) ?? Date.now())
       if (age > 5_000) rmSync(takeoverPath, { force: true })
-      return
+      return false
     }
     try {
       if (readText(path) === stale) rmSync(path, { force: true })
+      return true
     } finally {
       rmSync(takeoverPath, { force: true })
     }
@@ -207,7 +211,7 @@ export const lockDataDir = async (dir: string, options: LockOptions = {}): Promi
       // Not a lock this proxy writes (truncated by a crash while written?): judged by its age alone.
       const age = Date.now() - (mtimeOf(path) ?? 0)
       if (age <= staleMs) refuse(`an unreadable lock file written ${Math.round(age / 1000)} s ago`)
-      takeOver(text)
+      if (!takeOver(text)) await sleep(100)
       continue
     }
     const verdict = judge(found, me)
@@ -226,7 +230,7 @@ export const lockDataDir = async (dir: string, options: LockOptions = {}): Promi
       }
       if (readText(path) !== text) continue
     }
-    takeOver(text)
+    if (!takeOver(text)) await sleep(100)
   }
   throw new Error(`could not lock the data directory ${dir} (the lock file keeps changing)`)
 }
@@ -240,7 +244,14 @@ const hold = (
   let lost = false
   let released = false
   const timer = setInterval(() => {
-    if (readText(path) !== mine) {
+    let current: string | undefined
+    try {
+      current = readFileSync(path, "utf8").trim()
+    } catch (error) {
+      // Gone (removed by hand or by a process that took it over): lost. Anything else: next beat.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") return
+    }
+    if (current !== mine) {
       lost = true
       clearInterval(timer)
       onLost?.()
