@@ -110,6 +110,7 @@ export const make = (deps: Deps): App => {
     store: deps.store,
     upstream: deps.upstream,
     webhookSecret: deps.webhookSecret,
+    webhookAcceptLegacy: deps.webhookAcceptLegacy ?? defaults.webhookAcceptLegacy,
     logger: deps.logger,
     metrics: deps.metrics,
     geo: deps.geo ?? defaults.geo,

@@ -77,7 +77,13 @@ export const defaults = {
   bodyLimits: { api: Limits.defaults.apiBodyBytes, webhook: Limits.defaults.webhookBodyBytes },
   readyRequiresUpstream: false,
   dataDir: "./.mta-data",
-  devToken: "dev-token"
+  devToken: "dev-token",
+  /** Legacy-signed webhooks (body-only HMAC) are refused unless `ZH_WEBHOOK_ACCEPT_LEGACY=true`. */
+  webhookAcceptLegacy: false,
+  /** How long the webhook inbox and the event log keep an entry: 30 days. */
+  retentionDays: 30,
+  /** How often the background pruning runs. */
+  retentionIntervalMs: 600_000
 } as const
 
 /** Where requests go: the embedded simulator, or a real (or standalone simulated) upstream. */
@@ -91,7 +97,10 @@ export type Upstream =
       readonly mode: "remote"
       readonly baseUrl: string
       readonly credentials: Credentials
+      /** `ZH_WEBHOOK_SECRET` as given (a comma-separated list during a rotation). */
       readonly webhookSecret: Redacted.Redacted<string>
+      /** The secrets of `ZH_WEBHOOK_SECRET`, each trimmed: any one verifies a webhook. */
+      readonly webhookSecrets: ReadonlyArray<Redacted.Redacted<string>>
       /** Per-call deadline of an upstream request, in ms. */
       readonly timeoutMs: number
     }
@@ -149,6 +158,8 @@ export interface Tunables {
   readonly idempotencyResendAfterMs: number
   /** How often the resolver looks for pending creates (re-sends them, answers them). */
   readonly idempotencyResolveIntervalMs: number
+  /** Accept a webhook signed only with the legacy body-only HMAC (then a body seen before is a duplicate). */
+  readonly webhookAcceptLegacy: boolean
 }
 
 /** The validated configuration. */
@@ -169,6 +180,8 @@ export interface Config extends Tunables {
   readonly store: StoreConfig
   /** Whether `/readyz` turns 503 when the upstream does not answer (default: it only reports it). */
   readonly readyRequiresUpstream: boolean
+  /** How long the webhook inbox and the event log keep an entry, ms (`MTA_RETENTION_DAYS`). */
+  readonly retentionMs: number
 }
 
 /** The settings whose values are secrets: never repeated in an error, kept `Redacted`. */
@@ -217,11 +230,13 @@ const Fraction = Schema.NumberFromString.pipe(
   Schema.lessThanOrEqualTo(1, { message: () => "expected a fraction above 0 and at most 1, such as 0.5" })
 )
 
-const Bool = Schema.transform(Schema.Literal("true", "false", "1", "0"), Schema.Boolean, {
-  strict: true,
-  decode: (s) => s === "true" || s === "1",
-  encode: (b) => (b ? "true" : "false")
-}).annotations({ message: () => "expected true or false" })
+const Bool = Schema.transform(
+  Schema.String.pipe(
+    Schema.filter((s) => (["true", "false", "1", "0"].includes(s) ? undefined : "expected true or false"))
+  ),
+  Schema.Boolean,
+  { strict: true, decode: (s) => s === "true" || s === "1", encode: (b) => (b ? "true" : "false") }
+)
 
 /** Addresses that only this machine can reach. */
 export const isLoopback = (host: string): boolean => {
@@ -322,6 +337,13 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     const apiSecret = required("ZH_API_SECRET", why) === undefined ? undefined : read("ZH_API_SECRET", Base64)
     const passphrase = required("ZH_API_PASSPHRASE", why)
     const webhookSecret = required("ZH_WEBHOOK_SECRET", why)
+    const webhookSecrets = webhookSecret === undefined ? undefined : splitSecrets(webhookSecret)
+    if (webhookSecrets === undefined && webhookSecret !== undefined) {
+      problem(
+        "ZH_WEBHOOK_SECRET",
+        "has an empty entry: expected one secret, or several separated by commas (a rotation), none empty"
+      )
+    }
     if (callersRaw === undefined) problem("MTA_CALLERS", `is required ${why}: there is no default caller`)
     const timeoutMs = read("ZH_TIMEOUT_MS", Int(1, 600_000), defaults.upstreamTimeoutMs)
     const baseUrl =
@@ -331,13 +353,15 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
       apiKey !== undefined &&
       apiSecret !== undefined &&
       passphrase !== undefined &&
-      webhookSecret !== undefined
+      webhookSecret !== undefined &&
+      webhookSecrets !== undefined
     ) {
       upstream = {
         mode: "remote",
         baseUrl: baseUrl.replace(/\/+$/, ""),
         credentials: { apiKey, apiSecret: Redacted.make(apiSecret), passphrase: Redacted.make(passphrase) },
         webhookSecret: Redacted.make(webhookSecret),
+        webhookSecrets: webhookSecrets.map((secret) => Redacted.make(secret)),
         timeoutMs
       }
     }
@@ -433,6 +457,8 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
   }
   const upstreamShare = read("MTA_UPSTREAM_SHARE", Fraction, defaults.upstreamShare)
   const readyRequiresUpstream = read("MTA_READY_REQUIRES_UPSTREAM", Bool, defaults.readyRequiresUpstream)
+  const webhookAcceptLegacy = read("ZH_WEBHOOK_ACCEPT_LEGACY", Bool, defaults.webhookAcceptLegacy)
+  const retentionDays = read("MTA_RETENTION_DAYS", Int(1, 3_650), defaults.retentionDays)
 
   if (problems.length > 0 || upstream === undefined || callers === undefined || store === undefined) {
     return Either.left(
@@ -466,8 +492,19 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     idempotencyResolveIntervalMs,
     bodyLimits,
     upstreamShare,
-    readyRequiresUpstream
+    readyRequiresUpstream,
+    webhookAcceptLegacy,
+    retentionMs: retentionDays * 86_400_000
   })
+}
+
+/**
+ * The secrets of a `ZH_WEBHOOK_SECRET` value: comma-separated, each trimmed; `undefined` when an
+ * entry is empty (`a,,b`, a trailing comma), which is a typo rather than a secret.
+ */
+export const splitSecrets = (value: string): ReadonlyArray<string> | undefined => {
+  const secrets = value.split(",").map((s) => s.trim())
+  return secrets.every((s) => s !== "") ? secrets : undefined
 }
 
 /** A database URL without its password, fit for a log line or the startup banner. */

@@ -22,7 +22,8 @@ import { createSimulator, type Simulator as SimulatorModule } from "@mta/testkit
 import { Redacted } from "effect"
 import * as App from "./App.js"
 import { makeAuthenticator } from "./Callers.js"
-import { type Config, isLoopback, redacted, type StoreConfig, type Tunables } from "./Config.js"
+import { type Config, defaults, isLoopback, redacted, type StoreConfig, type Tunables } from "./Config.js"
+import { startRetention } from "./internal/retention.js"
 import * as Logger from "./Logger.js"
 import * as Metrics from "./Metrics.js"
 import * as Store from "./Store.js"
@@ -34,6 +35,8 @@ export interface StartOptions {
   readonly store?: Store.Store | undefined
   /** Where log lines go; stdout by default. */
   readonly logDestination?: Logger.LoggerOptions["destination"]
+  /** Between two runs of the retention pruning; `Config.defaults.retentionIntervalMs` by default. */
+  readonly retentionIntervalMs?: number | undefined
 }
 
 /** A running proxy. */
@@ -87,7 +90,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
   let simulator: Simulator | undefined
   let transport: ClosableTransport | undefined
   let upstream: App.UpstreamClient
-  let webhookSecret: string
+  let webhookSecret: string | ReadonlyArray<string>
   const readiness: Record<string, () => Promise<void>> = {}
   // The upstream is reported by `/readyz`; it gates readiness only with MTA_READY_REQUIRES_UPSTREAM.
   const upstreamChecks: Record<string, () => Promise<void>> = {}
@@ -117,7 +120,8 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     upstreamChecks.upstream = async () => {}
   } else {
     const remote = config.upstream
-    webhookSecret = Redacted.value(remote.webhookSecret)
+    // Several during a rotation: any one verifies.
+    webhookSecret = remote.webhookSecrets.map((secret) => Redacted.value(secret))
     // The client's pooled `node:http` transport, with the proxy's pool sizes (`Upstream.nodeTransport`).
     transport = Upstream.nodeTransport({ maxSockets: 256, maxFreeSockets: 256 })
     const t = transport
@@ -160,7 +164,8 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     idempotencyLeaseMs: config.idempotencyLeaseMs,
     idempotencyPendingMaxMs: config.idempotencyPendingMaxMs,
     idempotencyResendAfterMs: config.idempotencyResendAfterMs,
-    idempotencyResolveIntervalMs: config.idempotencyResolveIntervalMs
+    idempotencyResolveIntervalMs: config.idempotencyResolveIntervalMs,
+    webhookAcceptLegacy: config.webhookAcceptLegacy
   }
   app = App.make({
     ...tunables,
@@ -204,6 +209,12 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     throw new Error(`the embedded default bound ${bound}, which is not a loopback address; refusing to serve`)
   }
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${address.port}`
+  const retention = startRetention({
+    store,
+    retentionMs: config.retentionMs,
+    intervalMs: options.retentionIntervalMs ?? defaults.retentionIntervalMs,
+    logger
+  })
   logger.info(
     { address: bound, url, mode: config.upstream.mode, store: store.kind, config: redacted(config) },
     "listening"
@@ -236,6 +247,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
       built.close()
       simulator?.reset()
       transport?.close()
+      await retention.stop()
       await store.close()
       logger.info({}, "stopped")
       await new Promise<void>((resolve) => logger.flush(() => resolve()))

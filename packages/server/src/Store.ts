@@ -1,7 +1,9 @@
 /**
  * The proxy's state behind one narrow, asynchronous interface: the webhook inbox (dedupe by
- * notification id), the status projection (ordered by event timestamp), the event log (ids that only
- * grow, for `Last-Event-ID` resume), a change feed to wait on, idempotency records and the audit log.
+ * notification id, by signed content, and by body for legacy-signed notifications), the status
+ * projection (ordered by event timestamp), the event log (ids that only grow, for `Last-Event-ID`
+ * resume), a change feed to wait on, idempotency records and the audit log; the inbox and the event
+ * log are pruned by `prune` (retention), the audit log only by `archiveAudit` (its export).
  *
  * Three implementations behave the same (one behavioural suite runs against each):
  *
@@ -17,6 +19,7 @@
  *
  * @since 0.1.0
  */
+import { createHash } from "node:crypto"
 import { Limits } from "@mta/domain"
 import {
   claimedRecord,
@@ -55,10 +58,17 @@ export interface Notification {
    * kept for the event stream and for reconciling creates whose outcome was unknown.
    */
   readonly payload: unknown
+  /** SHA-256 of the raw body as received (hex): kept in the inbox, the dedupe key of legacy-signed ones. */
+  readonly bodySha256?: string | undefined
+  /**
+   * Verified by the legacy body-only signature (its timestamp proves nothing): a body seen before is
+   * then a duplicate whatever its notification id.
+   */
+  readonly legacy?: boolean | undefined
 }
 
 /** An entry of the event log; `id` only grows. */
-export interface AccountEvent extends Notification {
+export interface AccountEvent extends Omit<Notification, "bodySha256" | "legacy"> {
   readonly id: number
   readonly type: "customer_account_status_changed"
 }
@@ -71,7 +81,14 @@ export interface AccountEvent extends Notification {
 export type IngestOutcome =
   | { readonly _tag: "applied"; readonly event: AccountEvent; readonly record: StatusRecord }
   | { readonly _tag: "stale"; readonly current: StatusRecord }
-  | { readonly _tag: "duplicate" }
+  | {
+      readonly _tag: "duplicate"
+      /**
+       * What it duplicates: a notification id seen before (`id`), the same signed content under
+       * another id (`content`: account, status and event time), or, legacy-signed, a body seen before.
+       */
+      readonly by?: "id" | "content" | "body" | undefined
+    }
 
 /** A change to the projection, as the change feed announces it. */
 export interface Change {
@@ -201,6 +218,51 @@ export interface AuditQuery {
   readonly limit: number
 }
 
+/** What `archiveAudit` archives and where it goes. */
+export interface ArchiveInput {
+  /** Entries with `at < before` (epoch ms). */
+  readonly before: number
+  /** Receives the entries, oldest first, a page at a time; a rejection aborts (nothing deleted). */
+  readonly write: (entries: ReadonlyArray<AuditEntry>) => Promise<void>
+  /** Called after the last `write` and before anything is deleted (e.g. `fsync`). */
+  readonly flush: () => Promise<void>
+}
+
+/** What `archiveAudit` wrote and deleted. */
+export interface ArchiveResult {
+  /** Entries written, and deleted. */
+  readonly count: number
+  /** The first and last id written, when any. */
+  readonly firstId: number | undefined
+  readonly lastId: number | undefined
+}
+
+/** What `prune` removes. */
+export interface PruneInput {
+  /** Inbox entries and events received before this (epoch ms) go. */
+  readonly before: number
+  /** Now, epoch ms: which idempotency records are still alive. */
+  readonly now: number
+  /** Rows deleted per statement. Default 1 000 (100 for the embedded store, which runs one statement at a time). */
+  readonly batchSize?: number | undefined
+}
+
+/** What `prune` removed. */
+export interface PruneResult {
+  readonly inbox: number
+  readonly events: number
+}
+
+/** The default number of rows `prune` deletes per statement. */
+export const PRUNE_BATCH = 1_000
+
+/**
+ * The dedupe key of a notification's signed content: its account, status and event time (SHA-256,
+ * so a long unknown status cannot overflow an index row).
+ */
+export const contentKey = (n: Pick<Notification, "zrn" | "status" | "occurredAt">): string =>
+  createHash("sha256").update(`${n.zrn}\n${n.occurredAt}\n${n.status}`).digest("hex")
+
 /** What a finished mutating call leaves behind, in one atomic step. */
 export interface FinishInput {
   /** The claimed key and what becomes of it; absent when the call had no `Idempotency-Key`. */
@@ -268,6 +330,20 @@ export interface Store {
   readonly finishCall: (input: FinishInput) => Promise<AuditEntry>
   /** Audit entries matching the query, oldest first. */
   readonly audit: (query: AuditQuery) => Promise<ReadonlyArray<AuditEntry>>
+  /**
+   * Archives the audit entries with `at < before`: hands them to `write` oldest first (page by page),
+   * awaits `flush`, then deletes exactly the entries written, in one transaction (a failure of
+   * `write`, `flush` or the delete deletes nothing). The only way an audit entry is ever deleted.
+   */
+  readonly archiveAudit: (input: ArchiveInput) => Promise<ArchiveResult>
+
+  /**
+   * Deletes webhook inbox entries and events received before `before` (epoch ms), in small batches
+   * (retention). Keeps every inbox entry of an account a create still being resolved names (an
+   * idempotency record not completed and not expired at `now`), and keeps the event log a suffix:
+   * only events older than the oldest one kept go, so ids stay dense after the first one kept.
+   */
+  readonly prune: (input: PruneInput) => Promise<PruneResult>
 
   /** Resolves when the store can serve (for `/readyz`); rejects otherwise. */
   readonly ping: () => Promise<void>
@@ -292,6 +368,18 @@ export const identityOf = (payload: unknown): AccountIdentity | undefined => {
     : undefined
 }
 
+/** The event a notification appends, as `id`. */
+export const eventOf = (n: Notification, id: number): AccountEvent => ({
+  notificationId: n.notificationId,
+  zrn: n.zrn,
+  status: n.status,
+  occurredAt: n.occurredAt,
+  receivedAt: n.receivedAt,
+  payload: n.payload,
+  id,
+  type: "customer_account_status_changed"
+})
+
 /** The answer of a reconciled create: 202 and the account as the webhook reported it. */
 export const reconciledResponse = (account: KnownAccount): StoredResponse => ({
   status: 202,
@@ -314,8 +402,21 @@ export const memory = (options: MemoryOptions = {}): Store => {
   const inboxLimit = options.inboxLimit ?? 100_000
   const eventLimit = options.eventLimit ?? 10_000
   const auditLimit = options.auditLimit ?? 100_000
-  const inbox = new Set<string>()
-  const accounts = new Map<string, KnownAccount & { readonly occurredAt: number }>()
+  /** Notification id → what dedupes and prunes it; in arrival order. */
+  const inbox = new Map<
+    string,
+    {
+      readonly receivedAt: number
+      readonly content: string
+      readonly body: string | undefined
+      readonly identity: string | undefined
+    }
+  >()
+  /** Content key → notification id, and body hash → notification id, of the entries in `inbox`. */
+  const contents = new Map<string, string>()
+  const bodies = new Map<string, string>()
+  /** The first account a webhook named per (participant, label), and when that pair was last named. */
+  const accounts = new Map<string, KnownAccount & { readonly occurredAt: number; lastReceivedAt: number }>()
   const projection = new Map<string, StatusRecord>()
   const log: Array<AccountEvent> = []
   let lastEventId = 0
@@ -336,9 +437,28 @@ export const memory = (options: MemoryOptions = {}): Store => {
     }
   }
 
-  const remember = (id: string) => {
-    inbox.add(id)
-    if (inbox.size > inboxLimit) inbox.delete(inbox.values().next().value as string)
+  const forget = (id: string) => {
+    const entry = inbox.get(id)
+    if (entry === undefined) return
+    inbox.delete(id)
+    if (contents.get(entry.content) === id) contents.delete(entry.content)
+    if (entry.body !== undefined && bodies.get(entry.body) === id) bodies.delete(entry.body)
+  }
+  const remember = (n: Notification, content: string, identity: string | undefined) => {
+    inbox.set(n.notificationId, { receivedAt: n.receivedAt, content, body: n.bodySha256, identity })
+    contents.set(content, n.notificationId)
+    if (n.bodySha256 !== undefined) bodies.set(n.bodySha256, n.notificationId)
+    if (inbox.size > inboxLimit) forget(inbox.keys().next().value as string)
+  }
+  /** The (participant, label) pairs a create still being resolved names: their inbox entries stay. */
+  const referenced = (now: number): Set<string> => {
+    const pairs = new Set<string>()
+    for (const record of idempotency.values()) {
+      if (record.create !== undefined && record.state !== "completed" && record.expiresAt > now) {
+        pairs.add(identityKey(record.create))
+      }
+    }
+    return pairs
   }
   const identityKey = (i: AccountIdentity) => `${i.participantCode}\u0000${i.accountLabel}`
   /** What is known about a create's pair, for the claim of key `id`. */
@@ -367,11 +487,25 @@ export const memory = (options: MemoryOptions = {}): Store => {
   return {
     kind: "memory",
     ingest: async (n) => {
-      if (inbox.has(n.notificationId)) return { _tag: "duplicate" }
-      remember(n.notificationId)
+      if (inbox.has(n.notificationId)) return { _tag: "duplicate", by: "id" }
+      const content = contentKey(n)
+      if (contents.has(content)) return { _tag: "duplicate", by: "content" }
+      if (n.legacy === true && n.bodySha256 !== undefined && bodies.has(n.bodySha256)) {
+        return { _tag: "duplicate", by: "body" }
+      }
       const identity = identityOf(n.payload)
-      if (identity !== undefined && !accounts.has(identityKey(identity))) {
-        accounts.set(identityKey(identity), { zrn: n.zrn, payload: n.payload, occurredAt: n.occurredAt })
+      const pair = identity === undefined ? undefined : identityKey(identity)
+      remember(n, content, pair)
+      if (pair !== undefined) {
+        const known = accounts.get(pair)
+        if (known === undefined)
+          accounts.set(pair, {
+            zrn: n.zrn,
+            payload: n.payload,
+            occurredAt: n.occurredAt,
+            lastReceivedAt: n.receivedAt
+          })
+        else known.lastReceivedAt = Math.max(known.lastReceivedAt, n.receivedAt)
       }
       const current = projection.get(n.zrn)
       if (current !== undefined && n.occurredAt < current.updatedAt) return { _tag: "stale", current }
@@ -382,7 +516,7 @@ export const memory = (options: MemoryOptions = {}): Store => {
         source: "webhook"
       }
       projection.set(n.zrn, record)
-      const event: AccountEvent = { ...n, id: ++lastEventId, type: "customer_account_status_changed" }
+      const event = eventOf(n, ++lastEventId)
       log.push(event)
       if (log.length > eventLimit) log.splice(0, log.length - eventLimit)
       notify({ record, event })
@@ -504,6 +638,42 @@ export const memory = (options: MemoryOptions = {}): Store => {
         out.push(e)
       }
       return out
+    },
+    archiveAudit: async ({ before, write, flush }) => {
+      const written = new Set<number>()
+      let firstId: number | undefined
+      let lastId: number | undefined
+      let after = 0
+      for (;;) {
+        const page = auditLog.filter((e) => e.id > after && e.at < before).slice(0, 500)
+        if (page.length === 0) break
+        await write(page)
+        for (const e of page) written.add(e.id)
+        firstId ??= page[0]!.id
+        lastId = page[page.length - 1]!.id
+        after = lastId
+      }
+      await flush()
+      // Exactly what was written: entries appended meanwhile stay.
+      for (let i = auditLog.length - 1; i >= 0; i--) if (written.has(auditLog[i]!.id)) auditLog.splice(i, 1)
+      return { count: written.size, firstId, lastId }
+    },
+    prune: async ({ before, now }) => {
+      const keep = referenced(now)
+      let inboxPruned = 0
+      for (const [id, entry] of inbox) {
+        if (entry.receivedAt >= before || (entry.identity !== undefined && keep.has(entry.identity))) continue
+        forget(id)
+        inboxPruned++
+      }
+      for (const [pair, known] of accounts) {
+        if (known.lastReceivedAt < before && !keep.has(pair)) accounts.delete(pair)
+      }
+      // A prefix of the log: up to the first event kept.
+      let events = 0
+      while (events < log.length && log[events]!.receivedAt < before) events++
+      log.splice(0, events)
+      return { inbox: inboxPruned, events }
     },
     ping: async () => {
       if (closed) throw new Error("store is closed")

@@ -66,7 +66,21 @@ const main = async (): Promise<void> => {
   process.on("SIGTERM", () => stop("SIGTERM"))
 }
 
-main().catch((error: unknown) => {
+/**
+ * `mta-server audit …` (the audit log's archive export, `internal/auditExport.ts`): the store from the
+ * environment as the proxy reads it; exits with the command's code.
+ */
+const audit = async (args: ReadonlyArray<string>): Promise<never> => {
+  const { auditCommand } = await import("./internal/auditExport.js")
+  const code = await auditCommand(args, process.env, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    openStore: Server.openStore
+  })
+  process.exit(code)
+}
+
+;(process.argv[2] === "audit" ? audit(process.argv.slice(3)) : main()).catch((error: unknown) => {
   process.stderr.write(
     `mta-server: failed to start: ${error instanceof Error ? error.message : String(error)}\n`
   )

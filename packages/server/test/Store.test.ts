@@ -269,16 +269,16 @@ describe("embedded store: the data directory", () => {
     const dir = mkdtempSync(join(tmpdir(), "mta-lock-test-"))
     try {
       const { lockDataDir } = await import("../src/internal/store/pglite.js")
-      const release = lockDataDir(dir)
+      const lock = await lockDataDir(dir)
       // Held by a live process (the test's parent stands in for another proxy).
-      release()
+      lock.release()
       const { writeFileSync } = await import("node:fs")
       writeFileSync(join(dir, "mta.lock"), String(process.ppid))
-      expect(() => lockDataDir(dir)).toThrow(/in use by process/)
+      await expect(lockDataDir(dir)).rejects.toThrow(/in use by process/)
       // A pid that cannot be alive (above the kernel's limit) is a dead holder.
       writeFileSync(join(dir, "mta.lock"), "99999999")
-      const again = lockDataDir(dir)
-      again()
+      const again = await lockDataDir(dir)
+      again.release()
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

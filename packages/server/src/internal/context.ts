@@ -71,6 +71,8 @@ export interface Shared {
   readonly store: Store
   readonly upstream: UpstreamClient
   readonly webhookSecret: string | ReadonlyArray<string>
+  /** Accept a webhook signed only with the legacy body-only HMAC (`ZH_WEBHOOK_ACCEPT_LEGACY`). */
+  readonly webhookAcceptLegacy: boolean
   readonly logger: Logger
   readonly metrics: Metrics
   readonly geo: Geo

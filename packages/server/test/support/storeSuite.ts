@@ -50,6 +50,174 @@ export const storeSuite = (factory: StoreFactory): void => {
       await s?.close()
     })
 
+    // First of the suite: pruning and archiving act on the whole store, so nothing another test wrote
+    // (all of it newer) is in the way.
+    it("prunes the inbox and the event log older than the window and nothing else, in batches", async () => {
+      const now = Date.now()
+      const old = now - 2 * HOUR
+      const before = now - HOUR
+      const base = await s.lastEventId()
+      const z = zrn()
+      const oldNote = (status: string, at: number) => ({ ...note(z, status, at), receivedAt: old })
+      // Five old events, a new one, then an old one again (a late delivery of an old notification id).
+      const olds = [oldNote("open", old - 50), oldNote("locked", old - 40), oldNote("open", old - 30)]
+      const more = [oldNote("locked", old - 20), oldNote("open", old - 10)]
+      for (const n of [...olds, ...more]) expect((await s.ingest(n))._tag).toBe("applied")
+      const fresh = note(z, "locked", now)
+      expect((await s.ingest({ ...fresh, receivedAt: now }))._tag).toBe("applied")
+      const late = { ...note(z, "closed", now + 1), receivedAt: old }
+      expect((await s.ingest(late))._tag).toBe("applied")
+
+      // A create still being resolved names (P, L): its old inbox entry stays; another pair's goes.
+      const label = `label-${randomUUID()}`
+      const gone = `gone-${randomUUID()}`
+      const caller = `c-${randomUUID()}`
+      const zk = zrn()
+      const kept = { zrn: zk, participant_code: "CUST01", account_label: label, status: "open" }
+      const zg = zrn()
+      const dropped = { zrn: zg, participant_code: "CUST01", account_label: gone, status: "open" }
+      await s.ingest({ ...note(zk, "open", old), receivedAt: old, payload: kept })
+      await s.ingest({ ...note(zg, "open", old), receivedAt: old, payload: dropped })
+      const claim = (lbl: string, k: string) => ({
+        caller,
+        key: k,
+        fingerprint: "f",
+        now,
+        expiresAt: now + HOUR,
+        leaseUntil: now + 10,
+        create: { participantCode: "CUST01", accountLabel: lbl }
+      })
+      expect(await s.claimIdempotencyKey(claim(label, "k1"))).toEqual({ _tag: "claimed" })
+
+      const pruned = await s.prune({ before, now, batchSize: 2 })
+      // The five old events before the new one; the late one after it stays (the log is a suffix).
+      expect(pruned.events).toBe(5)
+      expect(pruned.inbox).toBe(5 + 1 + 1) // the five, the late one, the unreferenced pair's
+      // Nothing newer than the window goes, however often it runs.
+      expect(await s.prune({ before, now })).toEqual({ inbox: 0, events: 0 })
+      const events = await s.events({ after: base, limit: 100 })
+      expect(events.map((e) => e.notificationId)).toEqual(
+        expect.arrayContaining([fresh.notificationId, late.notificationId])
+      )
+      expect(events.map((e) => e.id)).not.toContain(base + 1)
+      expect((await s.events({ after: base, zrn: z, limit: 100 })).map((e) => e.id)).toEqual([
+        base + 6,
+        base + 7
+      ])
+      // Ids never go back.
+      const last = await s.lastEventId()
+      expect(last).toBeGreaterThanOrEqual(base + 9)
+      // A pruned notification id is forgotten; a kept one is still a duplicate.
+      expect((await s.ingest(olds[0]!))._tag).toBe("stale")
+      expect(await s.ingest({ ...fresh, receivedAt: now })).toMatchObject({ _tag: "duplicate" })
+      // The create being resolved still finds its account; a create of the pruned pair finds nothing.
+      expect(await s.claimIdempotencyKey({ ...claim(label, "k1"), now: now + 20 })).toEqual({
+        _tag: "reconciling",
+        account: { zrn: zk, payload: kept }
+      })
+      expect(await s.claimIdempotencyKey(claim(gone, "k2"))).toEqual({ _tag: "claimed" })
+      expect(await s.claimIdempotencyKey({ ...claim(gone, "k2"), now: now + 20 })).toEqual({
+        _tag: "reconciling",
+        account: undefined
+      })
+    })
+
+    it("archives the audit log: writes entries before the date oldest first, then deletes exactly those", async () => {
+      const caller = `c-${randomUUID()}`
+      const entry = (at: number, requestId: string) => ({
+        at,
+        caller,
+        action: "lock",
+        target: null,
+        summary: { n: requestId },
+        outcome: "accepted",
+        status: 202,
+        requestId
+      })
+      for (const [at, id] of [
+        [10, "a"],
+        [30, "c"],
+        [20, "b"],
+        [5_000, "new"]
+      ] as const) {
+        await s.finishCall({ audit: entry(at, id) })
+      }
+      // A failing flush deletes nothing.
+      await expect(
+        s.archiveAudit({
+          before: 1_000,
+          write: async () => {},
+          flush: async () => {
+            throw new Error("disk full")
+          }
+        })
+      ).rejects.toThrow(/disk full/)
+      expect(await s.audit({ caller, limit: 10 })).toHaveLength(4)
+
+      const written: Array<Store.AuditEntry> = []
+      let appended: Promise<Store.AuditEntry> | undefined
+      const result = await s.archiveAudit({
+        before: 1_000,
+        write: async (entries) => {
+          written.push(...entries)
+          // Appended while the export runs, before the date: written and deleted, or neither.
+          appended ??= s.finishCall({ audit: entry(40, "meanwhile") })
+        },
+        flush: async () => {}
+      })
+      const late = await appended!
+      const mine = written.filter((e) => e.caller === caller)
+      expect(mine.slice(0, 3).map((e) => e.requestId)).toEqual(["a", "c", "b"])
+      expect(written.map((e) => e.id)).toEqual([...written.map((e) => e.id)].sort((x, y) => x - y))
+      expect(result.count).toBe(written.length)
+      expect(result.firstId).toBe(written[0]!.id)
+      expect(result.lastId).toBe(written[written.length - 1]!.id)
+      const left = (await s.audit({ caller, limit: 10 })).map((e) => e.requestId)
+      const lateWritten = mine.some((e) => e.id === late.id)
+      expect(left).toEqual(lateWritten ? ["new"] : ["new", "meanwhile"])
+      expect(
+        (await s.audit({ limit: 1_000 })).filter((e) => e.at < 1_000 && written.some((w) => w.id === e.id))
+      ).toEqual([])
+    })
+
+    it("takes the same signed content under a new notification id for a duplicate, and a legacy body seen before", async () => {
+      const z = zrn()
+      const base = await s.lastEventId()
+      const first = { ...note(z, "open", 1_000), bodySha256: `b-${randomUUID()}` }
+      expect((await s.ingest(first))._tag).toBe("applied")
+      // Same account, status and event time under another id: nothing changes.
+      expect(await s.ingest({ ...first, notificationId: randomUUID(), bodySha256: undefined })).toEqual({
+        _tag: "duplicate",
+        by: "content"
+      })
+      // Also when it would be stale now.
+      expect((await s.ingest(note(z, "locked", 2_000)))._tag).toBe("applied")
+      expect(await s.ingest({ ...first, notificationId: randomUUID() })).toMatchObject({ _tag: "duplicate" })
+      // Legacy-signed: a body seen before is a duplicate whatever its id and (unsigned) time.
+      expect(
+        await s.ingest({ ...note(z, "open", 3_000), bodySha256: first.bodySha256, legacy: true })
+      ).toEqual({ _tag: "duplicate", by: "body" })
+      // With the current signature the same body at another time is a new event (open again).
+      expect((await s.ingest({ ...note(z, "open", 3_000), bodySha256: first.bodySha256 }))._tag).toBe(
+        "applied"
+      )
+      // A legacy body never seen is applied, and its body then dedupes.
+      const body = `b-${randomUUID()}`
+      expect((await s.ingest({ ...note(z, "closed", 4_000), bodySha256: body, legacy: true }))._tag).toBe(
+        "applied"
+      )
+      expect(await s.ingest({ ...note(z, "closed", 5_000), bodySha256: body, legacy: true })).toMatchObject({
+        _tag: "duplicate"
+      })
+      expect((await s.events({ after: base, zrn: z, limit: 10 })).map((e) => e.status)).toEqual([
+        "open",
+        "locked",
+        "open",
+        "closed"
+      ])
+      expect(await s.status(z)).toMatchObject({ status: "closed", updatedAt: 4_000 })
+    })
+
     it("dedupes by notification id, orders by timestamp, and appends only applied events", async () => {
       const z = zrn()
       const base = await s.lastEventId()

@@ -34,11 +34,17 @@ export interface IngestIn {
   readonly participant_code: string | null
   readonly account_label: string | null
   readonly payload: unknown
+  /** The content dedupe key (`Store.contentKey`), the raw body's SHA-256, legacy-signed or not (migration 4). */
+  readonly content_key?: string
+  readonly body_sha256?: string | null
+  readonly legacy?: boolean
 }
 
 /** What `mta_ingest` did. */
 export interface IngestRow {
   readonly outcome: "applied" | "stale" | "duplicate"
+  /** Of a duplicate: what it duplicates (`id`, `content`, `body`; migration 4). */
+  readonly by?: string
   readonly id?: number
   readonly current?: ProjectionRow
 }

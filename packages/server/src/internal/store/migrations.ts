@@ -304,6 +304,65 @@ END $$;
 `
   },
   {
+    version: 4,
+    name: "webhook content and body dedupe, retention indexes, audit export",
+    sql: `
+-- Content dedupe (the same account, status and event time under another notification id) and, for a
+-- legacy-signed notification, body dedupe (a body seen before). Hashes computed by the proxy.
+ALTER TABLE mta_inbox ADD COLUMN content_key text, ADD COLUMN body_sha256 text;
+CREATE INDEX mta_inbox_content ON mta_inbox (content_key) WHERE content_key IS NOT NULL;
+CREATE INDEX mta_inbox_body ON mta_inbox (body_sha256) WHERE body_sha256 IS NOT NULL;
+-- Retention: the inbox is pruned by arrival; a create being resolved keeps its account's entries.
+CREATE INDEX mta_inbox_received ON mta_inbox (received_at);
+CREATE INDEX mta_idempotency_account ON mta_idempotency (participant_code, account_label)
+  WHERE participant_code IS NOT NULL;
+
+-- The dedupe is a check in front of the ingest step, which is kept as it is under another name (so a
+-- replacement of mta_ingest by an earlier migration is wrapped, not undone). Same-content and
+-- same-body notifications are serialised by a transaction-scoped advisory lock on their hash, so two
+-- replicas cannot both take one for new.
+ALTER FUNCTION mta_ingest(jsonb, text) RENAME TO mta_ingest_step;
+CREATE FUNCTION mta_ingest(n jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  r jsonb;
+BEGIN
+  IF EXISTS (SELECT 1 FROM mta_inbox WHERE notification_id = n->>'notification_id') THEN
+    RETURN jsonb_build_object('outcome', 'duplicate', 'by', 'id');
+  END IF;
+  IF n->>'content_key' IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(1836345601, hashtext(n->>'content_key'));
+    IF EXISTS (SELECT 1 FROM mta_inbox WHERE content_key = n->>'content_key') THEN
+      RETURN jsonb_build_object('outcome', 'duplicate', 'by', 'content');
+    END IF;
+  END IF;
+  IF coalesce((n->>'legacy')::boolean, false) AND n->>'body_sha256' IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(1836345602, hashtext(n->>'body_sha256'));
+    IF EXISTS (SELECT 1 FROM mta_inbox WHERE body_sha256 = n->>'body_sha256') THEN
+      RETURN jsonb_build_object('outcome', 'duplicate', 'by', 'body');
+    END IF;
+  END IF;
+  r := mta_ingest_step(n, origin);
+  IF r->>'outcome' = 'duplicate' THEN
+    RETURN r || jsonb_build_object('by', 'id');
+  END IF;
+  UPDATE mta_inbox SET content_key = n->>'content_key', body_sha256 = n->>'body_sha256'
+    WHERE notification_id = n->>'notification_id';
+  RETURN r;
+END $$;
+
+-- The audit log stays append-only, except for the archive export (\`mta-server audit export\`): it
+-- deletes the entries it wrote, up to the id it sets in this transaction-local setting.
+CREATE OR REPLACE FUNCTION mta_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE'
+     AND OLD.id <= coalesce(nullif(current_setting('mta.audit_export_through', true), '')::bigint, 0) THEN
+    RETURN OLD;
+  END IF;
+  RAISE EXCEPTION 'mta_audit is append-only';
+END $$;
+`
+  },
+  {
     version: 5,
     name: "idempotency that always resolves: pending creates re-sent, released creates remembered",
     sql: `

@@ -26,7 +26,7 @@ import type {
   Store,
   StoreKind
 } from "../../Store.js"
-import { identityOf } from "../../Store.js"
+import { contentKey, eventOf, identityOf, PRUNE_BATCH } from "../../Store.js"
 import { groupCommit, keyId, type ProjectionRow } from "./batch.js"
 import { claimedRecord, DEFAULT_PENDING_LIMIT_MS, decideClaim } from "./claim.js"
 import { MIGRATION_LOCK, type Migration, migrations } from "./migrations.js"
@@ -361,15 +361,20 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
         received_at: n.receivedAt,
         participant_code: identity?.participantCode ?? null,
         account_label: identity?.accountLabel ?? null,
-        payload: n.payload
+        payload: n.payload,
+        content_key: contentKey(n),
+        body_sha256: n.bodySha256 ?? null,
+        legacy: n.legacy === true
       })
-      if (r.outcome === "duplicate") return { _tag: "duplicate" }
+      if (r.outcome === "duplicate") {
+        return { _tag: "duplicate", ...(r.by === undefined ? {} : { by: r.by as "id" | "content" | "body" }) }
+      }
       if (r.outcome === "stale") {
         const current = toRecord(r.current!)
         remember(current.zrn, current)
         return { _tag: "stale", current }
       }
-      const event: AccountEvent = { ...n, id: Number(r.id), type: "customer_account_status_changed" }
+      const event = eventOf(n, Number(r.id))
       const record = recordOfEvent(event)
       remember(record.zrn, record)
       await localEvent(event)
@@ -490,6 +495,90 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
         params
       )
       return rows.map((r) => toAudit(r.row))
+    },
+    archiveAudit: async ({ before, write, flush }) => {
+      guard()
+      return driver.transaction(async (q) => {
+        // One snapshot for reading and deleting: an entry committed meanwhile is neither written nor deleted.
+        await q("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        let count = 0
+        let firstId: number | undefined
+        let lastId: number | undefined
+        for (;;) {
+          const rows = await q<{ row: AuditRow }>(
+            "SELECT to_jsonb(a) AS row FROM mta_audit a WHERE at < $1 AND id > $2 ORDER BY id LIMIT $3",
+            [before, lastId ?? 0, PAGE]
+          )
+          if (rows.length === 0) break
+          const page = rows.map((r) => toAudit(r.row))
+          await write(page)
+          count += page.length
+          firstId ??= page[0]!.id
+          lastId = page[page.length - 1]!.id
+          if (rows.length < PAGE) break
+        }
+        await flush()
+        if (lastId === undefined) return { count, firstId, lastId }
+        // The append-only trigger lets a delete through only up to this id, in this transaction.
+        await q("SELECT set_config('mta.audit_export_through', $1, true)", [String(lastId)])
+        const deleted = await q<{ n: number }>(
+          "WITH d AS (DELETE FROM mta_audit WHERE at < $1 AND id <= $2 RETURNING 1) SELECT count(*)::int AS n FROM d",
+          [before, lastId]
+        )
+        const n = Number(deleted[0]?.n ?? 0)
+        if (n !== count) {
+          throw new Error(`audit export: wrote ${count} entries but would delete ${n}; nothing deleted`)
+        }
+        return { count, firstId, lastId }
+      })
+    },
+    prune: async ({
+      before,
+      now,
+      batchSize = driver.kind === "embedded" ? PRUNE_BATCH / 10 : PRUNE_BATCH
+    }) => {
+      guard()
+      const batches = async (sql: string, params: ReadonlyArray<unknown>): Promise<number> => {
+        let total = 0
+        for (;;) {
+          if (closed) return total
+          const started = performance.now()
+          const n = Number(await one<number>(sql, params))
+          total += n
+          if (n < batchSize) return total
+          // Paced: as long again before the next batch, so pruning a backlog takes at most half of
+          // the database's time (PGlite runs one statement at a time) and requests go in between.
+          await new Promise((resolve) => setTimeout(resolve, Math.max(1, performance.now() - started)))
+        }
+      }
+      // `= ANY(ARRAY(…))`: the batch's rows are found by their primary key (an `IN (subquery)` was
+      // planned as a scan of the whole table per batch).
+      const inbox = await batches(
+        `WITH d AS (
+           DELETE FROM mta_inbox WHERE notification_id = ANY (ARRAY(
+             SELECT i.notification_id FROM mta_inbox i
+             WHERE i.received_at < $1
+               AND NOT (i.participant_code IS NOT NULL AND EXISTS (
+                 SELECT 1 FROM mta_idempotency k
+                 WHERE k.participant_code = i.participant_code AND k.account_label = i.account_label
+                   AND k.state <> 'completed' AND k.expires_at > $2))
+             ORDER BY i.received_at LIMIT $3))
+           RETURNING 1
+         ) SELECT count(*)::int AS n FROM d`,
+        [before, now, batchSize]
+      )
+      // A prefix of the log, up to the first event kept: ids stay dense after it.
+      const events = await batches(
+        `WITH d AS (
+           DELETE FROM mta_events WHERE id = ANY (ARRAY(
+             WITH head AS (SELECT id, received_at FROM mta_events ORDER BY id LIMIT $2),
+                  kept AS (SELECT min(id) AS id FROM head WHERE received_at >= $1)
+             SELECT h.id FROM head h, kept WHERE kept.id IS NULL OR h.id < kept.id))
+           RETURNING 1
+         ) SELECT count(*)::int AS n FROM d`,
+        [before, batchSize]
+      )
+      return { inbox, events }
     },
     ping: async () => {
       guard()
