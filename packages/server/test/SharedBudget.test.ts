@@ -56,7 +56,12 @@ const model = (clock: { t: number }) => {
     }
     const counted = r.limit - total <= 0 ? all : all.filter((x) => x.caller === r.caller)
     const wait = Math.min(...counted.map((x) => x.ends)) + r.windowMs - now
-    return { id: null, granted: 0, wait: Math.max(wait, 1), reason: r.limit - total <= 0 ? "budget" : "share" }
+    return {
+      id: null,
+      granted: 0,
+      wait: Math.max(wait, 1),
+      reason: r.limit - total <= 0 ? "budget" : "share"
+    }
   }
   return {
     rows,
@@ -280,9 +285,9 @@ describe("the shared vendor budget (replica side)", () => {
 })
 
 describe("the routes with a shared budget", () => {
-  const refusing =
-    (refusal: EgressRefusal) =>
-    (): { admit: () => Promise<EgressRefusal> } => ({ admit: () => Promise.resolve(refusal) })
+  const refusing = (refusal: EgressRefusal) => (): { admit: () => Promise<EgressRefusal> } => ({
+    admit: () => Promise.resolve(refusal)
+  })
 
   it("answers 429 with Retry-After when the shared budget is spent, without calling upstream", async () => {
     const h = harness({ sharedEgress: refusing({ waitMs: 2_500, reason: "budget", share: 10 })() })
