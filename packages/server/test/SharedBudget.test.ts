@@ -123,6 +123,41 @@ describe("the shared vendor budget (replica side)", () => {
     await b.close()
   })
 
+  it("asks earlier and for more when the caller is busy and the database slow", async () => {
+    const clock = { t: 1_000 }
+    const db = model(clock)
+    // Each round trip takes 20 ms of the clock; the caller spends a slot every ms.
+    const slow = async (r: LeaseRequest) => {
+      clock.t += 20
+      return db.lease(r)
+    }
+    const b = sharedBudget({
+      requests: 100_000,
+      windowMs: 10_000,
+      block: 10,
+      leaseMs: 5_000,
+      callMs: 2_000,
+      lease: slow,
+      now: () => clock.t
+    })
+    let waited = 0
+    for (let i = 0; i < 2_000; i++) {
+      const answer = b.admit("team", 1, clock.t)
+      if (answer instanceof Promise) waited++
+      ;((await answer) as EgressSlot)(clock.t)
+      clock.t += 1
+      await tick()
+    }
+    // 20 ms at one slot per ms: the low mark becomes about 40 slots and the block about 80.
+    const wants = db.requests.map((r) => r.want)
+    expect(Math.max(...wants)).toBeGreaterThanOrEqual(60)
+    expect(Math.max(...wants)).toBeLessThanOrEqual(100_000 / 20)
+    // After the first few leases, calls no longer wait for one.
+    expect(waited).toBeLessThanOrEqual(5)
+    expect(db.requests.length).toBeLessThan(2_000 / 10)
+    await b.close()
+  })
+
   it("keeps two replicas' total within the limit and refuses with the wait until a slot frees", async () => {
     const clock = { t: 1_000 }
     const db = model(clock)

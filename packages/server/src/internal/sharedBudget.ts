@@ -5,8 +5,10 @@
  * Each replica leases blocks of slots (grants) from the database (`mta_budget_lease`, migration 6),
  * one caller's at a time, and spends them locally: an upstream call takes a slot with no round trip.
  * When a caller's slots run low the next block is asked for in the background, so callers do not wait
- * for it (only the first call of a caller, or one after its slots ran out, waits for one round trip).
- * Near the limit the database grants smaller blocks, down to 1.
+ * for it (only the first call of a caller, or one after its slots ran out, waits for one round trip):
+ * "low" is half a block, or what the caller spends in two round trips when it is busier (then it asks
+ * for twice that, up to a twentieth of the budget). Near the limit the database grants smaller
+ * blocks, down to 1.
  *
  * A grant counts in every window its calls may have reached the upstream in: from its grant until
  * the last answer of its calls. The database holds its end open (`hold`: the lease plus the longest
@@ -107,6 +109,10 @@ interface Pool {
   grants: Array<Grant>
   available: number
   pending: Promise<void> | undefined
+  /** Slots taken per ms, recently (a moving average), and the takes counted since `rateSince`. */
+  rate: number
+  takes: number
+  rateSince: number
   /** Refused by the database until then (local time), with this answer. */
   refusedUntil: number
   refusal: { readonly reason: "budget" | "share"; readonly until: number } | undefined
@@ -123,7 +129,12 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
   const { requests, windowMs, block, leaseMs } = options
   const holdMs = leaseMs + options.callMs
   const leaseTimeoutMs = options.leaseTimeoutMs ?? 2_000
-  const lowWater = Math.ceil(block / 2)
+  const halfBlock = Math.ceil(block / 2)
+  // A busy caller asks for more than a block, so one block lasts several round trips; never more than
+  // a twentieth of the budget at once (and the database shrinks it near the limit).
+  const maxWant = Math.max(block, Math.floor(requests / 20))
+  /** The lease round trip, ms (a moving average). */
+  let roundTripMs = 0
   const recheck = recheckMs(windowMs)
   const pools = new Map<string, Pool>()
   let finished: Array<{ readonly id: number; readonly used: number; readonly lastAnswer: number }> = []
@@ -140,12 +151,30 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
         grants: [],
         available: 0,
         pending: undefined,
+        rate: 0,
+        takes: 0,
+        rateSince: now(),
         refusedUntil: Number.NEGATIVE_INFINITY,
         refusal: undefined
       }
       pools.set(caller, pool)
     }
     return pool
+  }
+
+  /** Slots the caller spends during two round trips: the next block is asked for before that. */
+  const lowWaterOf = (pool: Pool) => Math.max(halfBlock, Math.ceil(pool.rate * roundTripMs * 2))
+  const wantOf = (pool: Pool) => Math.min(maxWant, Math.max(block, 2 * lowWaterOf(pool)))
+
+  const observeRate = (pool: Pool, at: number) => {
+    pool.takes++
+    const elapsed = at - pool.rateSince
+    if (elapsed >= 50) {
+      const recent = pool.takes / elapsed
+      pool.rate = pool.rate === 0 ? recent : (pool.rate + recent) / 2
+      pool.takes = 0
+      pool.rateSince = at
+    }
   }
 
   const retire = (pool: Pool, grant: Grant) => {
@@ -202,7 +231,7 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
     stats.leases++
     const request: LeaseRequest = {
       caller: pool.caller,
-      want: block,
+      want: wantOf(pool),
       limit: requests,
       cap,
       windowMs,
@@ -212,6 +241,7 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
     const done = withTimeout(options.lease(request)).then(
       (answer) => {
         const at = now()
+        roundTripMs = roundTripMs === 0 ? at - sentAt : 0.8 * roundTripMs + 0.2 * (at - sentAt)
         if (answer.granted > 0 && answer.id !== null) {
           pool.grants.push({
             id: answer.id,
@@ -248,9 +278,10 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
   const capOf = (share: number) => (share >= 1 ? requests : Math.max(1, Math.ceil(requests * share)))
 
   /** Takes a slot of a live grant of `pool`, or `undefined` when it has none. */
-  const take = (pool: Pool): ((at: number) => void) | undefined => {
+  const take = (pool: Pool, at: number): ((at: number) => void) | undefined => {
     const grant = pool.grants.find((g) => g.left > 0)
     if (grant === undefined) return undefined
+    observeRate(pool, at)
     grant.left--
     grant.used++
     grant.inFlight++
@@ -277,7 +308,11 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
   }
 
   const prefetch = (pool: Pool, cap: number, at: number) => {
-    if (pool.available <= lowWater && pool.pending === undefined && refusal(pool, cap, at) === undefined) {
+    if (
+      pool.available <= lowWaterOf(pool) &&
+      pool.pending === undefined &&
+      refusal(pool, cap, at) === undefined
+    ) {
       void ask(pool, cap)
     }
   }
@@ -289,7 +324,7 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
       await (pool.pending ?? ask(pool, cap))
       const at = now()
       expire(pool, at)
-      const slot = take(pool)
+      const slot = take(pool, at)
       if (slot !== undefined) {
         prefetch(pool, cap, at)
         return slot
@@ -308,7 +343,7 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
     const pool = poolOf(caller)
     const cap = capOf(share)
     expire(pool, at)
-    const slot = take(pool)
+    const slot = take(pool, at)
     if (slot !== undefined) {
       prefetch(pool, cap, at)
       return slot
