@@ -6,7 +6,7 @@
  * one caller's at a time, and spends them locally: an upstream call takes a slot with no round trip.
  * When a caller's slots run low the next block is asked for in the background, so callers do not wait
  * for it (only the first call of a caller, or one after its slots ran out, waits for one round trip):
- * "low" is half a block, or what the caller spends in two round trips when it is busier (then it asks
+ * "low" is half a block, or what the caller spends in four round trips when it is busier (then it asks
  * for twice that, up to a twentieth of the budget). Near the limit the database grants smaller
  * blocks, down to 1.
  *
@@ -133,7 +133,7 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
   // A busy caller asks for more than a block, so one block lasts several round trips; never more than
   // a twentieth of the budget at once (and the database shrinks it near the limit).
   const maxWant = Math.max(block, Math.floor(requests / 20))
-  /** The lease round trip, ms (a moving average). */
+  /** The lease round trip, ms: the recent peak, decaying by a tenth per lease. */
   let roundTripMs = 0
   const recheck = recheckMs(windowMs)
   const pools = new Map<string, Pool>()
@@ -162,8 +162,11 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
     return pool
   }
 
-  /** Slots the caller spends during two round trips: the next block is asked for before that. */
-  const lowWaterOf = (pool: Pool) => Math.max(halfBlock, Math.ceil(pool.rate * roundTripMs * 2))
+  /**
+   * Slots the caller spends during four of the slowest recent round trips: the next block is asked
+   * for before that (a commit's fsync on a busy server varies by tens of ms).
+   */
+  const lowWaterOf = (pool: Pool) => Math.max(halfBlock, Math.ceil(pool.rate * roundTripMs * 4))
   const wantOf = (pool: Pool) => Math.min(maxWant, Math.max(block, 2 * lowWaterOf(pool)))
 
   const observeRate = (pool: Pool, at: number) => {
@@ -241,7 +244,8 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
     const done = withTimeout(options.lease(request)).then(
       (answer) => {
         const at = now()
-        roundTripMs = roundTripMs === 0 ? at - sentAt : 0.8 * roundTripMs + 0.2 * (at - sentAt)
+        // The slow round trips decide whether a call waits: hold the recent peak, let it decay.
+        roundTripMs = Math.max(at - sentAt, roundTripMs * 0.9)
         if (answer.granted > 0 && answer.id !== null) {
           pool.grants.push({
             id: answer.id,
