@@ -308,7 +308,8 @@ describe.skipIf(postgresUnavailable !== undefined)(
       await client.connect()
       try {
         const rows = (await client.query("SELECT version FROM mta_schema_migrations ORDER BY version")).rows
-        expect(rows.map((r) => Number(r.version))).toEqual([1, 2])
+        const { migrations } = await import("../src/internal/store/migrations.js")
+        expect(rows.map((r) => Number(r.version))).toEqual(migrations.map((m) => m.version))
         await expect(client.query("UPDATE mta_audit SET outcome = 'x'")).resolves.toBeDefined()
         await client.query(
           "INSERT INTO mta_audit (at, caller, action, summary, outcome, status, request_id) VALUES (1, 'x', 'y', '{}', 'z', 1, 'r')"
