@@ -125,7 +125,7 @@ const main = async () => {
     const url = await cluster.createDatabase("bench_budget")
     // The store applies the migrations (6: the budget's table and function).
     await (await Store.postgres({ url })).close()
-    const lease = postgresLease(url)
+    const lease = await postgresLease(url)
     const shared = (requests: number, windowMs: number) =>
       sharedBudget({ requests, windowMs, block: 20, leaseMs: 2_000, callMs: 11_000, lease: lease.lease })
     const clear = async () => {

@@ -167,7 +167,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
   // (`internal/sharedBudget.ts`); the memory and embedded stores are one process, with its own.
   const budgetLease =
     store.kind === "postgres" && config.store.kind === "postgres" && config.egressLimit !== undefined
-      ? SharedBudget.postgresLease(Redacted.value(config.store.url))
+      ? await SharedBudget.postgresLease(Redacted.value(config.store.url))
       : undefined
   const budget =
     budgetLease === undefined || config.egressLimit === undefined

@@ -21,7 +21,6 @@
  * `ceil(limit × share)` per window. When PostgreSQL does not answer, calls that need a new block are
  * refused (`unavailable`: 503), fail closed (**Decision**); slots already leased are still spent.
  */
-import pg from "pg"
 import type { Egress, EgressRefusal } from "./rateLimit.js"
 
 /** One finished grant, reported with a lease: the slots used, and ms since the last answer. */
@@ -420,13 +419,18 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
   }
 }
 
-/** The PostgreSQL side: a small pool of its own, so a lease never queues behind the store's batches. */
+/**
+ * The PostgreSQL side: a small pool of its own (2 connections), so a lease never queues behind the
+ * store's batches; a lease that waits over 2 s for a connection or an answer fails (fail closed).
+ */
 export interface PostgresLease {
   readonly lease: Lease
   readonly close: () => Promise<void>
 }
 
-export const postgresLease = (url: string): PostgresLease => {
+export const postgresLease = async (url: string): Promise<PostgresLease> => {
+  // Loaded only with the PostgreSQL store, like its driver (`Store.postgres`).
+  const { default: pg } = await import("pg")
   const pool = new pg.Pool({
     connectionString: url,
     max: 2,
