@@ -275,11 +275,11 @@ waits for a block pays (the first call of a caller on a replica, or one after it
 ## Reading it
 
 - The max column is a call that waited for a lease: the first calls of a caller on a replica (before
-  any block exists), or a round trip slower than four of the recent slowest. A round trip is one
+  any block exists), or a round trip over four times the slowest recent one. A round trip is one
   committed transaction (the grant must survive a crash of the database), so its time is mostly the
   commit's fsync, which on this shared machine varies from a few ms to tens of ms.
-- The replica asks for the next block when it has left what it spends in four of the slowest recent
-  round trips (at least half a block), and then for twice that (up to a twentieth of the budget), so
+- The replica asks for the next block when it has left what it spends in four times the slowest recent
+  round trip (a peak that halves every 10 s; at least half a block), and then for twice that (up to a twentieth of the budget), so
   a busier caller makes fewer, larger leases: the busy scenario spends about one round trip per
   ${Math.round(saturating.calls / Math.max(1, saturating.roundTrips))} calls.
 `

@@ -6,8 +6,9 @@
  * one caller's at a time, and spends them locally: an upstream call takes a slot with no round trip.
  * When a caller's slots run low the next block is asked for in the background, so callers do not wait
  * for it (only the first call of a caller, or one after its slots ran out, waits for one round trip):
- * "low" is half a block, or what the caller spends in four round trips when it is busier (then it asks
- * for twice that, up to a twentieth of the budget). Near the limit the database grants smaller
+ * "low" is half a block, or what the caller spends in four times the slowest recent round trip (a
+ * peak that halves every 10 s) when it is busier; then it asks for twice that, up to a twentieth of
+ * the budget. Near the limit the database grants smaller
  * blocks, down to 1.
  *
  * A grant counts in every window its calls may have reached the upstream in: from its grant until
@@ -132,8 +133,9 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
   // A busy caller asks for more than a block, so one block lasts several round trips; never more than
   // a twentieth of the budget at once (and the database shrinks it near the limit).
   const maxWant = Math.max(block, Math.floor(requests / 20))
-  /** The lease round trip, ms: the recent peak, decaying by a tenth per lease. */
+  /** The lease round trip, ms: the peak, halving every 10 s (measured at `roundTripAt`). */
   let roundTripMs = 0
+  let roundTripAt = now()
   const recheck = recheckMs(windowMs)
   const pools = new Map<string, Pool>()
   let finished: Array<{ readonly id: number; readonly used: number; readonly lastAnswer: number }> = []
@@ -162,7 +164,7 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
   }
 
   /**
-   * Slots the caller spends during four of the slowest recent round trips: the next block is asked
+   * Slots the caller spends during four times the slowest recent round trip: the next block is asked
    * for before that (a commit's fsync on a busy server varies by tens of ms).
    */
   const lowWaterOf = (pool: Pool) => Math.max(halfBlock, Math.ceil(pool.rate * roundTripMs * 4))
@@ -243,8 +245,9 @@ export const sharedBudget = (options: SharedBudgetOptions): SharedBudget => {
     const done = withTimeout(options.lease(request)).then(
       (answer) => {
         const at = now()
-        // The slow round trips decide whether a call waits: hold the recent peak, let it decay.
-        roundTripMs = Math.max(at - sentAt, roundTripMs * 0.9)
+        // The slow round trips decide whether a call waits: hold the peak, halving every 10 s.
+        roundTripMs = Math.max(at - sentAt, roundTripMs * 0.5 ** ((at - roundTripAt) / 10_000))
+        roundTripAt = at
         if (answer.granted > 0 && answer.id !== null) {
           pool.grants.push({
             id: answer.id,
