@@ -263,7 +263,7 @@ waits for a block pays (the first call of a caller on a replica, or one after it
 
 - Added latency per upstream call far from the limit: p99 ${us(worstP99)} µs with the shared budget
   (target ≤ 1,000 µs): ${worstP99 <= 1_000 ? "met" : "NOT met"}.
-- Round trips per call far from the limit: at most ${worstTrips.toFixed(3)} (one per block of 20, plus
+- Round trips per call far from the limit: at most ${worstTrips.toFixed(3)} (one per block of 20 slots or more, plus
   the finish reports, which ride on the next lease or on the sweep): no extra round trip per call
   (target: fewer than 1 per call): ${worstTrips < 1 ? "met" : "NOT met"}.
 - Near the limit the database grants smaller blocks (a quarter of the room left, down to 1), so a
