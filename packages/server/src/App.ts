@@ -21,7 +21,7 @@ import { bodyLimit } from "./internal/body.js"
 import type { HonoEnv, Shared, UpstreamClient } from "./internal/context.js"
 import * as Hub from "./internal/hub.js"
 import { observe } from "./internal/middleware.js"
-import { egress, keyedLimiter } from "./internal/rateLimit.js"
+import { type Egress, egress, keyedLimiter } from "./internal/rateLimit.js"
 import { startResolver } from "./internal/resolve.js"
 import * as AccountRoutes from "./internal/routes/accounts.js"
 import * as AuditRoutes from "./internal/routes/audit.js"
@@ -58,6 +58,12 @@ export interface Deps extends Partial<Tunables> {
   readonly reports?: Readonly<Record<string, () => Promise<void>>> | undefined
   /** The clock, epoch ms. Default `Date.now`. */
   readonly now?: (() => number) | undefined
+  /**
+   * The vendor's budget when it is not this process's own: the one every replica shares through
+   * PostgreSQL (`Server` builds it, `internal/sharedBudget.ts`). Default: a local budget made from
+   * `egressLimit`.
+   */
+  readonly sharedEgress?: Egress | undefined
 }
 
 /** The built app. */
@@ -115,7 +121,9 @@ export const make = (deps: Deps): App => {
     metrics: deps.metrics,
     geo: deps.geo ?? defaults.geo,
     hub,
-    egress: egressLimit === undefined ? undefined : egress(egressLimit.requests, egressLimit.window_ms),
+    egress:
+      deps.sharedEgress ??
+      (egressLimit === undefined ? undefined : egress(egressLimit.requests, egressLimit.window_ms)),
     upstreamShareOf: (caller) => caller?.upstreamShare ?? defaultShare,
     callerBudget,
     longPollMaxMs,

@@ -76,6 +76,9 @@ export const defaults = {
   idempotencyResolveIntervalMs: 5_000,
   bodyLimits: { api: Limits.defaults.apiBodyBytes, webhook: Limits.defaults.webhookBodyBytes },
   readyRequiresUpstream: false,
+  /** The shared budget (PostgreSQL store): the most slots a replica leases at once, and for how long. */
+  budgetBlock: 20,
+  budgetLeaseMs: 2_000,
   dataDir: "./.mta-data",
   devToken: "dev-token",
   /** Legacy-signed webhooks (body-only HMAC) are refused unless `ZH_WEBHOOK_ACCEPT_LEGACY=true`. */
@@ -182,6 +185,12 @@ export interface Config extends Tunables {
   readonly readyRequiresUpstream: boolean
   /** How long the webhook inbox and the event log keep an entry, ms (`MTA_RETENTION_DAYS`). */
   readonly retentionMs: number
+  /**
+   * How replicas share the vendor's budget through PostgreSQL (`internal/sharedBudget.ts`): the most
+   * slots one replica leases at once (`MTA_BUDGET_BLOCK`), and how long it may spend them before the
+   * rest go back (`MTA_BUDGET_LEASE_MS`). Used with the PostgreSQL store only.
+   */
+  readonly budget: { readonly block: number; readonly leaseMs: number }
 }
 
 /** The settings whose values are secrets: never repeated in an error, kept `Redacted`. */
@@ -437,6 +446,18 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
       dataDir: resolve(value("INIT_CWD") ?? process.cwd(), value("MTA_DATA_DIR") ?? defaults.dataDir)
     }
   }
+  const budget = {
+    block: read("MTA_BUDGET_BLOCK", Int(1, 100_000), defaults.budgetBlock),
+    leaseMs: read("MTA_BUDGET_LEASE_MS", Int(10, 600_000), defaults.budgetLeaseMs)
+  }
+  for (const name of ["MTA_BUDGET_BLOCK", "MTA_BUDGET_LEASE_MS"]) {
+    if (value(name) !== undefined && store !== undefined && store.kind !== "postgres") {
+      problem(
+        name,
+        `is set but the store is ${store.kind}, whose vendor budget is per process: it applies to the PostgreSQL store (DATABASE_URL) only`
+      )
+    }
+  }
   if (value("MTA_DATA_DIR") !== undefined && store !== undefined && store.kind !== "embedded") {
     problem("MTA_DATA_DIR", `is set but the store is ${store.kind}, which does not use it`)
   }
@@ -494,7 +515,8 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     upstreamShare,
     readyRequiresUpstream,
     webhookAcceptLegacy,
-    retentionMs: retentionDays * 86_400_000
+    retentionMs: retentionDays * 86_400_000,
+    budget
   })
 }
 

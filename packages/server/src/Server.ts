@@ -24,6 +24,7 @@ import * as App from "./App.js"
 import { makeAuthenticator } from "./Callers.js"
 import { type Config, defaults, isLoopback, redacted, type StoreConfig, type Tunables } from "./Config.js"
 import { startRetention } from "./internal/retention.js"
+import * as SharedBudget from "./internal/sharedBudget.js"
 import * as Logger from "./Logger.js"
 import * as Metrics from "./Metrics.js"
 import * as Store from "./Store.js"
@@ -60,6 +61,9 @@ export interface RunningServer {
 type Simulator = SimulatorModule.Simulator
 
 const INTERNAL_ORIGIN = "http://mta.internal"
+
+/** Past the upstream deadline, how long a call of a leased slot is still taken to possibly arrive. */
+const CALL_MARGIN_MS = 1_000
 
 /** Opens the store a configuration names: memory, embedded (PGlite in `dataDir`) or PostgreSQL. */
 export const openStore = (config: StoreConfig): Promise<Store.Store> => {
@@ -167,8 +171,32 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     idempotencyResolveIntervalMs: config.idempotencyResolveIntervalMs,
     webhookAcceptLegacy: config.webhookAcceptLegacy
   }
+  // With PostgreSQL every replica spends one vendor budget, leased in blocks from the database
+  // (`internal/sharedBudget.ts`); the memory and embedded stores are one process, with its own.
+  const budgetLease =
+    store.kind === "postgres" && config.store.kind === "postgres" && config.egressLimit !== undefined
+      ? await SharedBudget.postgresLease(Redacted.value(config.store.url))
+      : undefined
+  const budget =
+    budgetLease === undefined || config.egressLimit === undefined
+      ? undefined
+      : SharedBudget.sharedBudget({
+          requests: config.egressLimit.requests,
+          windowMs: config.egressLimit.window_ms,
+          block: config.budget.block,
+          leaseMs: config.budget.leaseMs,
+          callMs:
+            (config.upstream.mode === "remote" ? config.upstream.timeoutMs : defaults.upstreamTimeoutMs) +
+            CALL_MARGIN_MS,
+          lease: budgetLease.lease
+        })
+  const closeBudget = async () => {
+    await budget?.close().catch(() => {})
+    await budgetLease?.close().catch(() => {})
+  }
   app = App.make({
     ...tunables,
+    sharedEgress: budget,
     authenticator,
     store,
     upstream,
@@ -191,6 +219,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     })
   } catch (error) {
     built.close()
+    await closeBudget()
     simulator?.reset()
     transport?.close()
     // Release the data directory (or the pool) of a store opened here.
@@ -204,6 +233,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     // `localhost` resolved to something else: fail closed.
     server.close()
     built.close()
+    await closeBudget()
     simulator?.reset()
     if (options.store === undefined) await store.close().catch(() => {})
     throw new Error(`the embedded default bound ${bound}, which is not a loopback address; refusing to serve`)
@@ -245,6 +275,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
         await closed
       }
       built.close()
+      await closeBudget()
       simulator?.reset()
       transport?.close()
       await retention.stop()

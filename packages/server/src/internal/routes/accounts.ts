@@ -11,13 +11,14 @@ import { Api, Composition, Endpoint, Lifecycle, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
 import type { Context } from "hono"
 import { Hono } from "hono"
-import { InvalidRequest, RateLimitExceeded, RouteNotFound } from "../../Errors.js"
+import { InvalidRequest, NotReady, RateLimitExceeded, RouteNotFound } from "../../Errors.js"
 import * as Schemas from "../../Schemas.js"
 import type { StatusRecord } from "../../Store.js"
 import { checkQuery, jsonBodyOf } from "../body.js"
 import type { HonoEnv, RawAnswer, RawReads, Shared } from "../context.js"
 import { guard } from "../idempotency.js"
 import { authorize, jsonResponse, onClientGone } from "../middleware.js"
+import type { EgressRefusal, EgressSlot } from "../rateLimit.js"
 
 type Ctx = Context<HonoEnv>
 type Call = { readonly requestId: string }
@@ -74,19 +75,34 @@ const memberCode = (raw: string, what: string): string => {
 
 /**
  * Takes a slot of the vendor's budget for one upstream call of this request's caller (429 when the
- * budget or the caller's share of it is spent); call the returned function when the answer came.
+ * budget or the caller's share of it is spent; 503 when the shared budget's database does not
+ * answer); call the returned function when the answer came. The shared budget (PostgreSQL) answers
+ * later only when it must first lease slots.
  */
-const admit = (shared: Shared, c: Ctx): ((at: number) => void) => {
+const admit = (shared: Shared, c: Ctx): EgressSlot | Promise<EgressSlot> => {
   if (shared.egress === undefined) return noRelease
   const caller = c.get("caller")
   const slot = shared.egress.admit(caller?.name ?? "-", shared.upstreamShareOf(caller), shared.now())
   if (typeof slot === "function") return slot
-  shared.metrics.rateLimited("upstream", caller?.name ?? "-")
+  if (slot instanceof Promise) {
+    return slot.then((s) => (typeof s === "function" ? s : refuse(shared, caller?.name ?? "-", s)))
+  }
+  return refuse(shared, caller?.name ?? "-", slot)
+}
+
+const refuse = (shared: Shared, caller: string, slot: EgressRefusal): never => {
+  if (slot.reason === "unavailable") {
+    throw new NotReady({
+      message:
+        "the shared upstream budget (PostgreSQL) does not answer; nothing was sent upstream; retry shortly"
+    })
+  }
+  shared.metrics.rateLimited("upstream", caller)
   const retry = Math.ceil(slot.waitMs / 1000)
   throw new RateLimitExceeded({
     message:
       slot.reason === "share"
-        ? `caller ${caller?.name ?? "-"} has used its share of the upstream rate limit (${slot.share} requests per window); retry after ${retry} s`
+        ? `caller ${caller} has used its share of the upstream rate limit (${slot.share} requests per window); retry after ${retry} s`
         : `the upstream rate limit (shared by every caller) is reached; retry after ${retry} s`,
     retryAfterMs: slot.waitMs,
     limit: "upstream"
@@ -102,7 +118,8 @@ const errorCode = (error: unknown): string => {
 
 /** Calls the upstream under the vendor's budget, recording latency and errors. */
 const forward = async <A>(shared: Shared, c: Ctx, endpoint: string, call: () => Promise<A>): Promise<A> => {
-  const release = admit(shared, c)
+  const admitted = admit(shared, c)
+  const release = typeof admitted === "function" ? admitted : await admitted
   const start = performance.now()
   try {
     const result = await call()
@@ -255,7 +272,8 @@ const rawRead = (shared: Shared, raw: RawReads, name: RawRead, success: number) 
   const steps = rawReads[name]
   return async (c: Ctx) => {
     const arg = steps.prepare(c, shared)
-    const release = admit(shared, c)
+    const admitted = admit(shared, c)
+    const release = typeof admitted === "function" ? admitted : await admitted
     const started = performance.now()
     let answer: RawAnswer
     try {

@@ -542,5 +542,75 @@ BEGIN
   RETURN r;
 END $$;
 `
+  },
+  {
+    version: 6,
+    name: "shared vendor budget: leased blocks of slots",
+    sql: `
+-- The vendor's budget shared by every replica (production.md §6). A replica leases a block of slots
+-- (a grant) and spends it locally; a grant counts in every rolling window that its calls may have
+-- reached the upstream in: from its grant to its end. Until the replica reports it finished, its end
+-- is the latest moment one of its calls may still arrive (granted_at + the hold the replica asked
+-- for); the report sets the slots actually used and the moment of the last answer (or deletes a grant
+-- none of whose slots was used). Rows whose end is a window old count no more and are deleted.
+-- Times are this server's clock (epoch ms), so the replicas' clocks need not agree.
+CREATE TABLE mta_budget_grants (
+  id bigserial PRIMARY KEY,
+  caller text NOT NULL,
+  slots integer NOT NULL,
+  granted_at bigint NOT NULL,
+  ends_at bigint NOT NULL
+);
+
+-- Finishes the grants in p_finish ([{id, used, ago}]: slots used, ms since the last answer when the
+-- report was sent), then grants up to p_want slots to p_caller if the window's total stays within
+-- p_limit and the caller's within p_cap. Near the limit the block shrinks (a quarter of the room, at
+-- least 1), so a replica does not sit on slots another one needs. Serialised by an advisory lock.
+-- Answers {id, granted, wait, reason}: when nothing is granted, the ms until a counted grant leaves
+-- the window, and whether the budget ("budget") or the caller's share ("share") is spent.
+CREATE FUNCTION mta_budget_lease(p_caller text, p_want integer, p_limit integer, p_cap integer,
+                                 p_window bigint, p_hold bigint, p_finish jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  v_now bigint := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+  v_total bigint;
+  v_own bigint;
+  v_room bigint;
+  v_grant integer := 0;
+  v_id bigint;
+  v_wait bigint;
+  v_reason text;
+BEGIN
+  PERFORM pg_advisory_xact_lock(1836343906);
+  IF p_finish IS NOT NULL AND jsonb_typeof(p_finish) = 'array' AND jsonb_array_length(p_finish) > 0 THEN
+    WITH f AS (SELECT * FROM jsonb_to_recordset(p_finish) AS f(id bigint, used integer, ago bigint))
+    DELETE FROM mta_budget_grants g USING f WHERE g.id = f.id AND coalesce(f.used, 1) <= 0;
+    -- A report can only shrink a grant: fewer slots, an earlier end.
+    WITH f AS (SELECT * FROM jsonb_to_recordset(p_finish) AS f(id bigint, used integer, ago bigint))
+    UPDATE mta_budget_grants g
+       SET slots = least(g.slots, f.used), ends_at = least(g.ends_at, v_now - greatest(coalesce(f.ago, 0), 0))
+      FROM f WHERE g.id = f.id AND f.used > 0;
+  END IF;
+  DELETE FROM mta_budget_grants WHERE ends_at <= v_now - p_window;
+  IF p_want > 0 THEN
+    SELECT coalesce(sum(slots), 0), coalesce(sum(slots) FILTER (WHERE caller = p_caller), 0)
+      INTO v_total, v_own FROM mta_budget_grants;
+    v_room := least(p_limit - v_total, p_cap - v_own);
+    IF v_room > 0 THEN
+      v_grant := least(p_want, v_room, greatest(1, v_room / 4));
+      INSERT INTO mta_budget_grants (caller, slots, granted_at, ends_at)
+        VALUES (p_caller, v_grant, v_now, v_now + p_hold) RETURNING id INTO v_id;
+    ELSIF p_limit - v_total <= 0 THEN
+      v_reason := 'budget';
+      SELECT min(ends_at) + p_window - v_now INTO v_wait FROM mta_budget_grants;
+    ELSE
+      v_reason := 'share';
+      SELECT min(ends_at) + p_window - v_now INTO v_wait FROM mta_budget_grants WHERE caller = p_caller;
+    END IF;
+  END IF;
+  RETURN jsonb_build_object('id', v_id, 'granted', v_grant, 'wait', greatest(coalesce(v_wait, 1), 1),
+                            'reason', v_reason);
+END $$;
+`
   }
 ]
