@@ -124,8 +124,16 @@ export const commands: ReadonlyArray<Command> = [
       ])
       // Opening a SQL store applies the migrations it lacks (under an advisory lock, so replicas
       // starting at the same time are safe); closing it releases the data directory or the pool.
-      const store = await openStore(config.store)
-      await store.close()
+      try {
+        const store = await openStore(config.store)
+        await store.close()
+      } catch (error) {
+        // The driver's message (a refused connection, a locked data directory) names no password.
+        context.err(
+          `mta-server migrate: cannot migrate ${Config.describeStore(config.store)}: ${error instanceof Error ? error.message : String(error)}\n`
+        )
+        return 1
+      }
       const latest = migrations.reduce((max, m) => Math.max(max, m.version), 0)
       context.out(
         `mta-server: migrations applied; ${Config.describeStore(config.store)} is at schema version ${latest}\n`
