@@ -24,7 +24,8 @@ await acquireBuildLock(root)
 const tarballs = {}
 for (const name of names) {
   const dir = join(root, "packages", name)
-  run("pnpm", ["run", "build"], dir)
+  // Through turbo, so a build the workspace already made (CI builds before testing) is reused.
+  run("pnpm", ["exec", "turbo", "run", "build", `--filter=@mta/${name}`, "--output-logs=errors-only"], root)
   const before = new Set(readdirSync(outDir))
   run("pnpm", ["pack", "--pack-destination", outDir], dir)
   const file = readdirSync(outDir).find(
