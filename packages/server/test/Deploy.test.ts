@@ -9,7 +9,8 @@
  *   with two token hashes (rotation): create → open (the simulator's webhook) → lock, both tokens.
  * - That process never resolved a module of msw or the testkit (a `node --import` hook records every
  *   resolution); the embedded default from the same folder resolves the testkit, and still no msw.
- * - The command itself: `--help`, `--version`, `check-config` on the files.
+ * - The command itself: `--help`, `--version`, `check-config` on the files, `migrate` (PGlite).
+ * - The Dockerfile and compose file run these same commands (a drift guard: no Docker engine here).
  */
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -133,6 +134,39 @@ describe("the deploy folder", () => {
     // Nothing of the secrets' content is printed.
     expect(check.stdout() + check.stderr()).not.toContain(credentials.apiSecret)
     expect(check.stdout() + check.stderr()).not.toContain(WEBHOOK_SECRET)
+
+    const migrate = spawnNode([main(), "migrate"], app, { MTA_DATA_DIR: join(work, "data") })
+    expect(await migrate.exited).toBe(0)
+    expect(migrate.stdout()).toContain("migrations applied")
+  })
+
+  it("the Dockerfile and compose file run the commands this test runs", () => {
+    const dockerfile = readFileSync(join(repoDir, "Dockerfile"), "utf8")
+    expect(dockerfile).toMatch(/^FROM node:22-slim AS build$/m)
+    expect(dockerfile).toMatch(/^RUN pnpm install --frozen-lockfile$/m)
+    expect(dockerfile).toMatch(/^RUN node scripts\/deploy\.mjs \/out$/m)
+    expect(dockerfile).toMatch(/^COPY --from=build \/out \/app$/m)
+    expect(dockerfile).toMatch(/^USER node$/m)
+    expect(dockerfile).toMatch(/^VOLUME \["\/data"\]$/m)
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/healthz/m)
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "\/app\/dist\/main\.js"\]$/m)
+    const compose = readFileSync(join(repoDir, "compose.yaml"), "utf8")
+    expect(compose).toContain('entrypoint: ["node", "/app/node_modules/@mta/testkit/dist/bin.js"]')
+    expect(compose).toContain('command: ["migrate"]')
+    for (const setting of [
+      "ZH_API_SECRET_FILE",
+      "ZH_API_PASSPHRASE_FILE",
+      "ZH_WEBHOOK_SECRET_FILE",
+      "DATABASE_URL_FILE"
+    ]) {
+      expect(compose).toContain(`${setting}: /run/secrets/`)
+    }
+    // The compose file's secrets are the simulator's fakes: the ones this test starts it with.
+    const secret = (name: string) =>
+      readFileSync(join(repoDir, "deploy/compose/secrets", name), "utf8").trim()
+    expect(secret("zh_api_secret")).toBe(credentials.apiSecret)
+    expect(secret("zh_api_passphrase")).toBe(credentials.passphrase)
+    expect(compose).toContain(`--webhook-secret=${secret("zh_webhook_secret")}`)
   })
 
   it("serves a real upstream with plain node, secrets from files, both rotated tokens; never resolves msw or the testkit", async () => {
