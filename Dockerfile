@@ -31,7 +31,7 @@ WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080
 # Liveness: /healthz answers while the process serves. The start period covers the embedded store's
-# first start (PGlite initialises its data directory, a few seconds).
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+# first start (PGlite initialises its data directory: about 6.5 s of CPU, bench/DEPLOY-RESULTS.md).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 8080}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "/app/dist/main.js"]
