@@ -8,9 +8,12 @@
  *
  * `load` reports every missing or malformed setting at once, each named, in one `ConfigError`.
  *
+ * Every setting may instead be read from a file: `X_FILE=/run/secrets/x` (what container platforms
+ * mount secrets as), through `settingValue`; `X` and `X_FILE` together are an error.
+ *
  * @since 0.1.0
  */
-import { readFileSync } from "node:fs"
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { hosts } from "@mta/client"
 import { Enums, Limits } from "@mta/domain"
@@ -255,6 +258,57 @@ export const isLoopback = (host: string): boolean => {
   )
 }
 
+/** The suffix of a setting read from a file: `ZH_API_SECRET_FILE` names the file `ZH_API_SECRET` is in. */
+export const FILE_SUFFIX = "_FILE"
+
+/** The largest file a setting is read from (a secret, a URL, a callers list): 1 MiB. */
+export const MAX_SETTING_FILE_BYTES = 1_048_576
+
+/** Where a setting's value came from: the environment itself, or a file (`X_FILE`, its path). */
+export interface SettingValue {
+  readonly value: string
+  readonly file: string | undefined
+}
+
+/**
+ * A setting's value: `env[name]`, or the content of the file `env[name + "_FILE"]` names (surrounding
+ * whitespace, the trailing newline above all, trimmed as for an environment value). `undefined` when
+ * neither is set (an empty value is unset). Both set, an unreadable file, a file that is not a regular
+ * file, empty or over `MAX_SETTING_FILE_BYTES` are problems; a problem names the file but never
+ * repeats its content. Generic: every setting `load` reads goes through it.
+ */
+export const settingValue = (
+  env: Env,
+  name: string
+): Either.Either<SettingValue | undefined, ConfigProblem> => {
+  const fileSetting = `${name}${FILE_SUFFIX}`
+  const direct = env[name]?.trim()
+  const path = env[fileSetting]?.trim()
+  const hasDirect = direct !== undefined && direct !== ""
+  const hasFile = path !== undefined && path !== ""
+  if (hasDirect && hasFile) {
+    return Either.left({ setting: name, message: `is set and so is ${fileSetting}: set only one of them` })
+  }
+  if (hasDirect) return Either.right({ value: direct, file: undefined })
+  if (!hasFile) return Either.right(undefined)
+  const fail = (why: string) => Either.left({ setting: fileSetting, message: `cannot read ${path}: ${why}` })
+  let fd: number | undefined
+  try {
+    fd = openSync(path, "r")
+    const stat = fstatSync(fd)
+    if (!stat.isFile()) return fail("not a regular file")
+    if (stat.size > MAX_SETTING_FILE_BYTES) return fail(`larger than ${MAX_SETTING_FILE_BYTES} bytes`)
+    const text = readFileSync(fd, "utf8").trim()
+    if (text === "") return fail("the file is empty")
+    return Either.right({ value: text, file: path })
+  } catch (e) {
+    const error = e as NodeJS.ErrnoException
+    return fail(error.code ?? "unreadable")
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
 const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
 
 const describe = (error: ParseResult.ParseError): string =>
@@ -266,10 +320,23 @@ const describe = (error: ParseResult.ParseError): string =>
 export const load = (env: Env): Either.Either<Config, ConfigError> => {
   const problems: Array<ConfigProblem> = []
   const problem = (setting: string, message: string) => problems.push({ setting, message })
-  const value = (name: string): string | undefined => {
-    const v = env[name]
-    return v === undefined || v.trim() === "" ? undefined : v.trim()
+  // Each setting is read once (`X` or `X_FILE`), so a file is read once and its problem named once.
+  const settings = new Map<string, SettingValue | undefined>()
+  const failed = new Set<string>()
+  const setting = (name: string): SettingValue | undefined => {
+    if (settings.has(name)) return settings.get(name)
+    const read = settingValue(env, name)
+    const found = Either.isRight(read) ? read.right : undefined
+    if (Either.isLeft(read)) {
+      failed.add(name)
+      problem(read.left.setting, read.left.message)
+    }
+    settings.set(name, found)
+    return found
   }
+  const value = (name: string): string | undefined => setting(name)?.value
+  /** Set (as `X` or `X_FILE`), even if it could not be read: its problem is reported already. */
+  const present = (name: string): boolean => value(name) !== undefined || failed.has(name)
   function read<A, I extends string>(name: string, schema: Schema.Schema<A, I>, fallback: A): A
   function read<A, I extends string>(name: string, schema: Schema.Schema<A, I>): A | undefined
   function read<A, I extends string>(name: string, schema: Schema.Schema<A, I>, fallback?: A): A | undefined {
@@ -277,14 +344,17 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     if (raw === undefined) return fallback
     const decoded = Schema.decodeUnknownEither(schema)(raw)
     if (Either.isLeft(decoded)) {
-      problem(name, `${describe(decoded.left)} (got ${JSON.stringify(secretSettings.has(name) ? "…" : raw)})`)
+      const file = setting(name)?.file
+      const got =
+        file !== undefined ? `the content of ${file}` : JSON.stringify(secretSettings.has(name) ? "…" : raw)
+      problem(name, `${describe(decoded.left)} (got ${got})`)
       return fallback
     }
     return decoded.right
   }
   const required = (name: string, why: string): string | undefined => {
     const raw = value(name)
-    if (raw === undefined) problem(name, `is required ${why}`)
+    if (raw === undefined && !failed.has(name)) problem(name, `is required ${why}`)
     return raw
   }
 
@@ -331,7 +401,7 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
   const baseUrlRaw = read("ZH_BASE_URL", Url)
   const zhEnv = read("ZH_ENV", Schema.Literal("cert", "prod"))
   const region = read("ZH_REGION", Schema.Literal("us", "eu"))
-  const remote = value("ZH_BASE_URL") !== undefined || value("ZH_ENV") !== undefined
+  const remote = present("ZH_BASE_URL") || present("ZH_ENV")
   let upstream: Upstream | undefined
   let devToken: Config["devToken"]
   if (remote) {
@@ -353,7 +423,7 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
         "has an empty entry: expected one secret, or several separated by commas (a rotation), none empty"
       )
     }
-    if (callersRaw === undefined) problem("MTA_CALLERS", `is required ${why}: there is no default caller`)
+    if (!present("MTA_CALLERS")) problem("MTA_CALLERS", `is required ${why}: there is no default caller`)
     const timeoutMs = read("ZH_TIMEOUT_MS", Int(1, 600_000), defaults.upstreamTimeoutMs)
     const baseUrl =
       baseUrlRaw ?? (zhEnv !== undefined && region !== undefined ? hosts[zhEnv][region] : undefined)
@@ -376,12 +446,11 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     }
   } else {
     for (const name of ["ZH_API_KEY", "ZH_API_SECRET", "ZH_API_PASSPHRASE", "ZH_REGION"]) {
-      if (value(name) !== undefined)
-        problem(name, "is set but neither ZH_BASE_URL nor ZH_ENV says where to send it")
+      if (present(name)) problem(name, "is set but neither ZH_BASE_URL nor ZH_ENV says where to send it")
     }
     const simDelayMs = read("MTA_SIM_DELAY_MS", Int(0, 600_000), defaults.simDelayMs)
     upstream = { mode: "embedded", simDelayMs }
-    if (callersRaw === undefined) {
+    if (!present("MTA_CALLERS")) {
       const token = read("MTA_DEV_TOKEN", NonEmpty, defaults.devToken)
       devToken = { token: Redacted.make(token), isDefault: token === defaults.devToken }
       callers = [{ name: "dev", token_sha256: hashToken(token), scopes: allScopes }]

@@ -5,7 +5,8 @@
  * Embedded default: the simulator runs in process, seeded with the demo participants; the client
  * reaches it through its `fetch` entry point (no port), and the simulator delivers its signed
  * webhooks to the app's own `fetch` at `/webhooks/zerohash`, through the same verification as a real
- * delivery. With a real upstream the client signs and sends over a pooled keep-alive `node:http(s)`
+ * delivery; the testkit is imported only then (dynamically), so a proxy with a real upstream never
+ * loads it. With a real upstream the client signs and sends over a pooled keep-alive `node:http(s)`
  * transport, which decides the proxy's throughput (see `bench/RESULTS.md`).
  *
  * `close()` is the graceful shutdown: stop accepting, answer long polls, end event streams, let
@@ -18,7 +19,7 @@ import type { Server as HttpServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { createAdaptorServer } from "@hono/node-server"
 import { type ClosableTransport, fetchTransport } from "@mta/client"
-import { createSimulator, type Simulator as SimulatorModule } from "@mta/testkit"
+import type { Simulator as SimulatorModule } from "@mta/testkit"
 import { Redacted } from "effect"
 import * as App from "./App.js"
 import { makeAuthenticator } from "./Callers.js"
@@ -102,6 +103,8 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
   if (config.upstream.mode === "embedded") {
     // Random per start: `/webhooks/zerohash` is reachable from outside, and nobody else must sign for it.
     webhookSecret = randomBytes(32).toString("hex")
+    // Loaded here and only here: with a real upstream the process never loads the testkit (production.md §2).
+    const { createSimulator } = await import("@mta/testkit")
     const sim = createSimulator({
       seedDemo: true,
       geo: config.geo,
