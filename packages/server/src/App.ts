@@ -22,6 +22,7 @@ import type { HonoEnv, Shared, UpstreamClient } from "./internal/context.js"
 import * as Hub from "./internal/hub.js"
 import { observe } from "./internal/middleware.js"
 import { egress, keyedLimiter } from "./internal/rateLimit.js"
+import * as Reconcile from "./internal/reconcile.js"
 import * as AccountRoutes from "./internal/routes/accounts.js"
 import * as AuditRoutes from "./internal/routes/audit.js"
 import * as EventRoutes from "./internal/routes/events.js"
@@ -71,6 +72,12 @@ export interface App {
   readonly drain: () => void
   /** Releases the app's subscriptions (after the server has closed). */
   readonly close: () => void
+  /**
+   * The background reconciliation of the projection with the upstream (heartbeat, sweep, catch-up
+   * after a downtime): `Server.start` starts it once listening and stops it before the store closes.
+   * An app built by hand runs none until `start()`.
+   */
+  readonly reconciler: Reconcile.Reconciler
 }
 
 /** The vendor's documented limit (`Config.defaults.egressLimit`). */
@@ -124,8 +131,19 @@ export const make = (deps: Deps): App => {
     reports: deps.reports ?? {},
     isDraining: () => draining,
     idempotencyTtlMs: deps.idempotencyTtlMs ?? defaults.idempotencyTtlMs,
-    idempotencyLeaseMs: deps.idempotencyLeaseMs ?? defaults.idempotencyLeaseMs
+    idempotencyLeaseMs: deps.idempotencyLeaseMs ?? defaults.idempotencyLeaseMs,
+    projectionTrustMs: deps.projectionTrustMs ?? defaults.projectionTrustMs
   }
+  const reconcileShare = deps.reconcileShare ?? defaults.reconcileShare
+  const reconciler = Reconcile.make(shared, {
+    maxAgeMs: deps.reconcileMaxAgeMs ?? defaults.reconcileMaxAgeMs,
+    provisioningMs: deps.reconcileProvisioningMs ?? defaults.reconcileProvisioningMs,
+    share: reconcileShare,
+    catchUpShare: Math.max(deps.reconcileCatchUpShare ?? defaults.reconcileCatchUpShare, reconcileShare),
+    intervalMs: deps.reconcileIntervalMs ?? defaults.reconcileIntervalMs,
+    downtimeMs: deps.reconcileDowntimeMs ?? defaults.reconcileDowntimeMs,
+    budget: egressLimit ?? DEFAULT_EGRESS_LIMIT
+  })
 
   const app = new Hono<HonoEnv>()
   app.use(observe(shared))
@@ -172,6 +190,7 @@ export const make = (deps: Deps): App => {
       draining = true
       hub.drain()
     },
-    close: () => hub.close()
+    close: () => hub.close(),
+    reconciler
   }
 }

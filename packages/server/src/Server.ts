@@ -157,7 +157,14 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     longPollDefaultMs: config.longPollDefaultMs,
     sseHeartbeatMs: config.sseHeartbeatMs,
     idempotencyTtlMs: config.idempotencyTtlMs,
-    idempotencyLeaseMs: config.idempotencyLeaseMs
+    idempotencyLeaseMs: config.idempotencyLeaseMs,
+    projectionTrustMs: config.projectionTrustMs,
+    reconcileMaxAgeMs: config.reconcileMaxAgeMs,
+    reconcileProvisioningMs: config.reconcileProvisioningMs,
+    reconcileShare: config.reconcileShare,
+    reconcileCatchUpShare: config.reconcileCatchUpShare,
+    reconcileIntervalMs: config.reconcileIntervalMs,
+    reconcileDowntimeMs: config.reconcileDowntimeMs
   }
   app = App.make({
     ...tunables,
@@ -205,12 +212,16 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     { address: bound, url, mode: config.upstream.mode, store: store.kind, config: redacted(config) },
     "listening"
   )
+  // Heartbeat, background reconciliation, and the catch-up after a downtime.
+  built.reconciler.start()
 
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
       logger.info({}, "shutting down: no new connections; finishing in-flight requests")
       built.drain()
+      // No new reconciliation pass; the one under way finishes before the store closes.
+      const reconciling = built.reconciler.stop()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       // Idle keep-alive connections would hold `close` open; in-flight ones end after their response.
       server.closeIdleConnections()
@@ -230,6 +241,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
         server.closeAllConnections()
         await closed
       }
+      await reconciling
       built.close()
       simulator?.reset()
       transport?.close()

@@ -308,7 +308,7 @@ describe.skipIf(postgresUnavailable !== undefined)(
       await client.connect()
       try {
         const rows = (await client.query("SELECT version FROM mta_schema_migrations ORDER BY version")).rows
-        expect(rows.map((r) => Number(r.version))).toEqual([1, 2])
+        expect(rows.map((r) => Number(r.version))).toEqual([1, 2, 3])
         await expect(client.query("UPDATE mta_audit SET outcome = 'x'")).resolves.toBeDefined()
         await client.query(
           "INSERT INTO mta_audit (at, caller, action, summary, outcome, status, request_id) VALUES (1, 'x', 'y', '{}', 'z', 1, 'r')"
@@ -343,7 +343,7 @@ describe.skipIf(postgresUnavailable !== undefined)(
       expect(change.record).toMatchObject({ status: "open", source: "webhook" })
       // And the same notification delivered to the other replica is a duplicate.
       const dup = await b.ingest({
-        notificationId: change.event!.notificationId,
+        notificationId: change.event!.notificationId!,
         zrn,
         status: "open",
         occurredAt: 1_000,

@@ -94,4 +94,6 @@ export interface Shared {
   readonly idempotencyTtlMs: number
   /** How long a claimed key is held for its call before another proxy may take it over, ms. */
   readonly idempotencyLeaseMs: number
+  /** How long a record the upstream confirmed is trusted to refuse a status command on, ms. */
+  readonly projectionTrustMs: number
 }

@@ -22,6 +22,7 @@ export interface ProjectionRow {
   readonly status: string | null
   readonly updated_at: number
   readonly source: string
+  readonly confirmed_at: number
 }
 
 /** A webhook notification, as `mta_ingest` takes it. */
@@ -36,9 +37,9 @@ export interface IngestIn {
   readonly payload: unknown
 }
 
-/** What `mta_ingest` did. */
+/** What `mta_ingest` did (`current`: the record after a confirmation, or the newer one held). */
 export interface IngestRow {
-  readonly outcome: "applied" | "stale" | "duplicate"
+  readonly outcome: "applied" | "confirmed" | "stale" | "duplicate"
   readonly id?: number
   readonly current?: ProjectionRow
 }
@@ -142,7 +143,7 @@ const sqlState = (error: unknown): string | undefined => {
 }
 
 /** Deadlock detected: the batch was rolled back and can run again. */
-const isDeadlock = (error: unknown) => sqlState(error) === "40P01"
+export const isDeadlock = (error: unknown) => sqlState(error) === "40P01"
 
 /**
  * An error one step's data may have caused (a value refused, a constraint), as opposed to the
@@ -273,7 +274,7 @@ const writeBatch = async (
  * batches at once). When a batch of several fails with a data error, each item is written again
  * alone, in order, so only the faulty one fails.
  */
-const lane = <I>(
+export const lane = <I>(
   write: (items: ReadonlyArray<I>) => Promise<ReadonlyArray<unknown>>,
   concurrency: number,
   deferred: boolean,
