@@ -22,7 +22,7 @@ import { Callers } from "@mta/server"
 import { type Server as SimServer, startSimulatorServer } from "@mta/testkit"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "./support/postgres.js"
-import { freePort, type ProxyProcess, readEvents, startProxyProcess } from "./support.js"
+import { freePort, type ProxyProcess, readEvents, sampleOf, startProxyProcess } from "./support.js"
 
 const TOKEN = "converge-token"
 const SECRET = "converge-webhook-secret"
@@ -137,11 +137,8 @@ const converge = async (
   return Date.now() - upAt
 }
 
-const metricValue = async (url: string, line: string) => {
-  const text = await (await fetch(`${url}/metrics`)).text()
-  const found = text.split("\n").find((l) => l.startsWith(`${line} `))
-  return found === undefined ? 0 : Number(found.slice(line.length + 1))
-}
+const metricValue = async (url: string, sample: string) =>
+  sampleOf(await (await fetch(`${url}/metrics`)).text(), sample)
 
 describe("webhooks lost while the proxy is down (embedded store, process)", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "mta-converge-"))

@@ -15,7 +15,7 @@
 import { randomUUID } from "node:crypto"
 import { Fault } from "@mta/testkit"
 import { describe, expect, it } from "vitest"
-import { createBody, type Harness, harness, readEvents, signWebhook, TOKENS } from "./support.js"
+import { createBody, type Harness, harness, readEvents, sampleOf, signWebhook, TOKENS } from "./support.js"
 
 /** Creates an account through the proxy and provisions it at the simulator (its webhook is lost). */
 const createAccount = async (h: Harness, label = `rec-${randomUUID().slice(0, 8)}`): Promise<string> => {
@@ -39,11 +39,8 @@ const believe = async (h: Harness, zrn: string, status: string, at: number) => {
   expect(outcome._tag).toBe("applied")
 }
 
-const metric = async (h: Harness, line: string): Promise<number> => {
-  const text = await (await h.request("/metrics", { token: null })).text()
-  const found = text.split("\n").find((l) => l.startsWith(`${line} `))
-  return found === undefined ? 0 : Number(found.slice(line.length + 1))
-}
+const metric = async (h: Harness, sample: string): Promise<number> =>
+  sampleOf(await (await h.request("/metrics", { token: null })).text(), sample)
 
 const upstreamCalls = (h: Harness, endpoint: string, since = 0) =>
   h.simulator.journal().filter((e) => e.seq > since && e.endpoint === endpoint)

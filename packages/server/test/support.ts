@@ -174,6 +174,12 @@ export const readEvents = async (
   return events
 }
 
+/** The value of one sample (`name{labels}`) in Prometheus exposition text; 0 when absent. */
+export const sampleOf = (text: string, sample: string): number => {
+  const line = text.split("\n").find((l) => l.startsWith(`${sample} `))
+  return line === undefined ? 0 : Number(line.slice(sample.length + 1))
+}
+
 /** Signs a webhook body the way zerohash does. */
 export const signWebhook = (
   body: string,

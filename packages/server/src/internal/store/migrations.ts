@@ -330,6 +330,20 @@ CREATE TABLE mta_liveness (
 );
 INSERT INTO mta_liveness (id) VALUES (1);
 
+-- Appends one event (a webhook's or a repair's) with the next id and announces it; returns the id.
+-- The counter row stays locked until commit, so events become visible in id order.
+CREATE FUNCTION mta_append_event(e jsonb, origin text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_event bigint;
+BEGIN
+  UPDATE mta_counters SET value = value + 1 WHERE name = 'event' RETURNING value INTO v_event;
+  INSERT INTO mta_events (id, notification_id, zrn, status, occurred_at, received_at, payload, source)
+  VALUES (v_event, e->>'notification_id', e->>'zrn', e->>'status', (e->>'occurred_at')::bigint,
+          (e->>'received_at')::bigint, e->'payload', e->>'source');
+  PERFORM pg_notify('mta_changes', jsonb_build_object('origin', origin, 'event', v_event)::text);
+  RETURN v_event;
+END $$;
+
 -- One notification: dedupe, order by timestamp; the status already held (not older) is only
 -- confirmed (no event: the stream carries changes); another is projected and appended.
 CREATE OR REPLACE FUNCTION mta_ingest(n jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -364,12 +378,8 @@ BEGIN
     SELECT * INTO cur FROM mta_projection WHERE zrn = n->>'zrn';
     RETURN jsonb_build_object('outcome', 'stale', 'current', to_jsonb(cur));
   END IF;
-  UPDATE mta_counters SET value = value + 1 WHERE name = 'event' RETURNING value INTO v_event;
-  INSERT INTO mta_events (id, notification_id, zrn, status, occurred_at, received_at, payload, source)
-  VALUES (v_event, n->>'notification_id', n->>'zrn', n->>'status', v_at, (n->>'received_at')::bigint,
-          n->'payload', 'webhook');
+  v_event := mta_append_event(n || '{"source": "webhook"}'::jsonb, origin);
   UPDATE mta_inbox SET outcome = 'applied', event_id = v_event WHERE notification_id = n->>'notification_id';
-  PERFORM pg_notify('mta_changes', jsonb_build_object('origin', origin, 'event', v_event)::text);
   RETURN jsonb_build_object('outcome', 'applied', 'id', v_event);
 END $$;
 
@@ -439,10 +449,8 @@ BEGIN
     PERFORM pg_notify('mta_changes', jsonb_build_object('origin', origin, 'record', to_jsonb(cur))::text);
     RETURN jsonb_build_object('outcome', 'repaired', 'record', to_jsonb(cur));
   END IF;
-  UPDATE mta_counters SET value = value + 1 WHERE name = 'event' RETURNING value INTO v_event;
-  INSERT INTO mta_events (id, notification_id, zrn, status, occurred_at, received_at, payload, source)
-  VALUES (v_event, NULL, v_zrn, v_status, v_at, (o->>'received_at')::bigint, o->'payload', 'reconcile');
-  PERFORM pg_notify('mta_changes', jsonb_build_object('origin', origin, 'event', v_event)::text);
+  v_event := mta_append_event(jsonb_build_object('notification_id', NULL::text, 'zrn', v_zrn, 'status', v_status,
+    'occurred_at', v_at, 'received_at', o->'received_at', 'payload', o->'payload', 'source', 'reconcile'), origin);
   RETURN jsonb_build_object('outcome', 'repaired', 'id', v_event, 'record', to_jsonb(cur));
 END $$;
 
