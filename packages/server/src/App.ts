@@ -22,6 +22,7 @@ import type { HonoEnv, Shared, UpstreamClient } from "./internal/context.js"
 import * as Hub from "./internal/hub.js"
 import { observe } from "./internal/middleware.js"
 import { type Egress, egress, keyedLimiter } from "./internal/rateLimit.js"
+import * as Reconcile from "./internal/reconcile.js"
 import { startResolver } from "./internal/resolve.js"
 import * as AccountRoutes from "./internal/routes/accounts.js"
 import * as AuditRoutes from "./internal/routes/audit.js"
@@ -78,6 +79,12 @@ export interface App {
   readonly drain: () => void
   /** Releases the app's subscriptions (after the server has closed). */
   readonly close: () => void
+  /**
+   * The background reconciliation of the projection with the upstream (heartbeat, sweep, catch-up
+   * after a downtime): `Server.start` starts it once listening and stops it before the store closes.
+   * An app built by hand runs none until `start()`.
+   */
+  readonly reconciler: Reconcile.Reconciler
 }
 
 /** The vendor's documented limit (`Config.defaults.egressLimit`). */
@@ -136,11 +143,22 @@ export const make = (deps: Deps): App => {
     idempotencyTtlMs: deps.idempotencyTtlMs ?? defaults.idempotencyTtlMs,
     idempotencyLeaseMs: deps.idempotencyLeaseMs ?? defaults.idempotencyLeaseMs,
     idempotencyPendingMaxMs: deps.idempotencyPendingMaxMs ?? defaults.idempotencyPendingMaxMs,
-    idempotencyResendAfterMs: deps.idempotencyResendAfterMs ?? defaults.idempotencyResendAfterMs
+    idempotencyResendAfterMs: deps.idempotencyResendAfterMs ?? defaults.idempotencyResendAfterMs,
+    projectionTrustMs: deps.projectionTrustMs ?? defaults.projectionTrustMs
   }
   // Pending creates are resolved in the background too (production.md §5, `internal/resolve.ts`).
   const stopResolver = startResolver(shared, {
     intervalMs: deps.idempotencyResolveIntervalMs ?? defaults.idempotencyResolveIntervalMs
+  })
+  const reconcileShare = deps.reconcileShare ?? defaults.reconcileShare
+  const reconciler = Reconcile.make(shared, {
+    maxAgeMs: deps.reconcileMaxAgeMs ?? defaults.reconcileMaxAgeMs,
+    provisioningMs: deps.reconcileProvisioningMs ?? defaults.reconcileProvisioningMs,
+    share: reconcileShare,
+    catchUpShare: Math.max(deps.reconcileCatchUpShare ?? defaults.reconcileCatchUpShare, reconcileShare),
+    intervalMs: deps.reconcileIntervalMs ?? defaults.reconcileIntervalMs,
+    downtimeMs: deps.reconcileDowntimeMs ?? defaults.reconcileDowntimeMs,
+    budget: egressLimit ?? DEFAULT_EGRESS_LIMIT
   })
 
   const app = new Hono<HonoEnv>()
@@ -191,6 +209,7 @@ export const make = (deps: Deps): App => {
     close: () => {
       void stopResolver()
       hub.close()
-    }
+    },
+    reconciler
   }
 }

@@ -82,6 +82,20 @@ export const defaults = {
   /** The shared budget (PostgreSQL store): the most slots a replica leases at once, and for how long. */
   budgetBlock: 20,
   budgetLeaseMs: 2_000,
+  /** How long a record the upstream confirmed is trusted to refuse a status command without a re-read. */
+  projectionTrustMs: 60_000,
+  /** Every known account confirmed longer ago than this is re-read in the background. */
+  reconcileMaxAgeMs: 900_000,
+  /** An account still provisioning this long after its last confirmation is re-read. */
+  reconcileProvisioningMs: 30_000,
+  /** The background reconciliation's share of the vendor budget (0: off). */
+  reconcileShare: 0.1,
+  /** Its share while it catches up after a downtime (a **Decision**: README "Reconciliation"). */
+  reconcileCatchUpShare: 0.5,
+  /** How often the background reconciliation claims what is due. */
+  reconcileIntervalMs: 1_000,
+  /** A start after longer than this with no proxy alive re-reads every account confirmed before it. */
+  reconcileDowntimeMs: 5_000,
   dataDir: "./.mta-data",
   devToken: "dev-token",
   /** Legacy-signed webhooks (body-only HMAC) are refused unless `ZH_WEBHOOK_ACCEPT_LEGACY=true`. */
@@ -155,7 +169,8 @@ export interface Tunables {
   readonly idempotencyTtlMs: number
   /**
    * How long a claimed key is held for its call; after it, the proxy that claimed it is taken for dead
-   * (another may take the key over, or reconcile a create). Above the upstream deadline.
+   * (another may take the key over, or reconcile a create). Above the upstream deadline. A record
+   * claimed for a re-read (`Store.claimDue`) is held as long.
    */
   readonly idempotencyLeaseMs: number
   /** How long a create may stay pending (outcome unknown) before its final answer. */
@@ -166,6 +181,26 @@ export interface Tunables {
   readonly idempotencyResolveIntervalMs: number
   /** Accept a webhook signed only with the legacy body-only HMAC (then a body seen before is a duplicate). */
   readonly webhookAcceptLegacy: boolean
+  /**
+   * How long a record the upstream confirmed (a webhook, a read) is trusted: a status command it
+   * would refuse is refused at once within it; past it, the account is re-read first.
+   */
+  readonly projectionTrustMs: number
+  /** Every known account whose last confirmation is older than this is re-read in the background. */
+  readonly reconcileMaxAgeMs: number
+  /** An account still provisioning (no status) this long after its last confirmation is re-read. */
+  readonly reconcileProvisioningMs: number
+  /** The background reconciliation's share of the vendor budget, [0, 1]; 0 turns it off. */
+  readonly reconcileShare: number
+  /** Its share while catching up after a downtime, (0, 1], at least `reconcileShare`. */
+  readonly reconcileCatchUpShare: number
+  /** How often the background reconciliation claims the records due (one batch each time). */
+  readonly reconcileIntervalMs: number
+  /**
+   * After longer than this with no proxy alive (heartbeats in the store), the proxy re-reads every
+   * account confirmed before it came back: webhooks sent meanwhile may be lost.
+   */
+  readonly reconcileDowntimeMs: number
 }
 
 /** The validated configuration. */
@@ -240,6 +275,10 @@ const Base64 = Schema.String.pipe(
 const Fraction = Schema.NumberFromString.pipe(
   Schema.greaterThan(0, { message: () => "expected a fraction above 0 and at most 1, such as 0.5" }),
   Schema.lessThanOrEqualTo(1, { message: () => "expected a fraction above 0 and at most 1, such as 0.5" })
+)
+
+const FractionOrZero = Schema.NumberFromString.pipe(
+  Schema.between(0, 1, { message: () => "expected a fraction from 0 to 1, such as 0.1 (0 turns it off)" })
 )
 
 const Bool = Schema.transform(
@@ -550,6 +589,39 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
   const webhookAcceptLegacy = read("ZH_WEBHOOK_ACCEPT_LEGACY", Bool, defaults.webhookAcceptLegacy)
   const retentionDays = read("MTA_RETENTION_DAYS", Int(1, 3_650), defaults.retentionDays)
 
+  // Reconciliation of the projection with the upstream (README "Reconciliation").
+  const projectionTrustMs = read("MTA_PROJECTION_TRUST_MS", Int(0, 86_400_000), defaults.projectionTrustMs)
+  const reconcileMaxAgeMs = read(
+    "MTA_RECONCILE_MAX_AGE_MS",
+    Int(1_000, 2_592_000_000),
+    defaults.reconcileMaxAgeMs
+  )
+  const reconcileProvisioningMs = read(
+    "MTA_RECONCILE_PROVISIONING_MS",
+    Int(1_000, 86_400_000),
+    defaults.reconcileProvisioningMs
+  )
+  const reconcileShare = read("MTA_RECONCILE_SHARE", FractionOrZero, defaults.reconcileShare)
+  const reconcileCatchUpShare = read(
+    "MTA_RECONCILE_CATCH_UP_SHARE",
+    Fraction,
+    Math.max(defaults.reconcileCatchUpShare, reconcileShare)
+  )
+  if (reconcileCatchUpShare < reconcileShare) {
+    problem(
+      "MTA_RECONCILE_CATCH_UP_SHARE",
+      `is ${reconcileCatchUpShare}, below MTA_RECONCILE_SHARE (${reconcileShare}): the catch-up after a downtime must not be slower than the background sweep`
+    )
+  }
+  const reconcileIntervalMs = read("MTA_RECONCILE_INTERVAL_MS", Int(50, 60_000), defaults.reconcileIntervalMs)
+  // A heartbeat goes every third of it (at most every second): at least 300 ms, so one late beat
+  // (a busy event loop) is not taken for a downtime.
+  const reconcileDowntimeMs = read(
+    "MTA_RECONCILE_DOWNTIME_MS",
+    Int(300, 86_400_000),
+    defaults.reconcileDowntimeMs
+  )
+
   if (problems.length > 0 || upstream === undefined || callers === undefined || store === undefined) {
     return Either.left(
       new ConfigError({
@@ -585,7 +657,14 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     readyRequiresUpstream,
     webhookAcceptLegacy,
     retentionMs: retentionDays * 86_400_000,
-    budget
+    budget,
+    projectionTrustMs,
+    reconcileMaxAgeMs,
+    reconcileProvisioningMs,
+    reconcileShare,
+    reconcileCatchUpShare,
+    reconcileIntervalMs,
+    reconcileDowntimeMs
   })
 }
 

@@ -172,7 +172,14 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     idempotencyPendingMaxMs: config.idempotencyPendingMaxMs,
     idempotencyResendAfterMs: config.idempotencyResendAfterMs,
     idempotencyResolveIntervalMs: config.idempotencyResolveIntervalMs,
-    webhookAcceptLegacy: config.webhookAcceptLegacy
+    webhookAcceptLegacy: config.webhookAcceptLegacy,
+    projectionTrustMs: config.projectionTrustMs,
+    reconcileMaxAgeMs: config.reconcileMaxAgeMs,
+    reconcileProvisioningMs: config.reconcileProvisioningMs,
+    reconcileShare: config.reconcileShare,
+    reconcileCatchUpShare: config.reconcileCatchUpShare,
+    reconcileIntervalMs: config.reconcileIntervalMs,
+    reconcileDowntimeMs: config.reconcileDowntimeMs
   }
   // With PostgreSQL every replica spends one vendor budget, leased in blocks from the database
   // (`internal/sharedBudget.ts`); the memory and embedded stores are one process, with its own.
@@ -252,12 +259,16 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     { address: bound, url, mode: config.upstream.mode, store: store.kind, config: redacted(config) },
     "listening"
   )
+  // Heartbeat, background reconciliation, and the catch-up after a downtime.
+  built.reconciler.start()
 
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
       logger.info({}, "shutting down: no new connections; finishing in-flight requests")
       built.drain()
+      // No new reconciliation pass; the one under way finishes before the store closes.
+      const reconciling = built.reconciler.stop()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       // Idle keep-alive connections would hold `close` open; in-flight ones end after their response.
       server.closeIdleConnections()
@@ -277,6 +288,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
         server.closeAllConnections()
         await closed
       }
+      await reconciling
       built.close()
       await closeBudget()
       simulator?.reset()

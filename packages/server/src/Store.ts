@@ -1,9 +1,11 @@
 /**
  * The proxy's state behind one narrow, asynchronous interface: the webhook inbox (dedupe by
  * notification id, by signed content, and by body for legacy-signed notifications), the status
- * projection (ordered by event timestamp), the event log (ids that only grow, for `Last-Event-ID`
- * resume), a change feed to wait on, idempotency records and the audit log; the inbox and the event
- * log are pruned by `prune` (retention), the audit log only by `archiveAudit` (its export).
+ * projection (ordered by event timestamp, with when the upstream last confirmed each record), the
+ * event log (ids that only grow, for `Last-Event-ID` resume), a change feed to wait on, the
+ * reconciliation of the projection with the upstream (due records claimed under a lease, repairs, the
+ * proxy's heartbeat), idempotency records and the audit log; the inbox and the event log are pruned
+ * by `prune` (retention), the audit log only by `archiveAudit` (its export).
  *
  * Three implementations behave the same (one behavioural suite runs against each):
  *
@@ -13,9 +15,10 @@
  *   on one replica wakes the long polls and event streams of every other (LISTEN/NOTIFY).
  *
  * The two SQL stores share one schema and one implementation (`internal/store/sql.ts`); only the
- * driver differs. Every method that decides something (`ingest`, `observe`, `claimIdempotencyKey`,
- * `finishCall`) is one atomic step, committed before it resolves. The SQL stores commit the steps that
- * arrive together in one transaction (group commit); a step the database refuses fails alone.
+ * driver differs. Every method that decides something (`ingest`, `observe`, `reconcile`, `claimDue`,
+ * `alive`, `claimIdempotencyKey`, `finishCall`) is one atomic step, committed before it resolves. The
+ * SQL stores commit the steps that arrive together in one transaction (group commit); a step the
+ * database refuses fails alone.
  *
  * @since 0.1.0
  */
@@ -30,8 +33,14 @@ import {
   pendingRecord
 } from "./internal/store/claim.js"
 
-/** What a change to the projection came from. */
-export type StatusSource = "webhook" | "create" | "read"
+/**
+ * What a change to the projection came from: a webhook, the proxy's own create, a first read of an
+ * account it had not seen, or a re-read that reconciled it with the upstream (`reconcile`).
+ */
+export type StatusSource = "webhook" | "create" | "read" | "reconcile"
+
+/** What an entry of the event log came from: a webhook, or a re-read that repaired the projection. */
+export type EventSource = "webhook" | "reconcile"
 
 /** What the proxy knows about one account's status. */
 export interface StatusRecord {
@@ -39,9 +48,19 @@ export interface StatusRecord {
   readonly zrn: string
   /** The last known status (unknown values kept as sent); `null` while provisioning. */
   readonly status: string | null
-  /** When that status was true, epoch ms (the webhook's timestamp, or our clock for create/read). */
+  /**
+   * When that status was true, epoch ms: the webhook's timestamp, or our clock when a create or a
+   * read learnt it. What orders a webhook against the record (an older one is stale).
+   */
   readonly updatedAt: number
   readonly source: StatusSource
+  /**
+   * When the upstream last said this status held, epoch ms: a webhook naming it (its timestamp, at
+   * most the time it arrived), the start of a read that found it, the create. A notification or a
+   * read naming the status already held moves only this. What the trust window and the background
+   * reconciliation go by.
+   */
+  readonly confirmedAt: number
 }
 
 /** One `customer_account_status_changed` notification, verified and decoded. */
@@ -67,19 +86,34 @@ export interface Notification {
   readonly legacy?: boolean | undefined
 }
 
-/** An entry of the event log; `id` only grows. */
-export interface AccountEvent extends Omit<Notification, "bodySha256" | "legacy"> {
+/** An entry of the event log: one change of an account's status; `id` only grows. */
+export interface AccountEvent {
   readonly id: number
   readonly type: "customer_account_status_changed"
+  readonly source: EventSource
+  /** The webhook's notification id; `null` for a repair (no notification told it). */
+  readonly notificationId: string | null
+  /** Canonical customer-account ZRN. */
+  readonly zrn: string
+  readonly status: string
+  /** The webhook's timestamp, or when the repairing read was sent; epoch ms. */
+  readonly occurredAt: number
+  /** When the webhook arrived, or the repairing read's answer; epoch ms. */
+  readonly receivedAt: number
+  /** The account record: the webhook's payload, or what the read answered. */
+  readonly payload: unknown
 }
 
 /**
- * What `ingest` did: `applied` (newer than what was known: projection updated, event appended),
- * `stale` (older than the known status: kept in the inbox, projection and event log untouched) or
- * `duplicate` (this notification id was seen before: nothing changes).
+ * What `ingest` did: `applied` (newer than what was known and another status: projection updated,
+ * event appended), `confirmed` (the status already held, not older: only the record's `confirmedAt`
+ * moves, nothing visible changes and no event is appended), `stale` (older than the known status:
+ * kept in the inbox, projection and event log untouched) or `duplicate` (this notification id was
+ * seen before: nothing changes).
  */
 export type IngestOutcome =
   | { readonly _tag: "applied"; readonly event: AccountEvent; readonly record: StatusRecord }
+  | { readonly _tag: "confirmed"; readonly record: StatusRecord }
   | { readonly _tag: "stale"; readonly current: StatusRecord }
   | {
       readonly _tag: "duplicate"
@@ -89,6 +123,43 @@ export type IngestOutcome =
        */
       readonly by?: "id" | "content" | "body" | undefined
     }
+
+/** What a read of the account upstream found, to reconcile the projection with. */
+export interface Reading {
+  /** Canonical customer-account ZRN. */
+  readonly zrn: string
+  /** The status read (`null` while provisioning). */
+  readonly status: string | null
+  /** When the read was sent, epoch ms: what orders it against webhooks. */
+  readonly at: number
+  /** When its answer came, epoch ms. */
+  readonly receivedAt: number
+  /** The account record as read (the event's payload when it repairs the record). */
+  readonly payload: unknown
+}
+
+/**
+ * What `reconcile` did with a reading: `repaired` (another status, not older than the record: applied
+ * like a webhook, with an event of source `reconcile` when the account was known and the new status is
+ * one; a first sighting appends none), `confirmed` (the status held: `confirmedAt` moves, nothing
+ * visible changes) or `stale` (another status, but a newer fact is held: nothing changes).
+ */
+export type ReconcileOutcome =
+  | { readonly _tag: "repaired"; readonly record: StatusRecord; readonly event: AccountEvent | undefined }
+  | { readonly _tag: "confirmed"; readonly record: StatusRecord }
+  | { readonly _tag: "stale"; readonly current: StatusRecord }
+
+/** Which records are due for a re-read (`claimDue`). */
+export interface DueQuery {
+  readonly now: number
+  /** Accounts still provisioning (`status` null) confirmed at or before this are due. */
+  readonly provisioningBefore: number
+  /** Every account confirmed at or before this is due. */
+  readonly staleBefore: number
+  /** Until when a claimed record is held for this claimer (other claims skip it). */
+  readonly leaseUntil: number
+  readonly limit: number
+}
 
 /** A change to the projection, as the change feed announces it. */
 export interface Change {
@@ -296,12 +367,36 @@ export interface Store {
   /** Records a verified notification: dedupe, order by timestamp, project, append. One atomic step. */
   readonly ingest: (notification: Notification) => Promise<IngestOutcome>
   /**
-   * Records what the proxy learnt otherwise (its own create, a read of the account), when `at` is
-   * not older than what it knows. Appends no event. Returns the record in force afterwards.
+   * Records what the proxy learnt otherwise (its own create, a first read of the account), when `at`
+   * is not older than what it knows; the status already held is only confirmed. Appends no event.
+   * Returns the record in force afterwards.
    */
-  readonly observe: (
-    observation: Omit<StatusRecord, "updatedAt"> & { readonly at: number }
-  ) => Promise<StatusRecord>
+  readonly observe: (observation: {
+    readonly zrn: string
+    readonly status: string | null
+    readonly source: "create" | "read"
+    readonly at: number
+  }) => Promise<StatusRecord>
+  /**
+   * Reconciles the projection with a read of the account upstream, one atomic step: a repair is
+   * applied like a webhook (ordered by time, an event of source `reconcile`, the change feed told);
+   * the status held is confirmed. Ends the record's lease (`claimDue`).
+   */
+  readonly reconcile: (reading: Reading) => Promise<ReconcileOutcome>
+  /**
+   * Claims up to `limit` records due for a re-read, oldest confirmation first (provisioning ones
+   * before the others), and holds them until `leaseUntil`: a record leased by another claim (another
+   * replica's) is skipped, so replicas never re-read the same account at once.
+   */
+  readonly claimDue: (query: DueQuery) => Promise<ReadonlyArray<StatusRecord>>
+  /** Holds these records back from `claimDue` until `until` (`0`: due again at once). */
+  readonly deferDue: (zrns: ReadonlyArray<string>, until: number) => Promise<void>
+  /**
+   * Records that a proxy is alive at `now`. When none was for more than `downtimeMs` before (or
+   * none ever was), `now` becomes the catch-up mark: every record confirmed before it is due. Returns
+   * the mark (shared by every replica with PostgreSQL), or `undefined` when there is none.
+   */
+  readonly alive: (now: number, downtimeMs: number) => Promise<number | undefined>
   /** The projection of one account. */
   readonly status: (zrn: string) => Promise<StatusRecord | undefined>
   /** Events with `id > after`, oldest first, optionally of one account. */
@@ -377,7 +472,8 @@ export const eventOf = (n: Notification, id: number): AccountEvent => ({
   receivedAt: n.receivedAt,
   payload: n.payload,
   id,
-  type: "customer_account_status_changed"
+  type: "customer_account_status_changed",
+  source: "webhook"
 })
 
 /** The answer of a reconciled create: 202 and the account as the webhook reported it. */
@@ -418,6 +514,10 @@ export const memory = (options: MemoryOptions = {}): Store => {
   /** The first account a webhook named per (participant, label), and when that pair was last named. */
   const accounts = new Map<string, KnownAccount & { readonly occurredAt: number; lastReceivedAt: number }>()
   const projection = new Map<string, StatusRecord>()
+  /** Reconciliation leases: until when a claimed (or deferred) record is not due. */
+  const leases = new Map<string, number>()
+  let aliveAt: number | undefined
+  let catchUpMark: number | undefined
   const log: Array<AccountEvent> = []
   let lastEventId = 0
   const listeners = new Set<(change: Change) => void>()
@@ -435,6 +535,20 @@ export const memory = (options: MemoryOptions = {}): Store => {
         // A failing listener must not stop the others or the write that triggered it.
       }
     }
+  }
+
+  /** The record with `confirmedAt` moved to `at` (when later): nothing visible changes. */
+  const confirm = (current: StatusRecord, at: number): StatusRecord => {
+    if (at <= current.confirmedAt) return current
+    const record = { ...current, confirmedAt: at }
+    projection.set(current.zrn, record)
+    return record
+  }
+  const append = (entry: Omit<AccountEvent, "id" | "type">): AccountEvent => {
+    const event: AccountEvent = { ...entry, id: ++lastEventId, type: "customer_account_status_changed" }
+    log.push(event)
+    if (log.length > eventLimit) log.splice(0, log.length - eventLimit)
+    return event
   }
 
   const forget = (id: string) => {
@@ -509,11 +623,16 @@ export const memory = (options: MemoryOptions = {}): Store => {
       }
       const current = projection.get(n.zrn)
       if (current !== undefined && n.occurredAt < current.updatedAt) return { _tag: "stale", current }
+      const confirmedAt = Math.min(n.occurredAt, n.receivedAt)
+      if (current !== undefined && current.status === n.status) {
+        return { _tag: "confirmed", record: confirm(current, confirmedAt) }
+      }
       const record: StatusRecord = {
         zrn: n.zrn,
         status: n.status,
         updatedAt: n.occurredAt,
-        source: "webhook"
+        source: "webhook",
+        confirmedAt
       }
       projection.set(n.zrn, record)
       const event = eventOf(n, ++lastEventId)
@@ -525,11 +644,59 @@ export const memory = (options: MemoryOptions = {}): Store => {
     observe: async ({ zrn, status, source, at }) => {
       const current = projection.get(zrn)
       if (current !== undefined && at < current.updatedAt) return current
-      if (current !== undefined && current.status === status) return current
-      const record: StatusRecord = { zrn, status, updatedAt: at, source }
+      if (current !== undefined && current.status === status) return confirm(current, at)
+      const record: StatusRecord = { zrn, status, updatedAt: at, source, confirmedAt: at }
       projection.set(zrn, record)
       notify({ record })
       return record
+    },
+    reconcile: async ({ zrn, status, at, receivedAt, payload }) => {
+      leases.delete(zrn)
+      const current = projection.get(zrn)
+      if (current !== undefined && current.status === status) {
+        return { _tag: "confirmed", record: confirm(current, at) }
+      }
+      if (current !== undefined && at < current.updatedAt) return { _tag: "stale", current }
+      const record: StatusRecord = { zrn, status, updatedAt: at, source: "reconcile", confirmedAt: at }
+      projection.set(zrn, record)
+      const event =
+        current === undefined || status === null
+          ? undefined
+          : append({
+              source: "reconcile",
+              notificationId: null,
+              zrn,
+              status,
+              occurredAt: at,
+              receivedAt,
+              payload
+            })
+      notify({ record, event })
+      return { _tag: "repaired", record, event }
+    },
+    claimDue: async ({ now, provisioningBefore, staleBefore, leaseUntil, limit }) => {
+      const provisioning: Array<StatusRecord> = []
+      const stale: Array<StatusRecord> = []
+      for (const record of projection.values()) {
+        if ((leases.get(record.zrn) ?? 0) > now) continue
+        if (record.status === null && record.confirmedAt <= provisioningBefore) provisioning.push(record)
+        else if (record.confirmedAt <= staleBefore) stale.push(record)
+      }
+      const byAge = (a: StatusRecord, b: StatusRecord) => a.confirmedAt - b.confirmedAt
+      const due = [...provisioning.sort(byAge), ...stale.sort(byAge)].slice(0, limit)
+      for (const record of due) leases.set(record.zrn, leaseUntil)
+      return due
+    },
+    deferDue: async (zrns, until) => {
+      for (const zrn of zrns) {
+        if (until <= 0) leases.delete(zrn)
+        else leases.set(zrn, until)
+      }
+    },
+    alive: async (now, downtimeMs) => {
+      if (aliveAt === undefined || now - aliveAt > downtimeMs) catchUpMark = Math.max(catchUpMark ?? now, now)
+      aliveAt = Math.max(aliveAt ?? now, now)
+      return catchUpMark
     },
     status: async (zrn) => projection.get(zrn),
     events: async ({ after, zrn, limit }) => {

@@ -504,6 +504,10 @@ describe("operations", () => {
       expect(op?.requestBody !== undefined).toBe(endpoint.request !== undefined)
     }
     expect(doc.paths["/accounts/{zrn}/status"]?.get?.operationId).toBe("getStatus")
+    expect(doc.paths["/accounts/{zrn}/status/refresh"]?.post).toMatchObject({
+      operationId: "refreshStatus",
+      "x-scope": "accounts:access"
+    })
     expect(doc.paths["/events"]?.get).toBeDefined()
   })
 

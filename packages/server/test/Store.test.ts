@@ -384,7 +384,7 @@ describe.skipIf(postgresUnavailable !== undefined)(
       expect(change.record).toMatchObject({ status: "open", source: "webhook" })
       // And the same notification delivered to the other replica is a duplicate.
       const dup = await b.ingest({
-        notificationId: change.event!.notificationId,
+        notificationId: change.event!.notificationId!,
         zrn,
         status: "open",
         occurredAt: 1_000,

@@ -100,4 +100,6 @@ export interface Shared {
   readonly idempotencyPendingMaxMs: number
   /** How long after a re-send that settled nothing a pending create is sent again, ms. */
   readonly idempotencyResendAfterMs: number
+  /** How long a record the upstream confirmed is trusted to refuse a status command on, ms. */
+  readonly projectionTrustMs: number
 }

@@ -285,10 +285,245 @@ export const storeSuite = (factory: StoreFactory): void => {
       expect(await s.status(zrn())).toBeUndefined()
     })
 
+    it("only confirms a record when a notification names the status it holds: no event, nothing visible", async () => {
+      const z = zrn()
+      const base = await s.lastEventId()
+      const seen: Array<string | null> = []
+      const off = s.subscribe((c) => {
+        if (c.record.zrn === z) seen.push(c.record.status)
+      })
+      const first = await s.ingest(note(z, "open", 1_000))
+      expect(first).toMatchObject({ _tag: "applied", record: { confirmedAt: 1_000, updatedAt: 1_000 } })
+      // A new notification id, a later time, the same status (e.g. a second delivery path).
+      const again = await s.ingest({ ...note(z, "open", 2_000), receivedAt: 2_500 })
+      expect(again).toEqual({
+        _tag: "confirmed",
+        record: { zrn: z, status: "open", updatedAt: 1_000, source: "webhook", confirmedAt: 2_000 }
+      })
+      // Confirmed no later than it arrived (a sender's clock ahead of ours is not trusted further).
+      expect(await s.ingest({ ...note(z, "open", 3_000), receivedAt: 2_800 })).toMatchObject({
+        _tag: "confirmed",
+        record: { confirmedAt: 2_800 }
+      })
+      // Older than what is held: stale, whatever its status.
+      expect((await s.ingest(note(z, "open", 500)))._tag).toBe("stale")
+      expect(await s.status(z)).toMatchObject({ status: "open", updatedAt: 1_000, confirmedAt: 2_800 })
+      expect((await s.ingest(note(z, "locked", 4_000)))._tag).toBe("applied")
+      expect(await s.status(z)).toMatchObject({ status: "locked", updatedAt: 4_000, confirmedAt: 4_000 })
+      const events = await s.events({ after: base, zrn: z, limit: 10 })
+      expect(events.map((e) => [e.status, e.source])).toEqual([
+        ["open", "webhook"],
+        ["locked", "webhook"]
+      ])
+      off()
+      expect(seen).toEqual(["open", "locked"])
+    })
+
+    it("observations confirm the status they find held, and move nothing else", async () => {
+      const z = zrn()
+      await s.observe({ zrn: z, status: null, source: "create", at: 100 })
+      expect(await s.observe({ zrn: z, status: null, source: "read", at: 400 })).toEqual({
+        zrn: z,
+        status: null,
+        updatedAt: 100,
+        source: "create",
+        confirmedAt: 400
+      })
+      // An older observation confirms nothing.
+      expect(await s.observe({ zrn: z, status: null, source: "read", at: 200 })).toMatchObject({
+        confirmedAt: 400
+      })
+      expect(await s.status(z)).toMatchObject({ confirmedAt: 400, updatedAt: 100 })
+    })
+
+    it("reconciles with a read: repairs like a webhook, confirms, and never overrides a newer fact", async () => {
+      const z = zrn()
+      const base = await s.lastEventId()
+      const changes: Array<Store.Change> = []
+      const off = s.subscribe((c) => {
+        if (c.record.zrn === z) changes.push(c)
+      })
+      await s.ingest(note(z, "open", 1_000))
+      // The status held: only its confirmation moves.
+      expect(
+        await s.reconcile({ zrn: z, status: "open", at: 2_000, receivedAt: 2_010, payload: {} })
+      ).toEqual({
+        _tag: "confirmed",
+        record: { zrn: z, status: "open", updatedAt: 1_000, source: "webhook", confirmedAt: 2_000 }
+      })
+      // Another status, but read before the webhook's time: the webhook is newer.
+      expect(
+        await s.reconcile({ zrn: z, status: "locked", at: 500, receivedAt: 510, payload: {} })
+      ).toMatchObject({
+        _tag: "stale",
+        current: { status: "open", updatedAt: 1_000 }
+      })
+      // A change the webhooks never told: repaired, with an event of its own.
+      const account = { zrn: z, status: "locked", participant_code: "CUST01", account_label: "r" }
+      const repaired = await s.reconcile({
+        zrn: z,
+        status: "locked",
+        at: 3_000,
+        receivedAt: 3_020,
+        payload: account
+      })
+      expect(repaired).toMatchObject({
+        _tag: "repaired",
+        record: { zrn: z, status: "locked", updatedAt: 3_000, source: "reconcile", confirmedAt: 3_000 },
+        event: {
+          id: base + 2,
+          type: "customer_account_status_changed",
+          source: "reconcile",
+          notificationId: null,
+          zrn: z,
+          status: "locked",
+          occurredAt: 3_000,
+          receivedAt: 3_020,
+          payload: account
+        }
+      })
+      expect(await s.status(z)).toMatchObject({ status: "locked", source: "reconcile" })
+      // A webhook older than the read is stale; a newer one applies, and event ids go on growing.
+      expect((await s.ingest(note(z, "open", 2_500)))._tag).toBe("stale")
+      const later = await s.ingest(note(z, "withdraw_locked", 4_000))
+      expect(later).toMatchObject({ _tag: "applied", event: { id: base + 3, source: "webhook" } })
+      const events = await s.events({ after: base, zrn: z, limit: 10 })
+      expect(events.map((e) => [e.id - base, e.status, e.source, e.notificationId === null])).toEqual([
+        [1, "open", "webhook", false],
+        [2, "locked", "reconcile", true],
+        [3, "withdraw_locked", "webhook", false]
+      ])
+      expect(events[1]).toEqual(repaired._tag === "repaired" ? repaired.event : undefined)
+      off()
+      // The change feed told every change, the repair with its event (what wakes long polls and streams).
+      expect(changes.map((c) => [c.record.status, c.record.source, c.event?.source])).toEqual([
+        ["open", "webhook", "webhook"],
+        ["locked", "reconcile", "reconcile"],
+        ["withdraw_locked", "webhook", "webhook"]
+      ])
+    })
+
+    it("reconciles an account it did not know, or one still provisioning, without an event for a first sighting", async () => {
+      const [unknown, provisioning] = [zrn(), zrn()]
+      const base = await s.lastEventId()
+      expect(
+        await s.reconcile({ zrn: unknown, status: "open", at: 100, receivedAt: 110, payload: {} })
+      ).toEqual({
+        _tag: "repaired",
+        record: { zrn: unknown, status: "open", updatedAt: 100, source: "reconcile", confirmedAt: 100 },
+        event: undefined
+      })
+      await s.observe({ zrn: provisioning, status: null, source: "create", at: 100 })
+      // Still provisioning: confirmed.
+      expect(
+        await s.reconcile({ zrn: provisioning, status: null, at: 200, receivedAt: 210, payload: {} })
+      ).toMatchObject({ _tag: "confirmed", record: { status: null, confirmedAt: 200 } })
+      // Its first webhook was lost: the read opens it, with an event.
+      const opened = await s.reconcile({
+        zrn: provisioning,
+        status: "open",
+        at: 300,
+        receivedAt: 310,
+        payload: { zrn: provisioning }
+      })
+      expect(opened).toMatchObject({ _tag: "repaired", event: { id: base + 1, status: "open" } })
+      expect(await s.lastEventId()).toBe(base + 1)
+    })
+
+    it("claims records due for a re-read under a lease: provisioning first, then oldest confirmation", async () => {
+      // Confirmed far in the past (T), so that no other test's record is due; leases run on their own
+      // clock (N: \`now\` and \`leaseUntil\`).
+      const T = -1_000_000_000_000
+      const N = 1_000_000
+      const [p1, p2, s1, s2, fresh] = [zrn(), zrn(), zrn(), zrn(), zrn()]
+      await s.observe({ zrn: p1, status: null, source: "create", at: T + 100 })
+      await s.observe({ zrn: p2, status: null, source: "create", at: T + 900 })
+      await s.ingest({ ...note(s1, "open", T + 50), receivedAt: T + 60 })
+      await s.ingest({ ...note(s2, "locked", T + 10), receivedAt: T + 20 })
+      await s.ingest({ ...note(fresh, "open", T + 5_000), receivedAt: T + 5_010 })
+      const q = {
+        now: N + 1_000,
+        provisioningBefore: T + 500,
+        staleBefore: T + 200,
+        leaseUntil: N + 2_000,
+        limit: 10
+      }
+      const first = await s.claimDue(q)
+      expect(first.map((r) => r.zrn)).toEqual([p1, s2, s1])
+      expect(first[0]).toEqual({
+        zrn: p1,
+        status: null,
+        updatedAt: T + 100,
+        source: "create",
+        confirmedAt: T + 100
+      })
+      // Leased: not claimed again.
+      expect(await s.claimDue(q)).toEqual([])
+      // A read ends the lease (and its confirmation makes the record fresh); a deferral to 0 makes it due at once.
+      await s.reconcile({ zrn: s2, status: "locked", at: T + 1_100, receivedAt: T + 1_110, payload: {} })
+      await s.deferDue([s1], 0)
+      expect((await s.claimDue({ ...q, now: N + 1_200, leaseUntil: N + 9_000 })).map((r) => r.zrn)).toEqual([
+        s1
+      ])
+      // Deferred into the future: not due until then.
+      await s.deferDue([p1], N + 5_000)
+      expect(await s.claimDue({ ...q, now: N + 3_000 })).toEqual([])
+      expect((await s.claimDue({ ...q, now: N + 5_000, limit: 1 })).map((r) => r.zrn)).toEqual([p1])
+      // The limit holds; a later provisioning wait makes the other one due.
+      const later = await s.claimDue({
+        ...q,
+        now: N + 10_000,
+        provisioningBefore: T + 1_000,
+        leaseUntil: N + 20_000,
+        limit: 1
+      })
+      expect(later.map((r) => r.zrn)).toEqual([p1])
+      // p1 leased now: the other provisioning record is next.
+      expect(
+        (await s.claimDue({ ...q, now: N + 10_000, provisioningBefore: T + 1_000, limit: 1 })).map(
+          (r) => r.zrn
+        )
+      ).toEqual([p2])
+    })
+
+    it("gives each due record to exactly one of several concurrent claims", async () => {
+      const T = -2_000_000_000_000
+      const N = 1_000_000
+      const zrns = Array.from({ length: 20 }, () => zrn())
+      for (const [i, z] of zrns.entries()) await s.ingest({ ...note(z, "open", T + i), receivedAt: T + i })
+      const q = {
+        now: N + 1_000,
+        provisioningBefore: T - 1,
+        staleBefore: T + 100,
+        // Leased for good: never due in another test of this store.
+        leaseUntil: Number.MAX_SAFE_INTEGER,
+        limit: 8
+      }
+      const claims = await Promise.all([s.claimDue(q), s.claimDue(q), s.claimDue(q)])
+      const all = claims.flat().map((r) => r.zrn)
+      expect(new Set(all).size).toBe(all.length)
+      expect([...all].sort()).toEqual([...zrns].sort())
+    })
+
+    it("records that a proxy is alive, and marks a catch-up after a downtime", async () => {
+      const t = Date.now()
+      // No proxy was ever alive on this store: everything known before now is to be re-read.
+      expect(await s.alive(t, 5_000)).toBe(t)
+      expect(await s.alive(t + 1_000, 5_000)).toBe(t)
+      expect(await s.alive(t + 5_500, 5_000)).toBe(t)
+      // More than 5 s with no beat: a new mark.
+      expect(await s.alive(t + 11_000, 5_000)).toBe(t + 11_000)
+      expect(await s.alive(t + 11_500, 5_000)).toBe(t + 11_000)
+      // A late beat (another replica's clock behind) moves nothing back.
+      expect(await s.alive(t + 10_000, 5_000)).toBe(t + 11_000)
+    })
+
     it("pages events after an id, filtered by ZRN, with a limit", async () => {
       const [a, b] = [zrn(), zrn()]
       const base = await s.lastEventId()
-      for (let i = 1; i <= 5; i++) await s.ingest(note(i % 2 === 0 ? b : a, "open", i))
+      // Each a change of its account's status (one naming the status held appends no event).
+      const statuses = ["open", "open", "locked", "locked", "withdraw_locked"]
+      for (let i = 1; i <= 5; i++) await s.ingest(note(i % 2 === 0 ? b : a, statuses[i - 1]!, i))
       expect((await s.events({ after: base, limit: 10 })).map((e) => e.id - base)).toEqual([1, 2, 3, 4, 5])
       expect((await s.events({ after: base + 3, limit: 10, zrn: a })).map((e) => e.id - base)).toEqual([5])
       expect((await s.events({ after: base + 1, limit: 2 })).map((e) => e.id - base)).toEqual([2, 3])
@@ -655,15 +890,31 @@ export const storeSuite = (factory: StoreFactory): void => {
           requestId: "r"
         }
       })
+      const repaired = await s.reconcile({
+        zrn: z,
+        status: "open",
+        at: now + 1,
+        receivedAt: now + 2,
+        payload: {}
+      })
+      const aliveAt = now + 60_000_000
+      const mark = await s.alive(aliveAt, 5_000)
       await s.close()
       s = await factory.reopen!()
-      expect(await s.status(z)).toMatchObject({ status: "locked" })
-      expect(await s.lastEventId()).toBe(last)
+      expect(await s.status(z)).toMatchObject({ status: "open", source: "reconcile", confirmedAt: now + 1 })
+      expect(await s.lastEventId()).toBe(last + 1)
+      expect(await s.events({ after: last, limit: 10 })).toEqual([
+        repaired._tag === "repaired" ? repaired.event : undefined
+      ])
+      // The heartbeat survives: a beat soon after is no downtime.
+      expect(await s.alive(aliveAt + 1_000, 5_000)).toBe(mark)
+      await s.reconcile({ zrn: z, status: "locked", at: now + 3, receivedAt: now + 4, payload: {} })
+      expect(await s.lastEventId()).toBe(last + 2)
       expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "replay", response })
       expect(await s.audit({ caller, limit: 10 })).toEqual([audited])
       // Event ids keep growing after the reopen.
-      await s.ingest(note(z, "open", now + 1))
-      expect(await s.lastEventId()).toBe(last + 1)
+      await s.ingest(note(z, "open", now + 5))
+      expect(await s.lastEventId()).toBe(last + 3)
     })
 
     it("answers ping while open, and fails once closed", async () => {

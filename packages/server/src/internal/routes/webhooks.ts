@@ -6,7 +6,8 @@
  * type, payload Schema) with the client's `Webhook.verifyEither`; then recorded by the store in one
  * step: a notification id seen before, the same content (account, status, event time) under another
  * id, or a legacy-signed body seen before is acknowledged without effect; an event older than the
- * known status is kept but not applied; anything else updates the projection and the event log.
+ * known status is kept but not applied; one naming the status already known only confirms the record
+ * (no event: the stream carries changes); anything else updates the projection and the event log.
  * Unknown statuses are stored as sent. A refused notification is logged (never its body or signature).
  *
  * A payload the store could not keep is refused like one that does not decode (400, logged at warn,

@@ -22,6 +22,7 @@ export interface ProjectionRow {
   readonly status: string | null
   readonly updated_at: number
   readonly source: string
+  readonly confirmed_at: number
 }
 
 /** A webhook notification, as `mta_ingest` takes it. */
@@ -40,9 +41,9 @@ export interface IngestIn {
   readonly legacy?: boolean
 }
 
-/** What `mta_ingest` did. */
+/** What `mta_ingest` did (`current`: the record after a confirmation, or the newer one held). */
 export interface IngestRow {
-  readonly outcome: "applied" | "stale" | "duplicate"
+  readonly outcome: "applied" | "confirmed" | "stale" | "duplicate"
   /** Of a duplicate: what it duplicates (`id`, `content`, `body`; migration 4). */
   readonly by?: string
   readonly id?: number
@@ -161,7 +162,7 @@ const sqlState = (error: unknown): string | undefined => {
 }
 
 /** Deadlock detected: the batch was rolled back and can run again. */
-const isDeadlock = (error: unknown) => sqlState(error) === "40P01"
+export const isDeadlock = (error: unknown) => sqlState(error) === "40P01"
 
 /**
  * An error one step's data may have caused (a value refused, a constraint), as opposed to the
@@ -307,7 +308,7 @@ const writeBatch = async (
  * batches at once). When a batch of several fails with a data error, each item is written again
  * alone, in order, so only the faulty one fails.
  */
-const lane = <I>(
+export const lane = <I>(
   write: (items: ReadonlyArray<I>) => Promise<ReadonlyArray<unknown>>,
   concurrency: number,
   deferred: boolean,

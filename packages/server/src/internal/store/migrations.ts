@@ -304,6 +304,224 @@ END $$;
 `
   },
   {
+    version: 3,
+    name: "reconciliation: confirmations, leases, repairs, liveness",
+    sql: `
+-- When the upstream last said the status held (a webhook, a read); what the trust window and the
+-- background reconciliation go by. Rows from before: their last fact is their confirmation.
+ALTER TABLE mta_projection ADD COLUMN confirmed_at bigint;
+UPDATE mta_projection SET confirmed_at = updated_at;
+ALTER TABLE mta_projection ALTER COLUMN confirmed_at SET NOT NULL;
+-- Until when a record claimed for a re-read (or deferred after a failed one) is not due again.
+ALTER TABLE mta_projection ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;
+CREATE INDEX mta_projection_confirmed ON mta_projection (confirmed_at);
+CREATE INDEX mta_projection_provisioning ON mta_projection (confirmed_at) WHERE status IS NULL;
+
+-- Events of repairs: no notification told them.
+ALTER TABLE mta_events ADD COLUMN source text NOT NULL DEFAULT 'webhook';
+ALTER TABLE mta_events ALTER COLUMN notification_id DROP NOT NULL;
+
+-- When a proxy (any replica) was last alive, and the catch-up mark: records confirmed before it are
+-- due, because no proxy was there to receive their webhooks.
+CREATE TABLE mta_liveness (
+  id integer PRIMARY KEY CHECK (id = 1),
+  alive_at bigint,
+  catch_up_before bigint
+);
+INSERT INTO mta_liveness (id) VALUES (1);
+
+-- Appends one event (a webhook's or a repair's) with the next id and announces it; returns the id.
+-- The counter row stays locked until commit, so events become visible in id order.
+CREATE FUNCTION mta_append_event(e jsonb, origin text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_event bigint;
+BEGIN
+  UPDATE mta_counters SET value = value + 1 WHERE name = 'event' RETURNING value INTO v_event;
+  INSERT INTO mta_events (id, notification_id, zrn, status, occurred_at, received_at, payload, source)
+  VALUES (v_event, e->>'notification_id', e->>'zrn', e->>'status', (e->>'occurred_at')::bigint,
+          (e->>'received_at')::bigint, e->'payload', e->>'source');
+  PERFORM pg_notify('mta_changes', jsonb_build_object('origin', origin, 'event', v_event)::text);
+  RETURN v_event;
+END $$;
+
+-- One notification: dedupe, order by timestamp; the status already held (not older) is only
+-- confirmed (no event: the stream carries changes); another is projected and appended.
+CREATE OR REPLACE FUNCTION mta_ingest(n jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  v_event bigint;
+  v_at bigint := (n->>'occurred_at')::bigint;
+  v_confirmed bigint := LEAST((n->>'occurred_at')::bigint, (n->>'received_at')::bigint);
+  cur mta_projection%ROWTYPE;
+BEGIN
+  INSERT INTO mta_inbox (notification_id, zrn, status, occurred_at, received_at, participant_code,
+                         account_label, payload, outcome)
+  VALUES (n->>'notification_id', n->>'zrn', n->>'status', v_at, (n->>'received_at')::bigint,
+          n->>'participant_code', n->>'account_label', n->'payload', 'pending')
+  ON CONFLICT (notification_id) DO NOTHING;
+  IF NOT FOUND THEN
+    RETURN jsonb_build_object('outcome', 'duplicate');
+  END IF;
+  UPDATE mta_projection SET confirmed_at = GREATEST(confirmed_at, v_confirmed)
+    WHERE zrn = n->>'zrn' AND status = n->>'status' AND updated_at <= v_at
+    RETURNING * INTO cur;
+  IF FOUND THEN
+    UPDATE mta_inbox SET outcome = 'confirmed' WHERE notification_id = n->>'notification_id';
+    RETURN jsonb_build_object('outcome', 'confirmed', 'current', to_jsonb(cur));
+  END IF;
+  INSERT INTO mta_projection AS p (zrn, status, updated_at, source, confirmed_at)
+  VALUES (n->>'zrn', n->>'status', v_at, 'webhook', v_confirmed)
+  ON CONFLICT (zrn) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
+                                  source = EXCLUDED.source, confirmed_at = EXCLUDED.confirmed_at
+    WHERE p.updated_at <= EXCLUDED.updated_at;
+  IF NOT FOUND THEN
+    UPDATE mta_inbox SET outcome = 'stale' WHERE notification_id = n->>'notification_id';
+    SELECT * INTO cur FROM mta_projection WHERE zrn = n->>'zrn';
+    RETURN jsonb_build_object('outcome', 'stale', 'current', to_jsonb(cur));
+  END IF;
+  v_event := mta_append_event(n || '{"source": "webhook"}'::jsonb, origin);
+  UPDATE mta_inbox SET outcome = 'applied', event_id = v_event WHERE notification_id = n->>'notification_id';
+  RETURN jsonb_build_object('outcome', 'applied', 'id', v_event);
+END $$;
+
+-- What the proxy learnt otherwise (its create, a first read): applied when not older and different;
+-- the same status is confirmed.
+CREATE OR REPLACE FUNCTION mta_observe(o jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  v_at bigint := (o->>'at')::bigint;
+  cur mta_projection%ROWTYPE;
+BEGIN
+  INSERT INTO mta_projection AS p (zrn, status, updated_at, source, confirmed_at)
+  VALUES (o->>'zrn', o->>'status', v_at, o->>'source', v_at)
+  ON CONFLICT (zrn) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
+                                  source = EXCLUDED.source, confirmed_at = EXCLUDED.confirmed_at
+    WHERE p.updated_at <= EXCLUDED.updated_at AND p.status IS DISTINCT FROM EXCLUDED.status
+  RETURNING * INTO cur;
+  IF FOUND THEN
+    PERFORM pg_notify('mta_changes', jsonb_build_object('origin', origin, 'record', to_jsonb(cur))::text);
+    RETURN jsonb_build_object('changed', true, 'record', to_jsonb(cur));
+  END IF;
+  UPDATE mta_projection SET confirmed_at = v_at
+    WHERE zrn = o->>'zrn' AND status IS NOT DISTINCT FROM o->>'status' AND confirmed_at < v_at
+    RETURNING * INTO cur;
+  IF NOT FOUND THEN
+    SELECT * INTO cur FROM mta_projection WHERE zrn = o->>'zrn';
+  END IF;
+  RETURN jsonb_build_object('changed', false, 'record', to_jsonb(cur));
+END $$;
+
+-- A read of the account upstream: the status held is confirmed; another, not older than the record,
+-- repairs it like a webhook (an event of source 'reconcile' when the account was known and the new
+-- status is one); an older one changes nothing. Ends the record's lease.
+CREATE FUNCTION mta_reconcile(o jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  v_zrn text := o->>'zrn';
+  v_status text := o->>'status';
+  v_at bigint := (o->>'at')::bigint;
+  v_event bigint;
+  cur mta_projection%ROWTYPE;
+BEGIN
+  SELECT * INTO cur FROM mta_projection WHERE zrn = v_zrn FOR UPDATE;
+  IF NOT FOUND THEN
+    INSERT INTO mta_projection (zrn, status, updated_at, source, confirmed_at)
+    VALUES (v_zrn, v_status, v_at, 'reconcile', v_at)
+    ON CONFLICT (zrn) DO NOTHING
+    RETURNING * INTO cur;
+    IF FOUND THEN
+      PERFORM pg_notify('mta_changes', jsonb_build_object('origin', origin, 'record', to_jsonb(cur))::text);
+      RETURN jsonb_build_object('outcome', 'repaired', 'record', to_jsonb(cur));
+    END IF;
+    -- Inserted meanwhile by another step: decide against it.
+    SELECT * INTO cur FROM mta_projection WHERE zrn = v_zrn FOR UPDATE;
+  END IF;
+  IF cur.status IS NOT DISTINCT FROM v_status THEN
+    UPDATE mta_projection SET confirmed_at = GREATEST(confirmed_at, v_at), lease_until = 0
+      WHERE zrn = v_zrn RETURNING * INTO cur;
+    RETURN jsonb_build_object('outcome', 'confirmed', 'record', to_jsonb(cur));
+  END IF;
+  IF v_at < cur.updated_at THEN
+    UPDATE mta_projection SET lease_until = 0 WHERE zrn = v_zrn RETURNING * INTO cur;
+    RETURN jsonb_build_object('outcome', 'stale', 'record', to_jsonb(cur));
+  END IF;
+  UPDATE mta_projection SET status = v_status, updated_at = v_at, source = 'reconcile', confirmed_at = v_at,
+                            lease_until = 0
+    WHERE zrn = v_zrn RETURNING * INTO cur;
+  IF v_status IS NULL THEN
+    PERFORM pg_notify('mta_changes', jsonb_build_object('origin', origin, 'record', to_jsonb(cur))::text);
+    RETURN jsonb_build_object('outcome', 'repaired', 'record', to_jsonb(cur));
+  END IF;
+  v_event := mta_append_event(jsonb_build_object('notification_id', NULL::text, 'zrn', v_zrn, 'status', v_status,
+    'occurred_at', v_at, 'received_at', o->'received_at', 'payload', o->'payload', 'source', 'reconcile'), origin);
+  RETURN jsonb_build_object('outcome', 'repaired', 'id', v_event, 'record', to_jsonb(cur));
+END $$;
+
+-- Several reads at once (what one pass of the background reconciliation read), in the order given:
+-- one call, one transaction, one round trip. Returns one outcome per read.
+CREATE FUNCTION mta_reconcile_many(items jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  it jsonb;
+  res jsonb := '[]'::jsonb;
+BEGIN
+  FOR it IN SELECT value FROM jsonb_array_elements(items) WITH ORDINALITY AS e(value, i) ORDER BY i LOOP
+    res := res || jsonb_build_array(mta_reconcile(it, origin));
+  END LOOP;
+  RETURN res;
+END $$;
+
+-- Claims records due for a re-read: provisioning ones first, then the others, oldest confirmation
+-- first, skipping rows another replica is claiming right now (SKIP LOCKED) and rows under a lease;
+-- the lease is what keeps them apart after the claim commits.
+CREATE FUNCTION mta_claim_due(q jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  v_now bigint := (q->>'now')::bigint;
+  v_limit int := (q->>'limit')::int;
+  v_zrns text[];
+  v_more text[];
+  res jsonb;
+BEGIN
+  SELECT coalesce(array_agg(d.zrn), '{}') INTO v_zrns FROM (
+    SELECT zrn FROM mta_projection
+    WHERE status IS NULL AND confirmed_at <= (q->>'provisioning_before')::bigint AND lease_until <= v_now
+    ORDER BY confirmed_at LIMIT v_limit
+    FOR UPDATE SKIP LOCKED
+  ) d;
+  IF cardinality(v_zrns) < v_limit THEN
+    SELECT coalesce(array_agg(d.zrn), '{}') INTO v_more FROM (
+      SELECT zrn FROM mta_projection
+      WHERE confirmed_at <= (q->>'stale_before')::bigint AND lease_until <= v_now
+        AND NOT (zrn = ANY (v_zrns))
+      ORDER BY confirmed_at LIMIT v_limit - cardinality(v_zrns)
+      FOR UPDATE SKIP LOCKED
+    ) d;
+    v_zrns := v_zrns || v_more;
+  END IF;
+  WITH claimed AS (
+    UPDATE mta_projection SET lease_until = (q->>'lease_until')::bigint
+    WHERE zrn = ANY (v_zrns)
+    RETURNING *
+  )
+  SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.status IS NOT NULL, c.confirmed_at), '[]'::jsonb)
+    INTO res FROM claimed c;
+  RETURN res;
+END $$;
+
+-- A proxy is alive at v_now. After more than v_downtime with none alive (or none ever), v_now becomes
+-- the catch-up mark. Returns the mark.
+CREATE FUNCTION mta_alive(v_now bigint, v_downtime bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_alive bigint;
+  v_mark bigint;
+BEGIN
+  SELECT alive_at, catch_up_before INTO v_alive, v_mark FROM mta_liveness WHERE id = 1 FOR UPDATE;
+  IF v_alive IS NULL OR v_now - v_alive > v_downtime THEN
+    v_mark := GREATEST(coalesce(v_mark, v_now), v_now);
+  END IF;
+  UPDATE mta_liveness SET alive_at = GREATEST(coalesce(alive_at, v_now), v_now), catch_up_before = v_mark
+    WHERE id = 1;
+  RETURN v_mark;
+END $$;
+`
+  },
+  {
     version: 4,
     name: "webhook content and body dedupe, retention indexes, audit export",
     sql: `

@@ -19,15 +19,17 @@ import type {
   AuditEntry,
   Change,
   ClaimInput,
+  EventSource,
   IngestOutcome,
   PendingKey,
+  ReconcileOutcome,
   StatusRecord,
   StatusSource,
   Store,
   StoreKind
 } from "../../Store.js"
 import { contentKey, eventOf, identityOf, PRUNE_BATCH } from "../../Store.js"
-import { groupCommit, keyId, type ProjectionRow } from "./batch.js"
+import { groupCommit, isDeadlock, keyId, lane, type ProjectionRow } from "./batch.js"
 import { claimedRecord, DEFAULT_PENDING_LIMIT_MS, decideClaim } from "./claim.js"
 import { MIGRATION_LOCK, type Migration, migrations } from "./migrations.js"
 
@@ -98,12 +100,13 @@ export const migrate = async (
 
 interface EventRow {
   readonly id: number
-  readonly notification_id: string
+  readonly notification_id: string | null
   readonly zrn: string
   readonly status: string
   readonly occurred_at: number
   readonly received_at: number
   readonly payload: unknown
+  readonly source: EventSource
 }
 
 interface AuditRow {
@@ -121,6 +124,7 @@ interface AuditRow {
 const toEvent = (r: EventRow): AccountEvent => ({
   id: Number(r.id),
   type: "customer_account_status_changed",
+  source: r.source,
   notificationId: r.notification_id,
   zrn: r.zrn,
   status: r.status,
@@ -133,8 +137,25 @@ const toRecord = (r: ProjectionRow): StatusRecord => ({
   zrn: r.zrn,
   status: r.status,
   updatedAt: Number(r.updated_at),
-  source: r.source as StatusSource
+  source: r.source as StatusSource,
+  confirmedAt: Number(r.confirmed_at)
 })
+
+/** The record an event leaves (a webhook confirms its status no later than it arrived). */
+const recordOfEvent = (event: AccountEvent): StatusRecord => ({
+  zrn: event.zrn,
+  status: event.status,
+  updatedAt: event.occurredAt,
+  source: event.source,
+  confirmedAt: event.source === "webhook" ? Math.min(event.occurredAt, event.receivedAt) : event.occurredAt
+})
+
+/** What `mta_reconcile` did. */
+interface ReconcileRow {
+  readonly outcome: "repaired" | "confirmed" | "stale"
+  readonly id?: number | string
+  readonly record: ProjectionRow
+}
 
 const toAudit = (r: AuditRow): AuditEntry => ({
   id: Number(r.id),
@@ -246,12 +267,6 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     })()
     return pumping
   }
-  const recordOfEvent = (event: AccountEvent): StatusRecord => ({
-    zrn: event.zrn,
-    status: event.status,
-    updatedAt: event.occurredAt,
-    source: "webhook"
-  })
   /** Delivers a locally committed event; resolves once it (and every one before it) is delivered. */
   const localEvent = async (event: AccountEvent): Promise<void> => {
     if (pumping === undefined && event.id === delivered + 1) {
@@ -339,6 +354,30 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     if (closed) throw new Error("store is closed")
   }
 
+  // Reads to reconcile with, batched like the writes of `group` (one `mta_reconcile_many` call per
+  // batch): a pass of the background reconciliation applies its reads together, one round trip and
+  // one commit instead of one each (a PGlite query costs about a millisecond of CPU whatever it does).
+  const reconcileLane = lane<Record<string, unknown>>(
+    async (items) => {
+      const text = JSON.stringify(items)
+      // Each locks its account's row, then the event counter: a batch of webhooks of several accounts
+      // (another replica's) can hold them the other way round; PostgreSQL then fails one of the two.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await one<ReadonlyArray<ReconcileRow>>("SELECT mta_reconcile_many($1::jsonb, $2) AS r", [
+            text,
+            origin
+          ])
+        } catch (error) {
+          if (!isDeadlock(error) || attempt >= 3) throw error
+        }
+      }
+    },
+    driver.concurrency,
+    driver.deferred === true,
+    256
+  )
+
   const CACHE_LIMIT = 100_000
   const cache = options.cacheProjection === true ? new Map<string, StatusRecord | null>() : undefined
   const remember = (zrn: string, record: StatusRecord | null) => {
@@ -369,10 +408,10 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
       if (r.outcome === "duplicate") {
         return { _tag: "duplicate", ...(r.by === undefined ? {} : { by: r.by as "id" | "content" | "body" }) }
       }
-      if (r.outcome === "stale") {
+      if (r.outcome === "stale" || r.outcome === "confirmed") {
         const current = toRecord(r.current!)
         remember(current.zrn, current)
-        return { _tag: "stale", current }
+        return r.outcome === "stale" ? { _tag: "stale", current } : { _tag: "confirmed", record: current }
       }
       const event = eventOf(n, Number(r.id))
       const record = recordOfEvent(event)
@@ -387,6 +426,60 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
       remember(record.zrn, record)
       if (r.changed) deliver({ record })
       return record
+    },
+    reconcile: async (reading) => {
+      guard()
+      const r = (await reconcileLane({
+        zrn: reading.zrn,
+        status: reading.status,
+        at: reading.at,
+        received_at: reading.receivedAt,
+        payload: reading.payload
+      })) as ReconcileRow
+      const record = toRecord(r.record)
+      remember(record.zrn, record)
+      if (r.outcome === "confirmed") return { _tag: "confirmed", record }
+      if (r.outcome === "stale") return { _tag: "stale", current: record }
+      if (r.id === undefined) {
+        deliver({ record })
+        return { _tag: "repaired", record, event: undefined }
+      }
+      const event: AccountEvent = {
+        id: Number(r.id),
+        type: "customer_account_status_changed",
+        source: "reconcile",
+        notificationId: null,
+        zrn: reading.zrn,
+        status: reading.status!,
+        occurredAt: reading.at,
+        receivedAt: reading.receivedAt,
+        payload: reading.payload
+      }
+      await localEvent(event)
+      return { _tag: "repaired", record, event } satisfies ReconcileOutcome
+    },
+    claimDue: async ({ now, provisioningBefore, staleBefore, leaseUntil, limit }) => {
+      guard()
+      const rows = await one<ReadonlyArray<ProjectionRow>>("SELECT mta_claim_due($1::jsonb) AS r", [
+        JSON.stringify({
+          now,
+          provisioning_before: provisioningBefore,
+          stale_before: staleBefore,
+          lease_until: leaseUntil,
+          limit
+        })
+      ])
+      return rows.map(toRecord)
+    },
+    deferDue: async (zrns, until) => {
+      guard()
+      if (zrns.length === 0) return
+      await query("UPDATE mta_projection SET lease_until = $2 WHERE zrn = ANY($1::text[])", [zrns, until])
+    },
+    alive: async (now, downtimeMs) => {
+      guard()
+      const mark = await one<number | string | null>("SELECT mta_alive($1, $2) AS v", [now, downtimeMs])
+      return mark === null ? undefined : Number(mark)
     },
     status: async (zrn) => {
       guard()
