@@ -7,6 +7,7 @@ const root = fileURLToPath(new URL(".", import.meta.url))
 const packages = ["domain", "client", "testkit", "server"] as const
 
 const alias = [
+  { find: /^@mta\/testkit\/msw$/, replacement: `${root}packages/testkit/src/Msw.ts` },
   { find: /^@mta\/(domain|client|testkit|server)$/, replacement: `${root}packages/$1/src/index.ts` }
 ]
 

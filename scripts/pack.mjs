@@ -3,9 +3,10 @@
 // runnable by hand: `node scripts/pack.mjs <outDir> domain client`.
 // Prints one JSON line: { tarballs: { "@mta/domain": "/abs/path.tgz", ... } }.
 import { execFileSync } from "node:child_process"
-import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs"
+import { mkdirSync, readdirSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { acquireBuildLock } from "./lock.mjs"
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)))
 const [outDir, ...names] = process.argv.slice(2)
@@ -18,29 +19,13 @@ const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" })
 const bin = (pkg, name) => join(root, "packages", pkg, "node_modules", ".bin", name)
 
-// Packaging tests of several packages run in parallel and all rebuild dist/ in place: one at a time.
-const lock = join(root, "node_modules", ".mta-pack.lock")
-const deadline = Date.now() + 300_000
-for (;;) {
-  try {
-    mkdirSync(lock)
-    break
-  } catch (error) {
-    if (error.code !== "EEXIST") throw error
-    // A lock older than 5 minutes was left by a killed run.
-    if (Date.now() - statSync(lock, { throwIfNoEntry: false })?.mtimeMs > 300_000)
-      rmSync(lock, { recursive: true, force: true })
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}
-const release = () => rmSync(lock, { recursive: true, force: true })
-process.on("exit", release)
+await acquireBuildLock(root)
 
 const tarballs = {}
 for (const name of names) {
   const dir = join(root, "packages", name)
-  run("pnpm", ["run", "build"], dir)
+  // Through turbo, so a build the workspace already made (CI builds before testing) is reused.
+  run("pnpm", ["exec", "turbo", "run", "build", `--filter=@mta/${name}`, "--output-logs=errors-only"], root)
   const before = new Set(readdirSync(outDir))
   run("pnpm", ["pack", "--pack-destination", outDir], dir)
   const file = readdirSync(outDir).find(

@@ -20,7 +20,8 @@ import {
   Unavailable,
   ValidationError
 } from "@mta/client"
-import { createSimulator, Fault, handlers, type Simulator as SimulatorModule } from "@mta/testkit"
+import { createSimulator, Fault, type Simulator as SimulatorModule } from "@mta/testkit"
+import { handlers } from "@mta/testkit/msw"
 import { setupServer } from "msw/node"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 

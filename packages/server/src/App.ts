@@ -21,7 +21,9 @@ import { bodyLimit } from "./internal/body.js"
 import type { HonoEnv, Shared, UpstreamClient } from "./internal/context.js"
 import * as Hub from "./internal/hub.js"
 import { observe } from "./internal/middleware.js"
-import { egress, keyedLimiter } from "./internal/rateLimit.js"
+import { type Egress, egress, keyedLimiter } from "./internal/rateLimit.js"
+import * as Reconcile from "./internal/reconcile.js"
+import { startResolver } from "./internal/resolve.js"
 import * as AccountRoutes from "./internal/routes/accounts.js"
 import * as AuditRoutes from "./internal/routes/audit.js"
 import * as EventRoutes from "./internal/routes/events.js"
@@ -57,6 +59,12 @@ export interface Deps extends Partial<Tunables> {
   readonly reports?: Readonly<Record<string, () => Promise<void>>> | undefined
   /** The clock, epoch ms. Default `Date.now`. */
   readonly now?: (() => number) | undefined
+  /**
+   * The vendor's budget when it is not this process's own: the one every replica shares through
+   * PostgreSQL (`Server` builds it, `internal/sharedBudget.ts`). Default: a local budget made from
+   * `egressLimit`.
+   */
+  readonly sharedEgress?: Egress | undefined
 }
 
 /** The built app. */
@@ -71,6 +79,12 @@ export interface App {
   readonly drain: () => void
   /** Releases the app's subscriptions (after the server has closed). */
   readonly close: () => void
+  /**
+   * The background reconciliation of the projection with the upstream (heartbeat, sweep, catch-up
+   * after a downtime): `Server.start` starts it once listening and stops it before the store closes.
+   * An app built by hand runs none until `start()`.
+   */
+  readonly reconciler: Reconcile.Reconciler
 }
 
 /** The vendor's documented limit (`Config.defaults.egressLimit`). */
@@ -109,11 +123,14 @@ export const make = (deps: Deps): App => {
     store: deps.store,
     upstream: deps.upstream,
     webhookSecret: deps.webhookSecret,
+    webhookAcceptLegacy: deps.webhookAcceptLegacy ?? defaults.webhookAcceptLegacy,
     logger: deps.logger,
     metrics: deps.metrics,
     geo: deps.geo ?? defaults.geo,
     hub,
-    egress: egressLimit === undefined ? undefined : egress(egressLimit.requests, egressLimit.window_ms),
+    egress:
+      deps.sharedEgress ??
+      (egressLimit === undefined ? undefined : egress(egressLimit.requests, egressLimit.window_ms)),
     upstreamShareOf: (caller) => caller?.upstreamShare ?? defaultShare,
     callerBudget,
     longPollMaxMs,
@@ -124,8 +141,25 @@ export const make = (deps: Deps): App => {
     reports: deps.reports ?? {},
     isDraining: () => draining,
     idempotencyTtlMs: deps.idempotencyTtlMs ?? defaults.idempotencyTtlMs,
-    idempotencyLeaseMs: deps.idempotencyLeaseMs ?? defaults.idempotencyLeaseMs
+    idempotencyLeaseMs: deps.idempotencyLeaseMs ?? defaults.idempotencyLeaseMs,
+    idempotencyPendingMaxMs: deps.idempotencyPendingMaxMs ?? defaults.idempotencyPendingMaxMs,
+    idempotencyResendAfterMs: deps.idempotencyResendAfterMs ?? defaults.idempotencyResendAfterMs,
+    projectionTrustMs: deps.projectionTrustMs ?? defaults.projectionTrustMs
   }
+  // Pending creates are resolved in the background too (production.md §5, `internal/resolve.ts`).
+  const stopResolver = startResolver(shared, {
+    intervalMs: deps.idempotencyResolveIntervalMs ?? defaults.idempotencyResolveIntervalMs
+  })
+  const reconcileShare = deps.reconcileShare ?? defaults.reconcileShare
+  const reconciler = Reconcile.make(shared, {
+    maxAgeMs: deps.reconcileMaxAgeMs ?? defaults.reconcileMaxAgeMs,
+    provisioningMs: deps.reconcileProvisioningMs ?? defaults.reconcileProvisioningMs,
+    share: reconcileShare,
+    catchUpShare: Math.max(deps.reconcileCatchUpShare ?? defaults.reconcileCatchUpShare, reconcileShare),
+    intervalMs: deps.reconcileIntervalMs ?? defaults.reconcileIntervalMs,
+    downtimeMs: deps.reconcileDowntimeMs ?? defaults.reconcileDowntimeMs,
+    budget: egressLimit ?? DEFAULT_EGRESS_LIMIT
+  })
 
   const app = new Hono<HonoEnv>()
   app.use(observe(shared))
@@ -172,6 +206,10 @@ export const make = (deps: Deps): App => {
       draining = true
       hub.drain()
     },
-    close: () => hub.close()
+    close: () => {
+      void stopResolver()
+      hub.close()
+    },
+    reconciler
   }
 }

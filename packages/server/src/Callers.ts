@@ -3,7 +3,9 @@
  * it (a bearer token the proxy knows only by its SHA-256).
  *
  * `MTA_CALLERS` holds a JSON array of `{ name, token_sha256, scopes, rate_limit?, upstream_share? }`. The proxy never
- * sees a token at rest: it hashes the presented token and looks the hash up. Hashing is cached per
+ * sees a token at rest: it hashes the presented token and looks the hash up. `token_sha256` may be a
+ * list: every hash in it authenticates the caller, so a token is rotated without downtime (add the new
+ * hash, hand out the new token, remove the old hash). Hashing is cached per
  * token (bounded), because the same few tokens arrive on every request.
  *
  * @since 0.1.0
@@ -40,6 +42,15 @@ const Sha256Hex = Schema.String.pipe(
   })
 )
 
+/** One hash, or a non-empty list of them (rotation: each authenticates the caller). */
+const TokenHashes = Schema.Union(
+  Sha256Hex,
+  Schema.Array(Sha256Hex).pipe(
+    Schema.minItems(1, { message: () => "token_sha256 must list at least one hash" }),
+    Schema.maxItems(16, { message: () => "token_sha256 may list at most 16 hashes" })
+  )
+)
+
 /** A caller's name: 1-64 characters of letters, digits, `_ . @ -`. */
 export const CallerName = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9_.@-]{1,64}$/, {
@@ -50,7 +61,7 @@ export const CallerName = Schema.String.pipe(
 /** One entry of `MTA_CALLERS`. */
 export const CallerEntry = Schema.Struct({
   name: CallerName,
-  token_sha256: Sha256Hex,
+  token_sha256: TokenHashes,
   scopes: Schema.Array(Scope),
   rate_limit: Schema.optional(RateLimitSetting),
   /** This caller's share of the vendor's budget, a fraction in (0, 1]; default `MTA_UPSTREAM_SHARE`. */
@@ -66,6 +77,12 @@ export const CallerEntry = Schema.Struct({
 /** One entry of `MTA_CALLERS`. */
 export type CallerEntry = typeof CallerEntry.Type
 
+/** Every token hash of an entry, lower case: one, or the list of a token being rotated. */
+export const tokenHashes = (entry: CallerEntry): ReadonlyArray<string> =>
+  (typeof entry.token_sha256 === "string" ? [entry.token_sha256] : entry.token_sha256).map((h) =>
+    h.toLowerCase()
+  )
+
 /** The whole `MTA_CALLERS` value: names and token hashes are unique. */
 export const CallerList = Schema.Array(CallerEntry).pipe(
   Schema.filter((entries) => {
@@ -75,9 +92,11 @@ export const CallerList = Schema.Array(CallerEntry).pipe(
     for (const entry of entries) {
       if (names.has(entry.name)) problems.push(`caller name ${JSON.stringify(entry.name)} appears twice`)
       names.add(entry.name)
-      const hash = entry.token_sha256.toLowerCase()
-      if (hashes.has(hash)) problems.push(`callers share one token_sha256 (${JSON.stringify(entry.name)})`)
-      hashes.add(hash)
+      for (const hash of tokenHashes(entry)) {
+        if (hashes.has(hash))
+          problems.push(`a token_sha256 appears twice (the second time under ${JSON.stringify(entry.name)})`)
+        hashes.add(hash)
+      }
     }
     return problems.length === 0 ? undefined : problems.join("; ")
   }),
@@ -132,7 +151,7 @@ export const makeAuthenticator = (entries: ReadonlyArray<CallerEntry>): Authenti
       rateLimit: entry.rate_limit,
       upstreamShare: entry.upstream_share
     }
-    byHash.set(entry.token_sha256.toLowerCase(), caller)
+    for (const hash of tokenHashes(entry)) byHash.set(hash, caller)
     callers.push(caller)
   }
   // Only known tokens are cached, so a client spraying wrong tokens cannot fill it; bounded anyway.

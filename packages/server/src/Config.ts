@@ -8,9 +8,12 @@
  *
  * `load` reports every missing or malformed setting at once, each named, in one `ConfigError`.
  *
+ * Every setting may instead be read from a file: `X_FILE=/run/secrets/x` (what container platforms
+ * mount secrets as), through `settingValue`; `X` and `X_FILE` together are an error.
+ *
  * @since 0.1.0
  */
-import { readFileSync } from "node:fs"
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { hosts } from "@mta/client"
 import { Enums, Limits } from "@mta/domain"
@@ -68,10 +71,39 @@ export const defaults = {
   idempotencyLeaseMarginMs: 30_000,
   /** The lease when the deadline is not known (an app built by hand). */
   idempotencyLeaseMs: 60_000,
+  /** How long a create may stay pending (outcome unknown) before its final answer (production.md §5: < 2 min). */
+  idempotencyPendingMaxMs: 90_000,
+  /** How long after a re-send that settled nothing a pending create is sent again. */
+  idempotencyResendAfterMs: 10_000,
+  /** How often the resolver looks for pending creates. */
+  idempotencyResolveIntervalMs: 5_000,
   bodyLimits: { api: Limits.defaults.apiBodyBytes, webhook: Limits.defaults.webhookBodyBytes },
   readyRequiresUpstream: false,
+  /** The shared budget (PostgreSQL store): the most slots a replica leases at once, and for how long. */
+  budgetBlock: 20,
+  budgetLeaseMs: 2_000,
+  /** How long a record the upstream confirmed is trusted to refuse a status command without a re-read. */
+  projectionTrustMs: 60_000,
+  /** Every known account confirmed longer ago than this is re-read in the background. */
+  reconcileMaxAgeMs: 900_000,
+  /** An account still provisioning this long after its last confirmation is re-read. */
+  reconcileProvisioningMs: 30_000,
+  /** The background reconciliation's share of the vendor budget (0: off). */
+  reconcileShare: 0.1,
+  /** Its share while it catches up after a downtime (a **Decision**: README "Reconciliation"). */
+  reconcileCatchUpShare: 0.5,
+  /** How often the background reconciliation claims what is due. */
+  reconcileIntervalMs: 1_000,
+  /** A start after longer than this with no proxy alive re-reads every account confirmed before it. */
+  reconcileDowntimeMs: 5_000,
   dataDir: "./.mta-data",
-  devToken: "dev-token"
+  devToken: "dev-token",
+  /** Legacy-signed webhooks (body-only HMAC) are refused unless `ZH_WEBHOOK_ACCEPT_LEGACY=true`. */
+  webhookAcceptLegacy: false,
+  /** How long the webhook inbox and the event log keep an entry: 30 days. */
+  retentionDays: 30,
+  /** How often the background pruning runs. */
+  retentionIntervalMs: 600_000
 } as const
 
 /** Where requests go: the embedded simulator, or a real (or standalone simulated) upstream. */
@@ -85,7 +117,10 @@ export type Upstream =
       readonly mode: "remote"
       readonly baseUrl: string
       readonly credentials: Credentials
+      /** `ZH_WEBHOOK_SECRET` as given (a comma-separated list during a rotation). */
       readonly webhookSecret: Redacted.Redacted<string>
+      /** The secrets of `ZH_WEBHOOK_SECRET`, each trimmed: any one verifies a webhook. */
+      readonly webhookSecrets: ReadonlyArray<Redacted.Redacted<string>>
       /** Per-call deadline of an upstream request, in ms. */
       readonly timeoutMs: number
     }
@@ -134,9 +169,38 @@ export interface Tunables {
   readonly idempotencyTtlMs: number
   /**
    * How long a claimed key is held for its call; after it, the proxy that claimed it is taken for dead
-   * (another may take the key over, or reconcile a create). Above the upstream deadline.
+   * (another may take the key over, or reconcile a create). Above the upstream deadline. A record
+   * claimed for a re-read (`Store.claimDue`) is held as long.
    */
   readonly idempotencyLeaseMs: number
+  /** How long a create may stay pending (outcome unknown) before its final answer. */
+  readonly idempotencyPendingMaxMs: number
+  /** How long after a re-send that settled nothing a pending create is sent again. */
+  readonly idempotencyResendAfterMs: number
+  /** How often the resolver looks for pending creates (re-sends them, answers them). */
+  readonly idempotencyResolveIntervalMs: number
+  /** Accept a webhook signed only with the legacy body-only HMAC (then a body seen before is a duplicate). */
+  readonly webhookAcceptLegacy: boolean
+  /**
+   * How long a record the upstream confirmed (a webhook, a read) is trusted: a status command it
+   * would refuse is refused at once within it; past it, the account is re-read first.
+   */
+  readonly projectionTrustMs: number
+  /** Every known account whose last confirmation is older than this is re-read in the background. */
+  readonly reconcileMaxAgeMs: number
+  /** An account still provisioning (no status) this long after its last confirmation is re-read. */
+  readonly reconcileProvisioningMs: number
+  /** The background reconciliation's share of the vendor budget, [0, 1]; 0 turns it off. */
+  readonly reconcileShare: number
+  /** Its share while catching up after a downtime, (0, 1], at least `reconcileShare`. */
+  readonly reconcileCatchUpShare: number
+  /** How often the background reconciliation claims the records due (one batch each time). */
+  readonly reconcileIntervalMs: number
+  /**
+   * After longer than this with no proxy alive (heartbeats in the store), the proxy re-reads every
+   * account confirmed before it came back: webhooks sent meanwhile may be lost.
+   */
+  readonly reconcileDowntimeMs: number
 }
 
 /** The validated configuration. */
@@ -157,6 +221,14 @@ export interface Config extends Tunables {
   readonly store: StoreConfig
   /** Whether `/readyz` turns 503 when the upstream does not answer (default: it only reports it). */
   readonly readyRequiresUpstream: boolean
+  /** How long the webhook inbox and the event log keep an entry, ms (`MTA_RETENTION_DAYS`). */
+  readonly retentionMs: number
+  /**
+   * How replicas share the vendor's budget through PostgreSQL (`internal/sharedBudget.ts`): the most
+   * slots one replica leases at once (`MTA_BUDGET_BLOCK`), and how long it may spend them before the
+   * rest go back (`MTA_BUDGET_LEASE_MS`). Used with the PostgreSQL store only.
+   */
+  readonly budget: { readonly block: number; readonly leaseMs: number }
 }
 
 /** The settings whose values are secrets: never repeated in an error, kept `Redacted`. */
@@ -205,11 +277,17 @@ const Fraction = Schema.NumberFromString.pipe(
   Schema.lessThanOrEqualTo(1, { message: () => "expected a fraction above 0 and at most 1, such as 0.5" })
 )
 
-const Bool = Schema.transform(Schema.Literal("true", "false", "1", "0"), Schema.Boolean, {
-  strict: true,
-  decode: (s) => s === "true" || s === "1",
-  encode: (b) => (b ? "true" : "false")
-}).annotations({ message: () => "expected true or false" })
+const FractionOrZero = Schema.NumberFromString.pipe(
+  Schema.between(0, 1, { message: () => "expected a fraction from 0 to 1, such as 0.1 (0 turns it off)" })
+)
+
+const Bool = Schema.transform(
+  Schema.String.pipe(
+    Schema.filter((s) => (["true", "false", "1", "0"].includes(s) ? undefined : "expected true or false"))
+  ),
+  Schema.Boolean,
+  { strict: true, decode: (s) => s === "true" || s === "1", encode: (b) => (b ? "true" : "false") }
+)
 
 /** Addresses that only this machine can reach. */
 export const isLoopback = (host: string): boolean => {
@@ -217,6 +295,57 @@ export const isLoopback = (host: string): boolean => {
   return (
     h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1"
   )
+}
+
+/** The suffix of a setting read from a file: `ZH_API_SECRET_FILE` names the file `ZH_API_SECRET` is in. */
+export const FILE_SUFFIX = "_FILE"
+
+/** The largest file a setting is read from (a secret, a URL, a callers list): 1 MiB. */
+export const MAX_SETTING_FILE_BYTES = 1_048_576
+
+/** Where a setting's value came from: the environment itself, or a file (`X_FILE`, its path). */
+export interface SettingValue {
+  readonly value: string
+  readonly file: string | undefined
+}
+
+/**
+ * A setting's value: `env[name]`, or the content of the file `env[name + "_FILE"]` names (surrounding
+ * whitespace, the trailing newline above all, trimmed as for an environment value). `undefined` when
+ * neither is set (an empty value is unset). Both set, an unreadable file, a file that is not a regular
+ * file, empty or over `MAX_SETTING_FILE_BYTES` are problems; a problem names the file but never
+ * repeats its content. Generic: every setting `load` reads goes through it.
+ */
+export const settingValue = (
+  env: Env,
+  name: string
+): Either.Either<SettingValue | undefined, ConfigProblem> => {
+  const fileSetting = `${name}${FILE_SUFFIX}`
+  const direct = env[name]?.trim()
+  const path = env[fileSetting]?.trim()
+  const hasDirect = direct !== undefined && direct !== ""
+  const hasFile = path !== undefined && path !== ""
+  if (hasDirect && hasFile) {
+    return Either.left({ setting: name, message: `is set and so is ${fileSetting}: set only one of them` })
+  }
+  if (hasDirect) return Either.right({ value: direct, file: undefined })
+  if (!hasFile) return Either.right(undefined)
+  const fail = (why: string) => Either.left({ setting: fileSetting, message: `cannot read ${path}: ${why}` })
+  let fd: number | undefined
+  try {
+    fd = openSync(path, "r")
+    const stat = fstatSync(fd)
+    if (!stat.isFile()) return fail("not a regular file")
+    if (stat.size > MAX_SETTING_FILE_BYTES) return fail(`larger than ${MAX_SETTING_FILE_BYTES} bytes`)
+    const text = readFileSync(fd, "utf8").trim()
+    if (text === "") return fail("the file is empty")
+    return Either.right({ value: text, file: path })
+  } catch (e) {
+    const error = e as NodeJS.ErrnoException
+    return fail(error.code ?? "unreadable")
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
 
 const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
@@ -230,10 +359,23 @@ const describe = (error: ParseResult.ParseError): string =>
 export const load = (env: Env): Either.Either<Config, ConfigError> => {
   const problems: Array<ConfigProblem> = []
   const problem = (setting: string, message: string) => problems.push({ setting, message })
-  const value = (name: string): string | undefined => {
-    const v = env[name]
-    return v === undefined || v.trim() === "" ? undefined : v.trim()
+  // Each setting is read once (`X` or `X_FILE`), so a file is read once and its problem named once.
+  const settings = new Map<string, SettingValue | undefined>()
+  const failed = new Set<string>()
+  const setting = (name: string): SettingValue | undefined => {
+    if (settings.has(name)) return settings.get(name)
+    const read = settingValue(env, name)
+    const found = Either.isRight(read) ? read.right : undefined
+    if (Either.isLeft(read)) {
+      failed.add(name)
+      problem(read.left.setting, read.left.message)
+    }
+    settings.set(name, found)
+    return found
   }
+  const value = (name: string): string | undefined => setting(name)?.value
+  /** Set (as `X` or `X_FILE`), even if it could not be read: its problem is reported already. */
+  const present = (name: string): boolean => value(name) !== undefined || failed.has(name)
   function read<A, I extends string>(name: string, schema: Schema.Schema<A, I>, fallback: A): A
   function read<A, I extends string>(name: string, schema: Schema.Schema<A, I>): A | undefined
   function read<A, I extends string>(name: string, schema: Schema.Schema<A, I>, fallback?: A): A | undefined {
@@ -241,14 +383,17 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     if (raw === undefined) return fallback
     const decoded = Schema.decodeUnknownEither(schema)(raw)
     if (Either.isLeft(decoded)) {
-      problem(name, `${describe(decoded.left)} (got ${JSON.stringify(secretSettings.has(name) ? "…" : raw)})`)
+      const file = setting(name)?.file
+      const got =
+        file !== undefined ? `the content of ${file}` : JSON.stringify(secretSettings.has(name) ? "…" : raw)
+      problem(name, `${describe(decoded.left)} (got ${got})`)
       return fallback
     }
     return decoded.right
   }
   const required = (name: string, why: string): string | undefined => {
     const raw = value(name)
-    if (raw === undefined) problem(name, `is required ${why}`)
+    if (raw === undefined && !failed.has(name)) problem(name, `is required ${why}`)
     return raw
   }
 
@@ -295,7 +440,7 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
   const baseUrlRaw = read("ZH_BASE_URL", Url)
   const zhEnv = read("ZH_ENV", Schema.Literal("cert", "prod"))
   const region = read("ZH_REGION", Schema.Literal("us", "eu"))
-  const remote = value("ZH_BASE_URL") !== undefined || value("ZH_ENV") !== undefined
+  const remote = present("ZH_BASE_URL") || present("ZH_ENV")
   let upstream: Upstream | undefined
   let devToken: Config["devToken"]
   if (remote) {
@@ -310,7 +455,14 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     const apiSecret = required("ZH_API_SECRET", why) === undefined ? undefined : read("ZH_API_SECRET", Base64)
     const passphrase = required("ZH_API_PASSPHRASE", why)
     const webhookSecret = required("ZH_WEBHOOK_SECRET", why)
-    if (callersRaw === undefined) problem("MTA_CALLERS", `is required ${why}: there is no default caller`)
+    const webhookSecrets = webhookSecret === undefined ? undefined : splitSecrets(webhookSecret)
+    if (webhookSecrets === undefined && webhookSecret !== undefined) {
+      problem(
+        "ZH_WEBHOOK_SECRET",
+        "has an empty entry: expected one secret, or several separated by commas (a rotation), none empty"
+      )
+    }
+    if (!present("MTA_CALLERS")) problem("MTA_CALLERS", `is required ${why}: there is no default caller`)
     const timeoutMs = read("ZH_TIMEOUT_MS", Int(1, 600_000), defaults.upstreamTimeoutMs)
     const baseUrl =
       baseUrlRaw ?? (zhEnv !== undefined && region !== undefined ? hosts[zhEnv][region] : undefined)
@@ -319,24 +471,25 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
       apiKey !== undefined &&
       apiSecret !== undefined &&
       passphrase !== undefined &&
-      webhookSecret !== undefined
+      webhookSecret !== undefined &&
+      webhookSecrets !== undefined
     ) {
       upstream = {
         mode: "remote",
         baseUrl: baseUrl.replace(/\/+$/, ""),
         credentials: { apiKey, apiSecret: Redacted.make(apiSecret), passphrase: Redacted.make(passphrase) },
         webhookSecret: Redacted.make(webhookSecret),
+        webhookSecrets: webhookSecrets.map((secret) => Redacted.make(secret)),
         timeoutMs
       }
     }
   } else {
     for (const name of ["ZH_API_KEY", "ZH_API_SECRET", "ZH_API_PASSPHRASE", "ZH_REGION"]) {
-      if (value(name) !== undefined)
-        problem(name, "is set but neither ZH_BASE_URL nor ZH_ENV says where to send it")
+      if (present(name)) problem(name, "is set but neither ZH_BASE_URL nor ZH_ENV says where to send it")
     }
     const simDelayMs = read("MTA_SIM_DELAY_MS", Int(0, 600_000), defaults.simDelayMs)
     upstream = { mode: "embedded", simDelayMs }
-    if (callersRaw === undefined) {
+    if (!present("MTA_CALLERS")) {
       const token = read("MTA_DEV_TOKEN", NonEmpty, defaults.devToken)
       devToken = { token: Redacted.make(token), isDefault: token === defaults.devToken }
       callers = [{ name: "dev", token_sha256: hashToken(token), scopes: allScopes }]
@@ -348,6 +501,30 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     Int(1_000, 2_592_000_000),
     defaults.idempotencyTtlMs
   )
+  const idempotencyPendingMaxMs = read(
+    "MTA_IDEMPOTENCY_PENDING_MAX_MS",
+    Int(1_000, 110_000),
+    defaults.idempotencyPendingMaxMs
+  )
+  const idempotencyResendAfterMs = read(
+    "MTA_IDEMPOTENCY_RESEND_AFTER_MS",
+    Int(100, 60_000),
+    defaults.idempotencyResendAfterMs
+  )
+  const idempotencyResolveIntervalMs = read(
+    "MTA_IDEMPOTENCY_RESOLVE_INTERVAL_MS",
+    Int(50, 60_000),
+    defaults.idempotencyResolveIntervalMs
+  )
+  // The bound of production.md §5: a pending create gets its final answer by the first resolver pass
+  // after the pending limit, whose answer may wait for one upstream call.
+  const upstreamDeadline = upstream?.mode === "remote" ? upstream.timeoutMs : defaults.upstreamTimeoutMs
+  if (idempotencyPendingMaxMs + idempotencyResolveIntervalMs + upstreamDeadline > 120_000) {
+    problem(
+      "MTA_IDEMPOTENCY_PENDING_MAX_MS",
+      `plus MTA_IDEMPOTENCY_RESOLVE_INTERVAL_MS plus the upstream deadline (ZH_TIMEOUT_MS) is ${idempotencyPendingMaxMs + idempotencyResolveIntervalMs + upstreamDeadline} ms; expected at most 120000 (no key may stay pending longer than 2 minutes)`
+    )
+  }
   const databaseUrl = value("DATABASE_URL")
   if (databaseUrl !== undefined) {
     let ok = false
@@ -377,6 +554,18 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
       dataDir: resolve(value("INIT_CWD") ?? process.cwd(), value("MTA_DATA_DIR") ?? defaults.dataDir)
     }
   }
+  const budget = {
+    block: read("MTA_BUDGET_BLOCK", Int(1, 100_000), defaults.budgetBlock),
+    leaseMs: read("MTA_BUDGET_LEASE_MS", Int(10, 600_000), defaults.budgetLeaseMs)
+  }
+  for (const name of ["MTA_BUDGET_BLOCK", "MTA_BUDGET_LEASE_MS"]) {
+    if (value(name) !== undefined && store !== undefined && store.kind !== "postgres") {
+      problem(
+        name,
+        `is set but the store is ${store.kind}, whose vendor budget is per process: it applies to the PostgreSQL store (DATABASE_URL) only`
+      )
+    }
+  }
   if (value("MTA_DATA_DIR") !== undefined && store !== undefined && store.kind !== "embedded") {
     problem("MTA_DATA_DIR", `is set but the store is ${store.kind}, which does not use it`)
   }
@@ -397,6 +586,41 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
   }
   const upstreamShare = read("MTA_UPSTREAM_SHARE", Fraction, defaults.upstreamShare)
   const readyRequiresUpstream = read("MTA_READY_REQUIRES_UPSTREAM", Bool, defaults.readyRequiresUpstream)
+  const webhookAcceptLegacy = read("ZH_WEBHOOK_ACCEPT_LEGACY", Bool, defaults.webhookAcceptLegacy)
+  const retentionDays = read("MTA_RETENTION_DAYS", Int(1, 3_650), defaults.retentionDays)
+
+  // Reconciliation of the projection with the upstream (README "Reconciliation").
+  const projectionTrustMs = read("MTA_PROJECTION_TRUST_MS", Int(0, 86_400_000), defaults.projectionTrustMs)
+  const reconcileMaxAgeMs = read(
+    "MTA_RECONCILE_MAX_AGE_MS",
+    Int(1_000, 2_592_000_000),
+    defaults.reconcileMaxAgeMs
+  )
+  const reconcileProvisioningMs = read(
+    "MTA_RECONCILE_PROVISIONING_MS",
+    Int(1_000, 86_400_000),
+    defaults.reconcileProvisioningMs
+  )
+  const reconcileShare = read("MTA_RECONCILE_SHARE", FractionOrZero, defaults.reconcileShare)
+  const reconcileCatchUpShare = read(
+    "MTA_RECONCILE_CATCH_UP_SHARE",
+    Fraction,
+    Math.max(defaults.reconcileCatchUpShare, reconcileShare)
+  )
+  if (reconcileCatchUpShare < reconcileShare) {
+    problem(
+      "MTA_RECONCILE_CATCH_UP_SHARE",
+      `is ${reconcileCatchUpShare}, below MTA_RECONCILE_SHARE (${reconcileShare}): the catch-up after a downtime must not be slower than the background sweep`
+    )
+  }
+  const reconcileIntervalMs = read("MTA_RECONCILE_INTERVAL_MS", Int(50, 60_000), defaults.reconcileIntervalMs)
+  // A heartbeat goes every third of it (at most every second): at least 300 ms, so one late beat
+  // (a busy event loop) is not taken for a downtime.
+  const reconcileDowntimeMs = read(
+    "MTA_RECONCILE_DOWNTIME_MS",
+    Int(300, 86_400_000),
+    defaults.reconcileDowntimeMs
+  )
 
   if (problems.length > 0 || upstream === undefined || callers === undefined || store === undefined) {
     return Either.left(
@@ -425,10 +649,32 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
     shutdownTimeoutMs,
     store,
     idempotencyTtlMs,
+    idempotencyPendingMaxMs,
+    idempotencyResendAfterMs,
+    idempotencyResolveIntervalMs,
     bodyLimits,
     upstreamShare,
-    readyRequiresUpstream
+    readyRequiresUpstream,
+    webhookAcceptLegacy,
+    retentionMs: retentionDays * 86_400_000,
+    budget,
+    projectionTrustMs,
+    reconcileMaxAgeMs,
+    reconcileProvisioningMs,
+    reconcileShare,
+    reconcileCatchUpShare,
+    reconcileIntervalMs,
+    reconcileDowntimeMs
   })
+}
+
+/**
+ * The secrets of a `ZH_WEBHOOK_SECRET` value: comma-separated, each trimmed; `undefined` when an
+ * entry is empty (`a,,b`, a trailing comma), which is a typo rather than a secret.
+ */
+export const splitSecrets = (value: string): ReadonlyArray<string> | undefined => {
+  const secrets = value.split(",").map((s) => s.trim())
+  return secrets.every((s) => s !== "") ? secrets : undefined
 }
 
 /** A database URL without its password, fit for a log line or the startup banner. */

@@ -79,6 +79,16 @@ export class IdempotencyKeyReused extends Schema.TaggedError<IdempotencyKeyReuse
 /** 503: the proxy is shutting down or a dependency is not ready. */
 export class NotReady extends Schema.TaggedError<NotReady>()("NotReady", { message: Schema.String }) {}
 
+/**
+ * The final answer of a create whose outcome stayed unknown past `MTA_IDEMPOTENCY_PENDING_MAX_MS`
+ * (production.md §5): it landed but no webhook named its account (`landed`: 502), or zerohash answered
+ * none of its re-sends (`unanswered`: 504). The message says which, and what the caller can do.
+ */
+export class CreateUnresolved extends Schema.TaggedError<CreateUnresolved>()("CreateUnresolved", {
+  message: Schema.String,
+  reason: Schema.Literal("landed", "unanswered")
+}) {}
+
 /** The proxy's own errors. */
 export type ProxyError =
   | Unauthorized
@@ -92,6 +102,7 @@ export type ProxyError =
   | IdempotencyConflict
   | IdempotencyKeyReused
   | NotReady
+  | CreateUnresolved
 
 /** An HTTP answer: what `toResponse` gives. */
 export interface ErrorResponse {

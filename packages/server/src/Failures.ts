@@ -157,6 +157,14 @@ export const table: Table = {
     carriedOut: "no"
   },
 
+  // The final answer of a create pending too long (idempotency.ts): its cause is in the message.
+  CreateUnresolved: {
+    status: (e) => (e.reason === "landed" ? 502 : 504),
+    code: (e) => (e.reason === "landed" ? "create_account_unreported" : "create_outcome_unresolved"),
+    body: (e) => ({ error: e.reason === "landed" ? "Bad Gateway" : "Gateway Timeout", message: e.message }),
+    carriedOut: "unknown"
+  },
+
   // The domain's: refused before anything goes upstream, in the shape upstream would answer.
   ZrnParseError: {
     status: 400,

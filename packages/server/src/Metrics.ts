@@ -15,8 +15,21 @@ export interface Metrics {
   readonly request: (route: string, method: string, status: number, caller: string, seconds: number) => void
   /** One upstream call: endpoint name, seconds, and the error code when it failed. */
   readonly upstream: (endpoint: string, seconds: number, errorCode: string | undefined) => void
-  /** One webhook: `applied`, `stale`, `duplicate` or `rejected` (with the reason). */
-  readonly webhook: (outcome: "applied" | "stale" | "duplicate" | "rejected", reason?: string) => void
+  /** One webhook: `applied`, `confirmed`, `stale`, `duplicate` or `rejected` (with the reason). */
+  readonly webhook: (
+    outcome: "applied" | "confirmed" | "stale" | "duplicate" | "rejected",
+    reason?: string
+  ) => void
+  /**
+   * One re-read of an account: why (`sweep`, `catch_up`, `command`: before refusing a status command,
+   * `refresh`) and what it did (`repaired`, `confirmed`, `stale`: a newer fact was held, `failed`).
+   */
+  readonly reconcile: (
+    trigger: "sweep" | "catch_up" | "command" | "refresh",
+    outcome: "repaired" | "confirmed" | "stale" | "failed"
+  ) => void
+  /** 1 while the background reconciliation is catching up after a start, else 0. */
+  readonly reconcileCatchingUp: Gauge
   /** A refusal for a budget: `caller` (with its name) or `upstream`. */
   readonly rateLimited: (limit: "caller" | "upstream", caller: string) => void
   readonly longPolls: Gauge
@@ -24,6 +37,12 @@ export interface Metrics {
   /** The exposition text. */
   readonly render: () => Promise<string>
   readonly contentType: string
+}
+
+/** The `code` label of a failed upstream call: the error's tag (`Timeout`, `NotFound`, …). */
+export const errorCodeOf = (error: unknown): string => {
+  const tag = (error as { _tag?: unknown } | null)?._tag
+  return typeof tag === "string" ? tag : "Error"
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -67,7 +86,7 @@ export const make = (options: MetricsOptions = {}): Metrics => {
   })
   const webhooks = new Counter({
     name: "mta_webhooks_received_total",
-    help: "Webhook notifications received, by outcome (applied, stale, duplicate, rejected).",
+    help: "Webhook notifications received, by outcome (applied, confirmed, stale, duplicate, rejected).",
     labelNames: ["outcome"] as const,
     registers: [registry]
   })
@@ -86,6 +105,17 @@ export const make = (options: MetricsOptions = {}): Metrics => {
     name: "mta_rate_limited_total",
     help: "Requests refused with 429 by the proxy, by budget (caller, upstream) and caller.",
     labelNames: ["limit", "caller"] as const,
+    registers: [registry]
+  })
+  const reconciled = new Counter({
+    name: "mta_reconcile_total",
+    help: "Accounts re-read upstream to reconcile the projection, by trigger (sweep, catch_up, command, refresh) and outcome (repaired, confirmed, stale, failed).",
+    labelNames: ["trigger", "outcome"] as const,
+    registers: [registry]
+  })
+  const reconcileCatchingUp = new Gauge({
+    name: "mta_reconcile_catching_up",
+    help: "1 while the background reconciliation re-reads the accounts confirmed before a downtime, else 0.",
     registers: [registry]
   })
   const longPolls = new Gauge({
@@ -118,6 +148,8 @@ export const make = (options: MetricsOptions = {}): Metrics => {
       if (outcome === "rejected") webhooksRejected.inc({ reason: reason ?? "unknown" })
     },
     rateLimited: (limit, caller) => limited.inc({ limit, caller }),
+    reconcile: (trigger, outcome) => reconciled.inc({ trigger, outcome }),
+    reconcileCatchingUp,
     render: () => registry.metrics()
   }
 }

@@ -185,7 +185,7 @@ export const document = (): Record<string, unknown> => {
     operationId: "getStatus",
     summary: "The account's status as the proxy's projection knows it; long poll with wait_for",
     description:
-      "Answers at once without `wait_for`. With `wait_for`, answers when the projection reaches that status or after `timeout_ms` (`timed_out: true`). Requires scope `accounts:read`.",
+      "Answers at once without `wait_for`. With `wait_for`, answers when the projection reaches that status or after `timeout_ms` (`timed_out: true`). `confirmed_at` is when zerohash last confirmed the status (a webhook or a read); the proxy re-reads accounts in the background so that it converges after lost webhooks. Requires scope `accounts:read`.",
     tags: ["status and events"],
     security: [{ bearer: ["accounts:read"] }],
     "x-scope": "accounts:read",
@@ -199,11 +199,25 @@ export const document = (): Record<string, unknown> => {
       ...errorResponses([400, 401, 403, 404, 429])
     }
   })
+  add("/accounts/{zrn}/status/refresh", "POST", {
+    operationId: "refreshStatus",
+    summary: "Re-read the account's status upstream now and reconcile the projection with it",
+    description:
+      "Reads `GET /accounts/{zrn}/details` upstream as the caller's call (under its share of the vendor budget) and answers the record in force afterwards, as `GET /accounts/{zrn}/status` does. A status that differs from the projection's is applied like a webhook (an event with `source: reconcile`, long polls woken). Nothing changes upstream; the call is audited (`refreshStatus`). The body, if any, must be `{}`; `Idempotency-Key` is not used. Requires scope `accounts:access`.",
+    tags: ["status and events"],
+    security: [{ bearer: ["accounts:access"] }],
+    "x-scope": "accounts:access",
+    parameters: [{ name: "zrn", in: "path", required: true, ...PARAMS.zrn }, requestIdParam],
+    responses: {
+      200: { description: "OK", headers: requestIdHeader, content: json(schemaOf(Schemas.StatusResponse)) },
+      ...errorResponses([400, 401, 403, 404, 429, 500, 502, 503, 504])
+    }
+  })
   add("/events", "GET", {
     operationId: "streamEvents",
     summary: "Server-sent events of status changes; resumable with Last-Event-ID",
     description:
-      "A `text/event-stream`: one `customer_account_status_changed` event per applied webhook, `id` increasing. Reconnect with `Last-Event-ID` (or `?last_event_id=`) to receive what was missed. Requires scope `events:read`.",
+      "A `text/event-stream`: one `customer_account_status_changed` event per change of an account's status, `id` increasing: an applied webhook (`source: webhook`), or a repair after the proxy re-read the account and found a change whose webhook it never got (`source: reconcile`, `notification_id: null`). A notification naming the status already known is no change and appends none. Reconnect with `Last-Event-ID` (or `?last_event_id=`) to receive what was missed. Requires scope `events:read`.",
     tags: ["status and events"],
     security: [{ bearer: ["events:read"] }],
     "x-scope": "events:read",

@@ -34,7 +34,12 @@ export const StatusResponse = Schema.Struct({
     description: "the last known status; null while the account is provisioning (unknown values are kept)"
   }),
   updated_at: Schema.NullOr(Schema.String).annotations({
-    description: "ISO 8601 time the status was true (the webhook's timestamp)"
+    description:
+      "ISO 8601 time the status was true (the webhook's timestamp, or when the proxy's create or read learnt it)"
+  }),
+  confirmed_at: Schema.NullOr(Schema.String).annotations({
+    description:
+      "ISO 8601 time zerohash last confirmed this status (a webhook naming it, or a read); the proxy re-reads a record older than MTA_PROJECTION_TRUST_MS before refusing a command on it"
   }),
   timed_out: Schema.Boolean.annotations({
     description: "true when `wait_for` was given and the status did not reach it within timeout_ms"
@@ -64,12 +69,24 @@ export const StatusChangedEvent = Schema.Struct({
     description: "event id; only grows; send it back as Last-Event-ID to resume"
   }),
   type: Schema.Literal("customer_account_status_changed"),
+  source: Schema.Literal("webhook", "reconcile").annotations({
+    description:
+      "webhook: a notification from zerohash; reconcile: the proxy re-read the account and found its status changed (a webhook it never got)"
+  }),
   zrn: Schema.String,
   status: Schema.String,
-  occurred_at: Schema.String.annotations({ description: "ISO 8601 webhook timestamp" }),
-  received_at: Schema.String.annotations({ description: "ISO 8601 time the proxy received it" }),
-  notification_id: Schema.String,
-  account: Schema.Unknown.annotations({ description: "the webhook payload (an account record)" })
+  occurred_at: Schema.String.annotations({
+    description: "ISO 8601 webhook timestamp, or when the repairing read was sent"
+  }),
+  received_at: Schema.String.annotations({
+    description: "ISO 8601 time the proxy received the webhook, or the read's answer"
+  }),
+  notification_id: Schema.NullOr(Schema.String).annotations({
+    description: "the webhook's notification id; null for a repair"
+  }),
+  account: Schema.Unknown.annotations({
+    description: "the account record: the webhook payload, or what the read answered"
+  })
 }).annotations({ identifier: "StatusChangedEvent" })
 /** The `data` of one server-sent event. */
 export type StatusChangedEvent = typeof StatusChangedEvent.Type
@@ -143,9 +160,9 @@ export type AuditPage = typeof AuditPage.Type
 /** Answer to a webhook delivery. */
 export const WebhookAck = Schema.Struct({
   received: Schema.Literal(true),
-  outcome: Schema.Literal("applied", "stale", "duplicate").annotations({
+  outcome: Schema.Literal("applied", "confirmed", "stale", "duplicate").annotations({
     description:
-      "applied: newer than the known status; stale: older (kept, not applied); duplicate: notification seen before"
+      "applied: another status, newer than the known one; confirmed: the status already known (nothing changes, no event); stale: older (kept, not applied); duplicate: notification seen before"
   })
 }).annotations({ identifier: "WebhookAck" })
 /** Answer to a webhook delivery. */

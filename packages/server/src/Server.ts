@@ -5,7 +5,8 @@
  * Embedded default: the simulator runs in process, seeded with the demo participants; the client
  * reaches it through its `fetch` entry point (no port), and the simulator delivers its signed
  * webhooks to the app's own `fetch` at `/webhooks/zerohash`, through the same verification as a real
- * delivery. With a real upstream the client signs and sends over a pooled keep-alive `node:http(s)`
+ * delivery; the testkit is imported only then (dynamically), so a proxy with a real upstream never
+ * loads it. With a real upstream the client signs and sends over a pooled keep-alive `node:http(s)`
  * transport, which decides the proxy's throughput (see `bench/RESULTS.md`).
  *
  * `close()` is the graceful shutdown: stop accepting, answer long polls, end event streams, let
@@ -18,11 +19,13 @@ import type { Server as HttpServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { createAdaptorServer } from "@hono/node-server"
 import { type ClosableTransport, fetchTransport } from "@mta/client"
-import { createSimulator, type Simulator as SimulatorModule } from "@mta/testkit"
+import type { Simulator as SimulatorModule } from "@mta/testkit"
 import { Redacted } from "effect"
 import * as App from "./App.js"
 import { makeAuthenticator } from "./Callers.js"
-import { type Config, isLoopback, redacted, type StoreConfig, type Tunables } from "./Config.js"
+import { type Config, defaults, isLoopback, redacted, type StoreConfig, type Tunables } from "./Config.js"
+import { startRetention } from "./internal/retention.js"
+import * as SharedBudget from "./internal/sharedBudget.js"
 import * as Logger from "./Logger.js"
 import * as Metrics from "./Metrics.js"
 import * as Store from "./Store.js"
@@ -34,6 +37,8 @@ export interface StartOptions {
   readonly store?: Store.Store | undefined
   /** Where log lines go; stdout by default. */
   readonly logDestination?: Logger.LoggerOptions["destination"]
+  /** Between two runs of the retention pruning; `Config.defaults.retentionIntervalMs` by default. */
+  readonly retentionIntervalMs?: number | undefined
 }
 
 /** A running proxy. */
@@ -57,6 +62,9 @@ export interface RunningServer {
 type Simulator = SimulatorModule.Simulator
 
 const INTERNAL_ORIGIN = "http://mta.internal"
+
+/** Past the upstream deadline, how long a call of a leased slot is still taken to possibly arrive. */
+const CALL_MARGIN_MS = 1_000
 
 /** Opens the store a configuration names: memory, embedded (PGlite in `dataDir`) or PostgreSQL. */
 export const openStore = (config: StoreConfig): Promise<Store.Store> => {
@@ -87,7 +95,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
   let simulator: Simulator | undefined
   let transport: ClosableTransport | undefined
   let upstream: App.UpstreamClient
-  let webhookSecret: string
+  let webhookSecret: string | ReadonlyArray<string>
   const readiness: Record<string, () => Promise<void>> = {}
   // The upstream is reported by `/readyz`; it gates readiness only with MTA_READY_REQUIRES_UPSTREAM.
   const upstreamChecks: Record<string, () => Promise<void>> = {}
@@ -95,6 +103,8 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
   if (config.upstream.mode === "embedded") {
     // Random per start: `/webhooks/zerohash` is reachable from outside, and nobody else must sign for it.
     webhookSecret = randomBytes(32).toString("hex")
+    // Loaded here and only here: with a real upstream the process never loads the testkit (production.md §2).
+    const { createSimulator } = await import("@mta/testkit")
     const sim = createSimulator({
       seedDemo: true,
       geo: config.geo,
@@ -117,7 +127,8 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     upstreamChecks.upstream = async () => {}
   } else {
     const remote = config.upstream
-    webhookSecret = Redacted.value(remote.webhookSecret)
+    // Several during a rotation: any one verifies.
+    webhookSecret = remote.webhookSecrets.map((secret) => Redacted.value(secret))
     // The client's pooled `node:http` transport, with the proxy's pool sizes (`Upstream.nodeTransport`).
     transport = Upstream.nodeTransport({ maxSockets: 256, maxFreeSockets: 256 })
     const t = transport
@@ -157,10 +168,45 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     longPollDefaultMs: config.longPollDefaultMs,
     sseHeartbeatMs: config.sseHeartbeatMs,
     idempotencyTtlMs: config.idempotencyTtlMs,
-    idempotencyLeaseMs: config.idempotencyLeaseMs
+    idempotencyLeaseMs: config.idempotencyLeaseMs,
+    idempotencyPendingMaxMs: config.idempotencyPendingMaxMs,
+    idempotencyResendAfterMs: config.idempotencyResendAfterMs,
+    idempotencyResolveIntervalMs: config.idempotencyResolveIntervalMs,
+    webhookAcceptLegacy: config.webhookAcceptLegacy,
+    projectionTrustMs: config.projectionTrustMs,
+    reconcileMaxAgeMs: config.reconcileMaxAgeMs,
+    reconcileProvisioningMs: config.reconcileProvisioningMs,
+    reconcileShare: config.reconcileShare,
+    reconcileCatchUpShare: config.reconcileCatchUpShare,
+    reconcileIntervalMs: config.reconcileIntervalMs,
+    reconcileDowntimeMs: config.reconcileDowntimeMs
+  }
+  // With PostgreSQL every replica spends one vendor budget, leased in blocks from the database
+  // (`internal/sharedBudget.ts`); the memory and embedded stores are one process, with its own.
+  const budgetLease =
+    store.kind === "postgres" && config.store.kind === "postgres" && config.egressLimit !== undefined
+      ? await SharedBudget.postgresLease(Redacted.value(config.store.url))
+      : undefined
+  const budget =
+    budgetLease === undefined || config.egressLimit === undefined
+      ? undefined
+      : SharedBudget.sharedBudget({
+          requests: config.egressLimit.requests,
+          windowMs: config.egressLimit.window_ms,
+          block: config.budget.block,
+          leaseMs: config.budget.leaseMs,
+          callMs:
+            (config.upstream.mode === "remote" ? config.upstream.timeoutMs : defaults.upstreamTimeoutMs) +
+            CALL_MARGIN_MS,
+          lease: budgetLease.lease
+        })
+  const closeBudget = async () => {
+    await budget?.close().catch(() => {})
+    await budgetLease?.close().catch(() => {})
   }
   app = App.make({
     ...tunables,
+    sharedEgress: budget,
     authenticator,
     store,
     upstream,
@@ -183,6 +229,7 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     })
   } catch (error) {
     built.close()
+    await closeBudget()
     simulator?.reset()
     transport?.close()
     // Release the data directory (or the pool) of a store opened here.
@@ -196,21 +243,32 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
     // `localhost` resolved to something else: fail closed.
     server.close()
     built.close()
+    await closeBudget()
     simulator?.reset()
     if (options.store === undefined) await store.close().catch(() => {})
     throw new Error(`the embedded default bound ${bound}, which is not a loopback address; refusing to serve`)
   }
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${address.port}`
+  const retention = startRetention({
+    store,
+    retentionMs: config.retentionMs,
+    intervalMs: options.retentionIntervalMs ?? defaults.retentionIntervalMs,
+    logger
+  })
   logger.info(
     { address: bound, url, mode: config.upstream.mode, store: store.kind, config: redacted(config) },
     "listening"
   )
+  // Heartbeat, background reconciliation, and the catch-up after a downtime.
+  built.reconciler.start()
 
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
       logger.info({}, "shutting down: no new connections; finishing in-flight requests")
       built.drain()
+      // No new reconciliation pass; the one under way finishes before the store closes.
+      const reconciling = built.reconciler.stop()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       // Idle keep-alive connections would hold `close` open; in-flight ones end after their response.
       server.closeIdleConnections()
@@ -230,9 +288,12 @@ export const start = async (config: Config, options: StartOptions = {}): Promise
         server.closeAllConnections()
         await closed
       }
+      await reconciling
       built.close()
+      await closeBudget()
       simulator?.reset()
       transport?.close()
+      await retention.stop()
       await store.close()
       logger.info({}, "stopped")
       await new Promise<void>((resolve) => logger.flush(() => resolve()))

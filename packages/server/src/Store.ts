@@ -1,7 +1,11 @@
 /**
  * The proxy's state behind one narrow, asynchronous interface: the webhook inbox (dedupe by
- * notification id), the status projection (ordered by event timestamp), the event log (ids that only
- * grow, for `Last-Event-ID` resume), a change feed to wait on, idempotency records and the audit log.
+ * notification id, by signed content, and by body for legacy-signed notifications), the status
+ * projection (ordered by event timestamp, with when the upstream last confirmed each record), the
+ * event log (ids that only grow, for `Last-Event-ID` resume), a change feed to wait on, the
+ * reconciliation of the projection with the upstream (due records claimed under a lease, repairs, the
+ * proxy's heartbeat), idempotency records and the audit log; the inbox and the event log are pruned
+ * by `prune` (retention), the audit log only by `archiveAudit` (its export).
  *
  * Three implementations behave the same (one behavioural suite runs against each):
  *
@@ -11,17 +15,32 @@
  *   on one replica wakes the long polls and event streams of every other (LISTEN/NOTIFY).
  *
  * The two SQL stores share one schema and one implementation (`internal/store/sql.ts`); only the
- * driver differs. Every method that decides something (`ingest`, `observe`, `claimIdempotencyKey`,
- * `finishCall`) is one atomic step, committed before it resolves. The SQL stores commit the steps that
- * arrive together in one transaction (group commit); a step the database refuses fails alone.
+ * driver differs. Every method that decides something (`ingest`, `observe`, `reconcile`, `claimDue`,
+ * `alive`, `claimIdempotencyKey`, `finishCall`) is one atomic step, committed before it resolves. The
+ * SQL stores commit the steps that arrive together in one transaction (group commit); a step the
+ * database refuses fails alone.
  *
  * @since 0.1.0
  */
+import { createHash } from "node:crypto"
 import { Limits } from "@mta/domain"
-import { claimedRecord, decideClaim, type KeyRecord } from "./internal/store/claim.js"
+import {
+  claimedRecord,
+  DEFAULT_PENDING_LIMIT_MS,
+  decideClaim,
+  type KeyRecord,
+  type PairFacts,
+  pendingRecord
+} from "./internal/store/claim.js"
 
-/** What a change to the projection came from. */
-export type StatusSource = "webhook" | "create" | "read"
+/**
+ * What a change to the projection came from: a webhook, the proxy's own create, a first read of an
+ * account it had not seen, or a re-read that reconciled it with the upstream (`reconcile`).
+ */
+export type StatusSource = "webhook" | "create" | "read" | "reconcile"
+
+/** What an entry of the event log came from: a webhook, or a re-read that repaired the projection. */
+export type EventSource = "webhook" | "reconcile"
 
 /** What the proxy knows about one account's status. */
 export interface StatusRecord {
@@ -29,9 +48,19 @@ export interface StatusRecord {
   readonly zrn: string
   /** The last known status (unknown values kept as sent); `null` while provisioning. */
   readonly status: string | null
-  /** When that status was true, epoch ms (the webhook's timestamp, or our clock for create/read). */
+  /**
+   * When that status was true, epoch ms: the webhook's timestamp, or our clock when a create or a
+   * read learnt it. What orders a webhook against the record (an older one is stale).
+   */
   readonly updatedAt: number
   readonly source: StatusSource
+  /**
+   * When the upstream last said this status held, epoch ms: a webhook naming it (its timestamp, at
+   * most the time it arrived), the start of a read that found it, the create. A notification or a
+   * read naming the status already held moves only this. What the trust window and the background
+   * reconciliation go by.
+   */
+  readonly confirmedAt: number
 }
 
 /** One `customer_account_status_changed` notification, verified and decoded. */
@@ -48,23 +77,89 @@ export interface Notification {
    * kept for the event stream and for reconciling creates whose outcome was unknown.
    */
   readonly payload: unknown
+  /** SHA-256 of the raw body as received (hex): kept in the inbox, the dedupe key of legacy-signed ones. */
+  readonly bodySha256?: string | undefined
+  /**
+   * Verified by the legacy body-only signature (its timestamp proves nothing): a body seen before is
+   * then a duplicate whatever its notification id.
+   */
+  readonly legacy?: boolean | undefined
 }
 
-/** An entry of the event log; `id` only grows. */
-export interface AccountEvent extends Notification {
+/** An entry of the event log: one change of an account's status; `id` only grows. */
+export interface AccountEvent {
   readonly id: number
   readonly type: "customer_account_status_changed"
+  readonly source: EventSource
+  /** The webhook's notification id; `null` for a repair (no notification told it). */
+  readonly notificationId: string | null
+  /** Canonical customer-account ZRN. */
+  readonly zrn: string
+  readonly status: string
+  /** The webhook's timestamp, or when the repairing read was sent; epoch ms. */
+  readonly occurredAt: number
+  /** When the webhook arrived, or the repairing read's answer; epoch ms. */
+  readonly receivedAt: number
+  /** The account record: the webhook's payload, or what the read answered. */
+  readonly payload: unknown
 }
 
 /**
- * What `ingest` did: `applied` (newer than what was known: projection updated, event appended),
- * `stale` (older than the known status: kept in the inbox, projection and event log untouched) or
- * `duplicate` (this notification id was seen before: nothing changes).
+ * What `ingest` did: `applied` (newer than what was known and another status: projection updated,
+ * event appended), `confirmed` (the status already held, not older: only the record's `confirmedAt`
+ * moves, nothing visible changes and no event is appended), `stale` (older than the known status:
+ * kept in the inbox, projection and event log untouched) or `duplicate` (this notification id was
+ * seen before: nothing changes).
  */
 export type IngestOutcome =
   | { readonly _tag: "applied"; readonly event: AccountEvent; readonly record: StatusRecord }
+  | { readonly _tag: "confirmed"; readonly record: StatusRecord }
   | { readonly _tag: "stale"; readonly current: StatusRecord }
-  | { readonly _tag: "duplicate" }
+  | {
+      readonly _tag: "duplicate"
+      /**
+       * What it duplicates: a notification id seen before (`id`), the same signed content under
+       * another id (`content`: account, status and event time), or, legacy-signed, a body seen before.
+       */
+      readonly by?: "id" | "content" | "body" | undefined
+    }
+
+/** What a read of the account upstream found, to reconcile the projection with. */
+export interface Reading {
+  /** Canonical customer-account ZRN. */
+  readonly zrn: string
+  /** The status read (`null` while provisioning). */
+  readonly status: string | null
+  /** When the read was sent, epoch ms: what orders it against webhooks. */
+  readonly at: number
+  /** When its answer came, epoch ms. */
+  readonly receivedAt: number
+  /** The account record as read (the event's payload when it repairs the record). */
+  readonly payload: unknown
+}
+
+/**
+ * What `reconcile` did with a reading: `repaired` (another status, not older than the record: applied
+ * like a webhook, with an event of source `reconcile` when the account was known and the new status is
+ * one; a first sighting appends none), `confirmed` (the status held: `confirmedAt` moves, nothing
+ * visible changes) or `stale` (another status, but a newer fact is held: nothing changes).
+ */
+export type ReconcileOutcome =
+  | { readonly _tag: "repaired"; readonly record: StatusRecord; readonly event: AccountEvent | undefined }
+  | { readonly _tag: "confirmed"; readonly record: StatusRecord }
+  | { readonly _tag: "stale"; readonly current: StatusRecord }
+
+/** Which records are due for a re-read (`claimDue`). */
+export interface DueQuery {
+  readonly now: number
+  /** Accounts still provisioning (`status` null) confirmed at or before this are due. */
+  readonly provisioningBefore: number
+  /** Every account confirmed at or before this is due. */
+  readonly staleBefore: number
+  /** Until when a claimed record is held for this claimer (other claims skip it). */
+  readonly leaseUntil: number
+  readonly limit: number
+}
 
 /** A change to the projection, as the change feed announces it. */
 export interface Change {
@@ -107,32 +202,61 @@ export interface ClaimInput {
   readonly leaseUntil: number
   /** Set for a create: what reconciles it from the webhook inbox if its outcome is unknown. */
   readonly create?: AccountIdentity | undefined
+  /** A create's request body as sent upstream (JSON text): what a re-send sends. */
+  readonly createBody?: string | undefined
+  /** How long a create may stay pending before its final answer (default 90 s). */
+  readonly pendingLimitMs?: number | undefined
 }
 
 /** What claiming an idempotency key found. */
 export type ClaimOutcome =
-  /** The key is new (or expired, or abandoned by a dead proxy): go ahead, then `finishCall`. */
-  | { readonly _tag: "claimed" }
+  /**
+   * The key is new (or expired, or abandoned by a dead proxy, or a released create): go ahead, then
+   * `finishCall`. `ownConflict`: this key sent this create before (its answer said "not carried out"),
+   * so the vendor's duplicate conflict would be this key's own account.
+   */
+  | { readonly _tag: "claimed"; readonly ownConflict?: boolean | undefined }
   /** The call was made before: answer this again. */
   | { readonly _tag: "replay"; readonly response: StoredResponse }
   /** The first call with this key is still running. */
   | { readonly _tag: "in_flight" }
   /** The key was used for a different request. */
   | { readonly _tag: "mismatch" }
+  /** A create whose outcome was unknown, resolved: a webhook reported its account. Answer 202 with it. */
+  | { readonly _tag: "reconciling"; readonly account: KnownAccount }
+  /** A create whose outcome was unknown, whose (participant, label) is someone else's account: 409. */
+  | { readonly _tag: "conflict" }
   /**
-   * A create whose outcome was unknown; `account` is what a webhook said about its (participant,
-   * label), once one has arrived. The create is never sent again.
+   * A create whose outcome is unknown: send it again now (`body`), this claim holds the key meanwhile;
+   * `ownConflict`: a duplicate conflict means it landed. Then `finishCall`.
    */
-  | { readonly _tag: "reconciling"; readonly account: KnownAccount | undefined }
+  | {
+      readonly _tag: "resend"
+      readonly body: string
+      readonly ownConflict: boolean
+      readonly since: number
+    }
+  /** Still pending since `since`: a re-send is in flight, or it landed (`landed`) and its ZRN is awaited. */
+  | { readonly _tag: "pending"; readonly landed: boolean; readonly since: number }
+  /** Pending for too long: answer the final answer (and store it, `complete`). */
+  | { readonly _tag: "expired"; readonly landed: boolean; readonly since: number }
 
 /** What becomes of a claimed key once its call is over. */
 export type KeyResolution =
   /** Store the answer: a repeat replays it. */
   | { readonly _tag: "complete"; readonly response: StoredResponse }
-  /** The call was not carried out (refused before or by the upstream without effect): forget the key. */
+  /**
+   * The call was not carried out (refused before or by the upstream without effect): forget the key
+   * (a create's record is kept as `released`: a retry must know it was sent once).
+   */
   | { readonly _tag: "release" }
-  /** A create whose outcome is unknown: reconcile it from the webhook inbox. */
-  | { readonly _tag: "reconcile" }
+  /**
+   * A create whose outcome is unknown: pending since `at` (unless it was already), re-sent from
+   * `retryAt` on (from the webhook inbox or by sending it again).
+   */
+  | { readonly _tag: "reconcile"; readonly at?: number | undefined; readonly retryAt?: number | undefined }
+  /** A create known to have landed (duplicate conflict of its own): pending until its webhook names it. */
+  | { readonly _tag: "landed"; readonly at: number }
 
 /** One audited mutating call. */
 export interface AuditEntry {
@@ -165,6 +289,51 @@ export interface AuditQuery {
   readonly limit: number
 }
 
+/** What `archiveAudit` archives and where it goes. */
+export interface ArchiveInput {
+  /** Entries with `at < before` (epoch ms). */
+  readonly before: number
+  /** Receives the entries, oldest first, a page at a time; a rejection aborts (nothing deleted). */
+  readonly write: (entries: ReadonlyArray<AuditEntry>) => Promise<void>
+  /** Called after the last `write` and before anything is deleted (e.g. `fsync`). */
+  readonly flush: () => Promise<void>
+}
+
+/** What `archiveAudit` wrote and deleted. */
+export interface ArchiveResult {
+  /** Entries written, and deleted. */
+  readonly count: number
+  /** The first and last id written, when any. */
+  readonly firstId: number | undefined
+  readonly lastId: number | undefined
+}
+
+/** What `prune` removes. */
+export interface PruneInput {
+  /** Inbox entries and events received before this (epoch ms) go. */
+  readonly before: number
+  /** Now, epoch ms: which idempotency records are still alive. */
+  readonly now: number
+  /** Rows deleted per statement. Default 1 000 (100 for the embedded store, which runs one statement at a time). */
+  readonly batchSize?: number | undefined
+}
+
+/** What `prune` removed. */
+export interface PruneResult {
+  readonly inbox: number
+  readonly events: number
+}
+
+/** The default number of rows `prune` deletes per statement. */
+export const PRUNE_BATCH = 1_000
+
+/**
+ * The dedupe key of a notification's signed content: its account, status and event time (SHA-256,
+ * so a long unknown status cannot overflow an index row).
+ */
+export const contentKey = (n: Pick<Notification, "zrn" | "status" | "occurredAt">): string =>
+  createHash("sha256").update(`${n.zrn}\n${n.occurredAt}\n${n.status}`).digest("hex")
+
 /** What a finished mutating call leaves behind, in one atomic step. */
 export interface FinishInput {
   /** The claimed key and what becomes of it; absent when the call had no `Idempotency-Key`. */
@@ -172,6 +341,21 @@ export interface FinishInput {
     | { readonly caller: string; readonly key: string; readonly resolution: KeyResolution }
     | undefined
   readonly audit: Omit<AuditEntry, "id">
+}
+
+/** What `pendingCreates` looks for. */
+export interface PendingQuery {
+  readonly now: number
+  readonly limit: number
+  /** A pending create older than this is due whatever its `retryAt` (its final answer). Default 90 s. */
+  readonly pendingLimitMs?: number | undefined
+}
+
+/** A pending create's key, to claim as its caller's retry would. */
+export interface PendingKey {
+  readonly caller: string
+  readonly key: string
+  readonly fingerprint: string
 }
 
 /** Which implementation a store is. */
@@ -183,12 +367,36 @@ export interface Store {
   /** Records a verified notification: dedupe, order by timestamp, project, append. One atomic step. */
   readonly ingest: (notification: Notification) => Promise<IngestOutcome>
   /**
-   * Records what the proxy learnt otherwise (its own create, a read of the account), when `at` is
-   * not older than what it knows. Appends no event. Returns the record in force afterwards.
+   * Records what the proxy learnt otherwise (its own create, a first read of the account), when `at`
+   * is not older than what it knows; the status already held is only confirmed. Appends no event.
+   * Returns the record in force afterwards.
    */
-  readonly observe: (
-    observation: Omit<StatusRecord, "updatedAt"> & { readonly at: number }
-  ) => Promise<StatusRecord>
+  readonly observe: (observation: {
+    readonly zrn: string
+    readonly status: string | null
+    readonly source: "create" | "read"
+    readonly at: number
+  }) => Promise<StatusRecord>
+  /**
+   * Reconciles the projection with a read of the account upstream, one atomic step: a repair is
+   * applied like a webhook (ordered by time, an event of source `reconcile`, the change feed told);
+   * the status held is confirmed. Ends the record's lease (`claimDue`).
+   */
+  readonly reconcile: (reading: Reading) => Promise<ReconcileOutcome>
+  /**
+   * Claims up to `limit` records due for a re-read, oldest confirmation first (provisioning ones
+   * before the others), and holds them until `leaseUntil`: a record leased by another claim (another
+   * replica's) is skipped, so replicas never re-read the same account at once.
+   */
+  readonly claimDue: (query: DueQuery) => Promise<ReadonlyArray<StatusRecord>>
+  /** Holds these records back from `claimDue` until `until` (`0`: due again at once). */
+  readonly deferDue: (zrns: ReadonlyArray<string>, until: number) => Promise<void>
+  /**
+   * Records that a proxy is alive at `now`. When none was for more than `downtimeMs` before (or
+   * none ever was), `now` becomes the catch-up mark: every record confirmed before it is due. Returns
+   * the mark (shared by every replica with PostgreSQL), or `undefined` when there is none.
+   */
+  readonly alive: (now: number, downtimeMs: number) => Promise<number | undefined>
   /** The projection of one account. */
   readonly status: (zrn: string) => Promise<StatusRecord | undefined>
   /** Events with `id > after`, oldest first, optionally of one account. */
@@ -207,10 +415,30 @@ export interface Store {
 
   /** Claims an idempotency key atomically (across replicas with PostgreSQL). */
   readonly claimIdempotencyKey: (input: ClaimInput) => Promise<ClaimOutcome>
+  /**
+   * Pending creates due for the resolver (oldest retry first, at most `limit`): outcome unknown and
+   * not being re-sent (`retryAt` passed), landed (awaiting the webhook), pending past `pendingLimitMs`,
+   * or in flight past their lease (their proxy died).
+   */
+  readonly pendingCreates: (query: PendingQuery) => Promise<ReadonlyArray<PendingKey>>
   /** Resolves the call's key (when it had one) and appends its audit entry, in one atomic step. */
   readonly finishCall: (input: FinishInput) => Promise<AuditEntry>
   /** Audit entries matching the query, oldest first. */
   readonly audit: (query: AuditQuery) => Promise<ReadonlyArray<AuditEntry>>
+  /**
+   * Archives the audit entries with `at < before`: hands them to `write` oldest first (page by page),
+   * awaits `flush`, then deletes exactly the entries written, in one transaction (a failure of
+   * `write`, `flush` or the delete deletes nothing). The only way an audit entry is ever deleted.
+   */
+  readonly archiveAudit: (input: ArchiveInput) => Promise<ArchiveResult>
+
+  /**
+   * Deletes webhook inbox entries and events received before `before` (epoch ms), in small batches
+   * (retention). Keeps every inbox entry of an account a create still being resolved names (an
+   * idempotency record not completed and not expired at `now`), and keeps the event log a suffix:
+   * only events older than the oldest one kept go, so ids stay dense after the first one kept.
+   */
+  readonly prune: (input: PruneInput) => Promise<PruneResult>
 
   /** Resolves when the store can serve (for `/readyz`); rejects otherwise. */
   readonly ping: () => Promise<void>
@@ -235,6 +463,19 @@ export const identityOf = (payload: unknown): AccountIdentity | undefined => {
     : undefined
 }
 
+/** The event a notification appends, as `id`. */
+export const eventOf = (n: Notification, id: number): AccountEvent => ({
+  notificationId: n.notificationId,
+  zrn: n.zrn,
+  status: n.status,
+  occurredAt: n.occurredAt,
+  receivedAt: n.receivedAt,
+  payload: n.payload,
+  id,
+  type: "customer_account_status_changed",
+  source: "webhook"
+})
+
 /** The answer of a reconciled create: 202 and the account as the webhook reported it. */
 export const reconciledResponse = (account: KnownAccount): StoredResponse => ({
   status: 202,
@@ -257,9 +498,26 @@ export const memory = (options: MemoryOptions = {}): Store => {
   const inboxLimit = options.inboxLimit ?? 100_000
   const eventLimit = options.eventLimit ?? 10_000
   const auditLimit = options.auditLimit ?? 100_000
-  const inbox = new Set<string>()
-  const accounts = new Map<string, KnownAccount>()
+  /** Notification id → what dedupes and prunes it; in arrival order. */
+  const inbox = new Map<
+    string,
+    {
+      readonly receivedAt: number
+      readonly content: string
+      readonly body: string | undefined
+      readonly identity: string | undefined
+    }
+  >()
+  /** Content key → notification id, and body hash → notification id, of the entries in `inbox`. */
+  const contents = new Map<string, string>()
+  const bodies = new Map<string, string>()
+  /** The first account a webhook named per (participant, label), and when that pair was last named. */
+  const accounts = new Map<string, KnownAccount & { readonly occurredAt: number; lastReceivedAt: number }>()
   const projection = new Map<string, StatusRecord>()
+  /** Reconciliation leases: until when a claimed (or deferred) record is not due. */
+  const leases = new Map<string, number>()
+  let aliveAt: number | undefined
+  let catchUpMark: number | undefined
   const log: Array<AccountEvent> = []
   let lastEventId = 0
   const listeners = new Set<(change: Change) => void>()
@@ -279,11 +537,63 @@ export const memory = (options: MemoryOptions = {}): Store => {
     }
   }
 
-  const remember = (id: string) => {
-    inbox.add(id)
-    if (inbox.size > inboxLimit) inbox.delete(inbox.values().next().value as string)
+  /** The record with `confirmedAt` moved to `at` (when later): nothing visible changes. */
+  const confirm = (current: StatusRecord, at: number): StatusRecord => {
+    if (at <= current.confirmedAt) return current
+    const record = { ...current, confirmedAt: at }
+    projection.set(current.zrn, record)
+    return record
+  }
+  const append = (entry: Omit<AccountEvent, "id" | "type">): AccountEvent => {
+    const event: AccountEvent = { ...entry, id: ++lastEventId, type: "customer_account_status_changed" }
+    log.push(event)
+    if (log.length > eventLimit) log.splice(0, log.length - eventLimit)
+    return event
+  }
+
+  const forget = (id: string) => {
+    const entry = inbox.get(id)
+    if (entry === undefined) return
+    inbox.delete(id)
+    if (contents.get(entry.content) === id) contents.delete(entry.content)
+    if (entry.body !== undefined && bodies.get(entry.body) === id) bodies.delete(entry.body)
+  }
+  const remember = (n: Notification, content: string, identity: string | undefined) => {
+    inbox.set(n.notificationId, { receivedAt: n.receivedAt, content, body: n.bodySha256, identity })
+    contents.set(content, n.notificationId)
+    if (n.bodySha256 !== undefined) bodies.set(n.bodySha256, n.notificationId)
+    if (inbox.size > inboxLimit) forget(inbox.keys().next().value as string)
+  }
+  /** The (participant, label) pairs a create still being resolved names: their inbox entries stay. */
+  const referenced = (now: number): Set<string> => {
+    const pairs = new Set<string>()
+    for (const record of idempotency.values()) {
+      if (record.create !== undefined && record.state !== "completed" && record.expiresAt > now) {
+        pairs.add(identityKey(record.create))
+      }
+    }
+    return pairs
   }
   const identityKey = (i: AccountIdentity) => `${i.participantCode}\u0000${i.accountLabel}`
+  /** What is known about a create's pair, for the claim of key `id`. */
+  const factsOf = (id: string, found: KeyRecord | undefined): PairFacts => {
+    if (found?.create === undefined) return { account: undefined, ownedElsewhere: false }
+    const pair = identityKey(found.create)
+    let ownedElsewhere = false
+    for (const [other, r] of idempotency) {
+      if (
+        other !== id &&
+        r.state === "completed" &&
+        r.response.status === 202 &&
+        r.create !== undefined &&
+        identityKey(r.create) === pair
+      ) {
+        ownedElsewhere = true
+        break
+      }
+    }
+    return { account: accounts.get(pair), ownedElsewhere }
+  }
   const sweep = (now: number) => {
     for (const [id, record] of idempotency) if (record.expiresAt <= now) idempotency.delete(id)
   }
@@ -291,22 +601,41 @@ export const memory = (options: MemoryOptions = {}): Store => {
   return {
     kind: "memory",
     ingest: async (n) => {
-      if (inbox.has(n.notificationId)) return { _tag: "duplicate" }
-      remember(n.notificationId)
+      if (inbox.has(n.notificationId)) return { _tag: "duplicate", by: "id" }
+      const content = contentKey(n)
+      if (contents.has(content)) return { _tag: "duplicate", by: "content" }
+      if (n.legacy === true && n.bodySha256 !== undefined && bodies.has(n.bodySha256)) {
+        return { _tag: "duplicate", by: "body" }
+      }
       const identity = identityOf(n.payload)
-      if (identity !== undefined && !accounts.has(identityKey(identity))) {
-        accounts.set(identityKey(identity), { zrn: n.zrn, payload: n.payload })
+      const pair = identity === undefined ? undefined : identityKey(identity)
+      remember(n, content, pair)
+      if (pair !== undefined) {
+        const known = accounts.get(pair)
+        if (known === undefined)
+          accounts.set(pair, {
+            zrn: n.zrn,
+            payload: n.payload,
+            occurredAt: n.occurredAt,
+            lastReceivedAt: n.receivedAt
+          })
+        else known.lastReceivedAt = Math.max(known.lastReceivedAt, n.receivedAt)
       }
       const current = projection.get(n.zrn)
       if (current !== undefined && n.occurredAt < current.updatedAt) return { _tag: "stale", current }
+      const confirmedAt = Math.min(n.occurredAt, n.receivedAt)
+      if (current !== undefined && current.status === n.status) {
+        return { _tag: "confirmed", record: confirm(current, confirmedAt) }
+      }
       const record: StatusRecord = {
         zrn: n.zrn,
         status: n.status,
         updatedAt: n.occurredAt,
-        source: "webhook"
+        source: "webhook",
+        confirmedAt
       }
       projection.set(n.zrn, record)
-      const event: AccountEvent = { ...n, id: ++lastEventId, type: "customer_account_status_changed" }
+      const event = eventOf(n, ++lastEventId)
       log.push(event)
       if (log.length > eventLimit) log.splice(0, log.length - eventLimit)
       notify({ record, event })
@@ -315,11 +644,59 @@ export const memory = (options: MemoryOptions = {}): Store => {
     observe: async ({ zrn, status, source, at }) => {
       const current = projection.get(zrn)
       if (current !== undefined && at < current.updatedAt) return current
-      if (current !== undefined && current.status === status) return current
-      const record: StatusRecord = { zrn, status, updatedAt: at, source }
+      if (current !== undefined && current.status === status) return confirm(current, at)
+      const record: StatusRecord = { zrn, status, updatedAt: at, source, confirmedAt: at }
       projection.set(zrn, record)
       notify({ record })
       return record
+    },
+    reconcile: async ({ zrn, status, at, receivedAt, payload }) => {
+      leases.delete(zrn)
+      const current = projection.get(zrn)
+      if (current !== undefined && current.status === status) {
+        return { _tag: "confirmed", record: confirm(current, at) }
+      }
+      if (current !== undefined && at < current.updatedAt) return { _tag: "stale", current }
+      const record: StatusRecord = { zrn, status, updatedAt: at, source: "reconcile", confirmedAt: at }
+      projection.set(zrn, record)
+      const event =
+        current === undefined || status === null
+          ? undefined
+          : append({
+              source: "reconcile",
+              notificationId: null,
+              zrn,
+              status,
+              occurredAt: at,
+              receivedAt,
+              payload
+            })
+      notify({ record, event })
+      return { _tag: "repaired", record, event }
+    },
+    claimDue: async ({ now, provisioningBefore, staleBefore, leaseUntil, limit }) => {
+      const provisioning: Array<StatusRecord> = []
+      const stale: Array<StatusRecord> = []
+      for (const record of projection.values()) {
+        if ((leases.get(record.zrn) ?? 0) > now) continue
+        if (record.status === null && record.confirmedAt <= provisioningBefore) provisioning.push(record)
+        else if (record.confirmedAt <= staleBefore) stale.push(record)
+      }
+      const byAge = (a: StatusRecord, b: StatusRecord) => a.confirmedAt - b.confirmedAt
+      const due = [...provisioning.sort(byAge), ...stale.sort(byAge)].slice(0, limit)
+      for (const record of due) leases.set(record.zrn, leaseUntil)
+      return due
+    },
+    deferDue: async (zrns, until) => {
+      for (const zrn of zrns) {
+        if (until <= 0) leases.delete(zrn)
+        else leases.set(zrn, until)
+      }
+    },
+    alive: async (now, downtimeMs) => {
+      if (aliveAt === undefined || now - aliveAt > downtimeMs) catchUpMark = Math.max(catchUpMark ?? now, now)
+      aliveAt = Math.max(aliveAt ?? now, now)
+      return catchUpMark
     },
     status: async (zrn) => projection.get(zrn),
     events: async ({ after, zrn, limit }) => {
@@ -344,7 +721,7 @@ export const memory = (options: MemoryOptions = {}): Store => {
       if (++claims % 10_000 === 0) sweep(input.now)
       const id = `${input.caller}\u0000${input.key}`
       const found = idempotency.get(id)
-      const decision = decideClaim(found, input, input.now)
+      const decision = decideClaim(found, input, input.now, factsOf(id, found))
       if (decision._tag === "claim" || found === undefined) {
         idempotency.set(id, claimedRecord(input))
         return { _tag: "claimed" }
@@ -353,29 +730,62 @@ export const memory = (options: MemoryOptions = {}): Store => {
         case "take_over":
           idempotency.set(id, { ...found, leaseUntil: input.leaseUntil })
           return { _tag: "claimed" }
-        case "reconcile": {
-          if (decision.abandoned) idempotency.set(id, { ...found, state: "reconciling" })
-          const account = found.create === undefined ? undefined : accounts.get(identityKey(found.create))
-          return { _tag: "reconciling", account }
-        }
-        default:
+        case "reclaim":
+          idempotency.set(id, { ...found, state: "in_flight", leaseUntil: input.leaseUntil })
+          return { _tag: "claimed", ownConflict: decision.ownConflict }
+        case "replay":
+        case "in_flight":
+        case "mismatch":
           return decision
+        default: {
+          idempotency.set(id, pendingRecord(found, decision, input))
+          switch (decision._tag) {
+            case "reconcile":
+              return { _tag: "reconciling", account: decision.account }
+            case "conflict":
+              return { _tag: "conflict" }
+            case "resend":
+              return {
+                _tag: "resend",
+                body: found.createBody ?? "",
+                ownConflict: decision.ownConflict,
+                since: decision.since
+              }
+            case "pending":
+              return { _tag: "pending", landed: decision.landed, since: decision.since }
+            case "expire":
+              return { _tag: "expired", landed: decision.landed, since: decision.since }
+          }
+        }
       }
+    },
+    pendingCreates: async ({ now, limit, pendingLimitMs }) => {
+      const max = pendingLimitMs ?? DEFAULT_PENDING_LIMIT_MS
+      const due: Array<PendingKey & { readonly order: number }> = []
+      for (const [id, r] of idempotency) {
+        if (r.create === undefined || r.expiresAt <= now) continue
+        const ready =
+          r.state === "reconciling"
+            ? r.landed === true || (r.retryAt ?? 0) <= now || (r.pendingSince ?? 0) + max <= now
+            : r.state === "in_flight" && r.leaseUntil <= now
+        if (!ready) continue
+        const [caller, key] = id.split("\u0000") as [string, string]
+        due.push({ caller, key, fingerprint: r.fingerprint, order: r.retryAt ?? r.leaseUntil })
+      }
+      return due
+        .sort((a, b) => a.order - b.order)
+        .slice(0, limit)
+        .map(({ caller, key, fingerprint }) => ({ caller, key, fingerprint }))
     },
     finishCall: async ({ idempotency: key, audit }) => {
       if (key !== undefined) {
         const id = `${key.caller}\u0000${key.key}`
         const found = idempotency.get(id)
         const r = key.resolution
-        if (r._tag === "release") {
-          if (found !== undefined && found.state !== "completed") idempotency.delete(id)
-        } else if (found !== undefined) {
-          idempotency.set(
-            id,
-            r._tag === "complete"
-              ? { ...found, state: "completed", response: r.response }
-              : { ...found, state: "reconciling" }
-          )
+        if (found !== undefined) {
+          const next = resolved(found, r)
+          if (next === undefined) idempotency.delete(id)
+          else idempotency.set(id, next)
         }
       }
       const stored: AuditEntry = { ...audit, id: ++lastAuditId }
@@ -395,6 +805,42 @@ export const memory = (options: MemoryOptions = {}): Store => {
         out.push(e)
       }
       return out
+    },
+    archiveAudit: async ({ before, write, flush }) => {
+      const written = new Set<number>()
+      let firstId: number | undefined
+      let lastId: number | undefined
+      let after = 0
+      for (;;) {
+        const page = auditLog.filter((e) => e.id > after && e.at < before).slice(0, 500)
+        if (page.length === 0) break
+        await write(page)
+        for (const e of page) written.add(e.id)
+        firstId ??= page[0]!.id
+        lastId = page[page.length - 1]!.id
+        after = lastId
+      }
+      await flush()
+      // Exactly what was written: entries appended meanwhile stay.
+      for (let i = auditLog.length - 1; i >= 0; i--) if (written.has(auditLog[i]!.id)) auditLog.splice(i, 1)
+      return { count: written.size, firstId, lastId }
+    },
+    prune: async ({ before, now }) => {
+      const keep = referenced(now)
+      let inboxPruned = 0
+      for (const [id, entry] of inbox) {
+        if (entry.receivedAt >= before || (entry.identity !== undefined && keep.has(entry.identity))) continue
+        forget(id)
+        inboxPruned++
+      }
+      for (const [pair, known] of accounts) {
+        if (known.lastReceivedAt < before && !keep.has(pair)) accounts.delete(pair)
+      }
+      // A prefix of the log: up to the first event kept.
+      let events = 0
+      while (events < log.length && log[events]!.receivedAt < before) events++
+      log.splice(0, events)
+      return { inbox: inboxPruned, events }
     },
     ping: async () => {
       if (closed) throw new Error("store is closed")
@@ -439,4 +885,34 @@ export interface PostgresOptions {
 export const postgres = async (options: PostgresOptions): Promise<Store> => {
   const { openPostgres } = await import("./internal/store/postgres.js")
   return openPostgres(options)
+}
+
+/**
+ * The record after its call's resolution, or `undefined` to forget it (the rules every store follows;
+ * the SQL stores' in `mta_batch` and `mta_resolve_keys`). A completed record stays as it is.
+ */
+export const resolved = (found: KeyRecord, r: KeyResolution): KeyRecord | undefined => {
+  if (found.state === "completed") return found
+  switch (r._tag) {
+    case "complete":
+      return { ...found, state: "completed", response: r.response }
+    case "release":
+      // A create's record is kept: a retry that meets the duplicate guard must know it was sent.
+      return found.create === undefined ? undefined : { ...found, state: "released" }
+    case "reconcile":
+      return {
+        ...found,
+        state: "reconciling",
+        pendingSince: found.state === "reconciling" ? (found.pendingSince ?? r.at) : r.at,
+        retryAt: r.retryAt ?? found.retryAt,
+        landed: found.state === "reconciling" ? found.landed : false
+      }
+    case "landed":
+      return {
+        ...found,
+        state: "reconciling",
+        pendingSince: found.state === "reconciling" ? (found.pendingSince ?? r.at) : r.at,
+        landed: true
+      }
+  }
 }

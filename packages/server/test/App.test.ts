@@ -353,8 +353,8 @@ describe("webhooks", () => {
     expect(metrics).toMatch(/mta_webhooks_rejected_total\{reason="TimestampTooOld"\} 1/)
   })
 
-  it("accepts the legacy signature alone and a 10-digit (seconds) timestamp", async () => {
-    const h = harness()
+  it("accepts the legacy signature alone (with ZH_WEBHOOK_ACCEPT_LEGACY) and a 10-digit (seconds) timestamp", async () => {
+    const h = harness({ webhookAcceptLegacy: true })
     const body = payload("locked")
     expect((await post(h, body, signWebhook(body, { legacyOnly: true }))).status).toBe(200)
     const second = payload("open", crypto.randomUUID())
@@ -504,6 +504,10 @@ describe("operations", () => {
       expect(op?.requestBody !== undefined).toBe(endpoint.request !== undefined)
     }
     expect(doc.paths["/accounts/{zrn}/status"]?.get?.operationId).toBe("getStatus")
+    expect(doc.paths["/accounts/{zrn}/status/refresh"]?.post).toMatchObject({
+      operationId: "refreshStatus",
+      "x-scope": "accounts:access"
+    })
     expect(doc.paths["/events"]?.get).toBeDefined()
   })
 

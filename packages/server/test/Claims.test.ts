@@ -10,11 +10,12 @@ import { claimCases, FINGERPRINT, RESPONSE, recordOf } from "./support/claimCase
 describe("decideClaim", () => {
   it.each(claimCases)("$name: $decision", (c) => {
     const now = 1_700_000_000_000
-    const existing = c.existing === undefined ? undefined : recordOf(c.existing, now)
-    const decision = decideClaim(existing, { fingerprint: FINGERPRINT[c.request] }, now)
+    const made = c.existing === undefined ? undefined : recordOf(c.existing, now)
+    const decision = decideClaim(made?.record, { fingerprint: FINGERPRINT[c.request] }, now, made?.facts)
     expect(decision._tag).toBe(c.decision)
     if (decision._tag === "replay") expect(decision.response).toEqual(RESPONSE)
-    // Only a create abandoned in flight changes state as it is reconciled.
-    if (decision._tag === "reconcile") expect(decision.abandoned).toBe(c.existing?.state === "in_flight")
+    if (decision._tag === "reclaim" || decision._tag === "resend") expect(decision.ownConflict).toBe(c.own)
+    // Only a create abandoned in flight becomes pending as it is decided.
+    if ("abandoned" in decision) expect(decision.abandoned).toBe(c.existing?.state === "in_flight")
   })
 })

@@ -121,6 +121,117 @@ describe("Config.load", () => {
     ])
   })
 
+  it("bounds how long a create may stay pending: defaults within 2 minutes, every setting checked", () => {
+    const c = ok({})
+    expect(c.idempotencyPendingMaxMs).toBe(90_000)
+    expect(c.idempotencyResendAfterMs).toBe(10_000)
+    expect(c.idempotencyResolveIntervalMs).toBe(5_000)
+    // The bound of production.md §5 on the defaults: the first resolver pass after the pending limit
+    // answers, and its answer may wait for one upstream call.
+    const upstreamDeadline = Config.defaults.upstreamTimeoutMs
+    expect(c.idempotencyPendingMaxMs + c.idempotencyResolveIntervalMs + upstreamDeadline).toBeLessThanOrEqual(
+      120_000
+    )
+    expect(
+      ok({
+        MTA_IDEMPOTENCY_PENDING_MAX_MS: "20000",
+        MTA_IDEMPOTENCY_RESEND_AFTER_MS: "200",
+        MTA_IDEMPOTENCY_RESOLVE_INTERVAL_MS: "100"
+      })
+    ).toMatchObject({
+      idempotencyPendingMaxMs: 20_000,
+      idempotencyResendAfterMs: 200,
+      idempotencyResolveIntervalMs: 100
+    })
+    const bad = problems({
+      MTA_IDEMPOTENCY_PENDING_MAX_MS: "0",
+      MTA_IDEMPOTENCY_RESEND_AFTER_MS: "x",
+      MTA_IDEMPOTENCY_RESOLVE_INTERVAL_MS: "-1"
+    })
+    expect(bad.problems.map((p) => p.setting).sort()).toEqual([
+      "MTA_IDEMPOTENCY_PENDING_MAX_MS",
+      "MTA_IDEMPOTENCY_RESEND_AFTER_MS",
+      "MTA_IDEMPOTENCY_RESOLVE_INTERVAL_MS"
+    ])
+    // Settings that together pass 2 minutes are refused, with the sum and the bound.
+    const long = problems({ ...remote, ZH_TIMEOUT_MS: "30000", MTA_IDEMPOTENCY_PENDING_MAX_MS: "100000" })
+    expect(long.problems).toEqual([
+      {
+        setting: "MTA_IDEMPOTENCY_PENDING_MAX_MS",
+        message: expect.stringMatching(/is 135000 ms; expected at most 120000/)
+      }
+    ])
+  })
+
+  it("reads the reconciliation settings, each with its default, and names each that cannot work", () => {
+    const reconcile = (c: Config.Config) => ({
+      projectionTrustMs: c.projectionTrustMs,
+      reconcileMaxAgeMs: c.reconcileMaxAgeMs,
+      reconcileProvisioningMs: c.reconcileProvisioningMs,
+      reconcileShare: c.reconcileShare,
+      reconcileCatchUpShare: c.reconcileCatchUpShare,
+      reconcileIntervalMs: c.reconcileIntervalMs,
+      reconcileDowntimeMs: c.reconcileDowntimeMs
+    })
+    expect(reconcile(ok({}))).toEqual({
+      projectionTrustMs: 60_000,
+      reconcileMaxAgeMs: 900_000,
+      reconcileProvisioningMs: 30_000,
+      reconcileShare: 0.1,
+      reconcileCatchUpShare: 0.5,
+      reconcileIntervalMs: 1_000,
+      reconcileDowntimeMs: 5_000
+    })
+    expect(
+      reconcile(
+        ok({
+          MTA_PROJECTION_TRUST_MS: "0",
+          MTA_RECONCILE_MAX_AGE_MS: "60000",
+          MTA_RECONCILE_PROVISIONING_MS: "5000",
+          MTA_RECONCILE_SHARE: "0",
+          MTA_RECONCILE_INTERVAL_MS: "250",
+          MTA_RECONCILE_DOWNTIME_MS: "2000"
+        })
+      )
+    ).toEqual({
+      projectionTrustMs: 0,
+      reconcileMaxAgeMs: 60_000,
+      reconcileProvisioningMs: 5_000,
+      reconcileShare: 0,
+      reconcileCatchUpShare: 0.5,
+      reconcileIntervalMs: 250,
+      reconcileDowntimeMs: 2_000
+    })
+    // A sweep share above the default catch-up share raises the catch-up's with it.
+    expect(ok({ MTA_RECONCILE_SHARE: "0.8" }).reconcileCatchUpShare).toBe(0.8)
+    const e = problems({
+      MTA_PROJECTION_TRUST_MS: "-1",
+      MTA_RECONCILE_MAX_AGE_MS: "10",
+      MTA_RECONCILE_PROVISIONING_MS: "soon",
+      MTA_RECONCILE_SHARE: "1.5",
+      MTA_RECONCILE_INTERVAL_MS: "10",
+      MTA_RECONCILE_DOWNTIME_MS: "100"
+    })
+    expect(e.problems.map((p) => p.setting).sort()).toEqual([
+      "MTA_PROJECTION_TRUST_MS",
+      "MTA_RECONCILE_DOWNTIME_MS",
+      "MTA_RECONCILE_INTERVAL_MS",
+      "MTA_RECONCILE_MAX_AGE_MS",
+      "MTA_RECONCILE_PROVISIONING_MS",
+      "MTA_RECONCILE_SHARE"
+    ])
+    expect(problems({ MTA_RECONCILE_SHARE: "0.2", MTA_RECONCILE_CATCH_UP_SHARE: "0.1" }).problems).toEqual([
+      {
+        setting: "MTA_RECONCILE_CATCH_UP_SHARE",
+        message:
+          "is 0.1, below MTA_RECONCILE_SHARE (0.2): the catch-up after a downtime must not be slower than the background sweep"
+      }
+    ])
+    expect(problems({ MTA_RECONCILE_CATCH_UP_SHARE: "0" }).problems.map((p) => p.setting)).toEqual([
+      "MTA_RECONCILE_CATCH_UP_SHARE"
+    ])
+  })
+
   it("redacts secrets for logging", () => {
     const text = JSON.stringify(Config.redacted(ok(remote)))
     expect(text).not.toContain("c2VjcmV0LXNlY3JldA==")

@@ -68,6 +68,7 @@ describe.skipIf(!present)("/docs in headless Chromium", () => {
       )
       for (const endpoint of Endpoint.all) expect(listed).toContain(`${endpoint.method} ${endpoint.path}`)
       expect(listed).toContain("GET /accounts/{zrn}/status")
+      expect(listed).toContain("POST /accounts/{zrn}/status/refresh")
       expect(listed).toContain("GET /events")
       expect(await page.textContent("h1")).toContain("mta proxy")
       // Open one endpoint: its request schema is shown.

@@ -14,7 +14,7 @@ import { Zrn } from "@mta/domain"
 import { Callers } from "@mta/server"
 import { Contract, Fault, type Server as SimServer, startSimulatorServer } from "@mta/testkit"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort, type ProxyProcess, proxyTarget, startProxyProcess } from "./support.js"
+import { freePort, type ProxyProcess, proxyTarget, readEvents, startProxyProcess } from "./support.js"
 
 const TOKEN = "e2e-token"
 const WEBHOOK_SECRET = "e2e-webhook-secret"
@@ -82,33 +82,6 @@ Contract.contractSuite(
   ),
   { describe, it, beforeAll, afterAll }
 )
-
-/** Reads server-sent events from a stream until `count` events arrived (or the stream ends). */
-const readEvents = async (
-  response: Response,
-  count: number
-): Promise<Array<{ id: number; data: { zrn: string; status: string } }>> => {
-  const reader = response.body!.getReader()
-  const decoder = new TextDecoder()
-  const events: Array<{ id: number; data: { zrn: string; status: string } }> = []
-  let buffer = ""
-  while (events.length < count) {
-    const { value, done } = await reader.read()
-    if (done) break
-    buffer += decoder.decode(value, { stream: true })
-    let end = buffer.indexOf("\n\n")
-    while (end >= 0) {
-      const block = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      const id = /^id: (\d+)$/m.exec(block)?.[1]
-      const data = /^data: (.*)$/m.exec(block)?.[1]
-      if (id !== undefined && data !== undefined) events.push({ id: Number(id), data: JSON.parse(data) })
-      end = buffer.indexOf("\n\n")
-    }
-  }
-  await reader.cancel()
-  return events
-}
 
 describe("proxy (process) in front of a standalone simulator: webhooks, long poll, shutdown", () => {
   let sim: SimServer.SimulatorServer

@@ -151,6 +151,20 @@ const cases: ReadonlyArray<Case> = [
     keys: FREED
   },
   {
+    name: "CreateUnresolved (landed)",
+    error: new Errors.CreateUnresolved({ message: "no webhook", reason: "landed" }),
+    status: 502,
+    body: { error: "Bad Gateway", message: "no webhook", code: "create_account_unreported" },
+    keys: UNKNOWN_OUTCOME
+  },
+  {
+    name: "CreateUnresolved (unanswered)",
+    error: new Errors.CreateUnresolved({ message: "no answer", reason: "unanswered" }),
+    status: 504,
+    body: { error: "Gateway Timeout", message: "no answer", code: "create_outcome_unresolved" },
+    keys: UNKNOWN_OUTCOME
+  },
+  {
     name: "NotReady",
     error: new Errors.NotReady({ message: "draining" }),
     status: 503,

@@ -505,6 +505,41 @@ describe("GET /accounts/{zrn}/status (long poll)", () => {
   })
 })
 
+describe("POST /accounts/{zrn}/status/refresh", () => {
+  const h = harness()
+  const zrns: Array<string> = []
+  beforeAll(async () => {
+    zrns.push(...(await openAccounts(h, 2)))
+  })
+
+  it("answers every generated request with a 2xx or a documented 4xx", async () => {
+    const zrn = fc.oneof(
+      fc.nat({ max: 3 }).map((i) => zrns[i % zrns.length] ?? UUID),
+      zrnSegment
+    )
+    await fc.assert(
+      fc.asyncProperty(zrn, auth, extraHeaders, anyBody(3), async (z, who, headers, body) => {
+        const a = await send(h, "refresh", {
+          method: "POST",
+          path: `/accounts/${z}/status/refresh`,
+          auth: who,
+          headers,
+          body: body ?? undefined
+        })
+        if (a.status === 200) {
+          const b = a.body as Record<string, unknown>
+          expectThat(
+            a,
+            typeof b.zrn === "string" && "confirmed_at" in b && b.timed_out === false,
+            "a 200 without the status record"
+          )
+        }
+      }),
+      budget(200, 1_500)
+    )
+  })
+})
+
 describe("GET /audit", () => {
   const h = harness()
   beforeAll(async () => {

@@ -30,7 +30,8 @@ const record = (n: number, status: string): Store.StatusRecord => ({
   zrn: ZRN(n),
   status,
   updatedAt: 1_000 + n,
-  source: "webhook"
+  source: "webhook",
+  confirmedAt: 1_000 + n
 })
 let nextId = 0
 const change = (n: number, status: string): Change => {
@@ -40,6 +41,7 @@ const change = (n: number, status: string): Change => {
     event: {
       id,
       type: "customer_account_status_changed",
+      source: "webhook",
       notificationId: `n-${id}`,
       zrn: ZRN(n),
       status,

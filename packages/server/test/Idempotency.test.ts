@@ -174,10 +174,14 @@ describe("a create whose outcome is unknown", () => {
     const first = await post(h, "/accounts", key, createBody(label))
     expect(first.status).toBe(504)
     expect(await first.json()).toMatchObject({ code: "upstream_outcome_unknown" })
-    // Not provisioned yet, so no webhook has named it: the retry is told to come back.
+    // Not provisioned yet, so no webhook has named it: the retry sends the create again, which meets
+    // the vendor's duplicate guard (it landed), and is told to come back for the ZRN.
     const pending = await post(h, "/accounts", key, createBody(label))
     expect(pending.status).toBe(409)
-    expect(await pending.json()).toMatchObject({ code: "idempotency_outcome_pending" })
+    const told = (await pending.json()) as { code: string; errors: Array<string> }
+    expect(told.code).toBe("idempotency_outcome_pending")
+    expect(told.errors[0]).toContain("duplicate guard found the account")
+    expect(creates(h, label)).toBe(2)
     // Provisioning completes; the webhook (participant_code, account_label, ZRN) reaches the inbox.
     await h.simulator.settle()
     const account = h.simulator.accounts().find((a) => a.account_label === label)
@@ -188,7 +192,9 @@ describe("a create whose outcome is unknown", () => {
     const body = (await retry.json()) as { message: { zrn: string; account_label: string; status: string } }
     expect(body.message).toMatchObject({ account_label: label, status: "open" })
     expect(body.message.zrn).toBe(String(account!.zrn))
-    expect(creates(h, label)).toBe(1)
+    // One account: the re-send was refused by the duplicate guard.
+    expect(h.simulator.accounts().filter((a) => a.account_label === label)).toHaveLength(1)
+    expect(creates(h, label)).toBe(2)
     // The audit log tells the story: outcome unknown, pending, reconciled.
     const audit = await h.request(`/audit?caller=admin&zrn=${encodeURIComponent(body.message.zrn)}`)
     const entries = ((await audit.json()) as { entries: Array<{ outcome: string }> }).entries

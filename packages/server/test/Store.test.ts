@@ -269,16 +269,16 @@ describe("embedded store: the data directory", () => {
     const dir = mkdtempSync(join(tmpdir(), "mta-lock-test-"))
     try {
       const { lockDataDir } = await import("../src/internal/store/pglite.js")
-      const release = lockDataDir(dir)
+      const lock = await lockDataDir(dir)
       // Held by a live process (the test's parent stands in for another proxy).
-      release()
+      lock.release()
       const { writeFileSync } = await import("node:fs")
       writeFileSync(join(dir, "mta.lock"), String(process.ppid))
-      expect(() => lockDataDir(dir)).toThrow(/in use by process/)
+      await expect(lockDataDir(dir)).rejects.toThrow(/in use by process/)
       // A pid that cannot be alive (above the kernel's limit) is a dead holder.
       writeFileSync(join(dir, "mta.lock"), "99999999")
-      const again = lockDataDir(dir)
-      again()
+      const again = await lockDataDir(dir)
+      again.release()
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
@@ -308,7 +308,8 @@ describe.skipIf(postgresUnavailable !== undefined)(
       await client.connect()
       try {
         const rows = (await client.query("SELECT version FROM mta_schema_migrations ORDER BY version")).rows
-        expect(rows.map((r) => Number(r.version))).toEqual([1, 2])
+        const { migrations } = await import("../src/internal/store/migrations.js")
+        expect(rows.map((r) => Number(r.version))).toEqual(migrations.map((m) => m.version))
         await expect(client.query("UPDATE mta_audit SET outcome = 'x'")).resolves.toBeDefined()
         await client.query(
           "INSERT INTO mta_audit (at, caller, action, summary, outcome, status, request_id) VALUES (1, 'x', 'y', '{}', 'z', 1, 'r')"
@@ -317,6 +318,46 @@ describe.skipIf(postgresUnavailable !== undefined)(
       } finally {
         await client.end()
       }
+    })
+
+    it("gives one re-send of a pending create to one replica at a time (the row lock and lease)", async () => {
+      const caller = `c-${crypto.randomUUID()}`
+      const now = Date.now()
+      const input = {
+        caller,
+        key: "pending",
+        fingerprint: "f",
+        now,
+        expiresAt: now + 3_600_000,
+        leaseUntil: now + 60_000,
+        create: { participantCode: "CUST01", accountLabel: `l-${crypto.randomUUID()}` },
+        createBody: "{}"
+      }
+      expect((await a.claimIdempotencyKey(input))._tag).toBe("claimed")
+      await a.finishCall({
+        idempotency: { caller, key: "pending", resolution: { _tag: "reconcile", at: now, retryAt: now } },
+        audit: {
+          at: now,
+          caller,
+          action: "createAccount",
+          target: null,
+          summary: {},
+          outcome: "upstream_outcome_unknown",
+          status: 504,
+          requestId: "r"
+        }
+      })
+      // Both replicas' resolvers (and a retry on each) claim it at once: one re-sends.
+      const outcomes = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          (i % 2 === 0 ? a : b).claimIdempotencyKey({ ...input, now: now + 1 })
+        )
+      )
+      expect(outcomes.filter((o) => o._tag === "resend")).toHaveLength(1)
+      expect(outcomes.filter((o) => o._tag === "pending")).toHaveLength(9)
+      // Until its answer (or its lease) ends, nobody else sends it.
+      expect((await b.claimIdempotencyKey({ ...input, now: now + 59_000 }))._tag).toBe("pending")
+      expect((await b.claimIdempotencyKey({ ...input, now: now + 61_000 }))._tag).toBe("resend")
     })
 
     it("a webhook ingested by one replica reaches the other's change feed", async () => {
@@ -343,7 +384,7 @@ describe.skipIf(postgresUnavailable !== undefined)(
       expect(change.record).toMatchObject({ status: "open", source: "webhook" })
       // And the same notification delivered to the other replica is a duplicate.
       const dup = await b.ingest({
-        notificationId: change.event!.notificationId,
+        notificationId: change.event!.notificationId!,
         zrn,
         status: "open",
         occurredAt: 1_000,

@@ -141,6 +141,45 @@ export const harness = (
   }
 }
 
+/** The `data` of an event on `/events`, as the tests read it. */
+export interface EventData extends Record<string, unknown> {
+  readonly zrn: string
+  readonly status: string
+}
+
+/** Reads server-sent events from a stream until `count` events arrived (or the stream ends). */
+export const readEvents = async (
+  response: Response,
+  count: number
+): Promise<Array<{ id: number; data: EventData }>> => {
+  const reader = response.body!.getReader()
+  const decoder = new TextDecoder()
+  const events: Array<{ id: number; data: EventData }> = []
+  let buffer = ""
+  while (events.length < count) {
+    const { value, done } = await reader.read()
+    if (done) break
+    buffer += decoder.decode(value, { stream: true })
+    let end = buffer.indexOf("\n\n")
+    while (end >= 0) {
+      const block = buffer.slice(0, end)
+      buffer = buffer.slice(end + 2)
+      const id = /^id: (\d+)$/m.exec(block)?.[1]
+      const data = /^data: (.*)$/m.exec(block)?.[1]
+      if (id !== undefined && data !== undefined) events.push({ id: Number(id), data: JSON.parse(data) })
+      end = buffer.indexOf("\n\n")
+    }
+  }
+  await reader.cancel()
+  return events
+}
+
+/** The value of one sample (`name{labels}`) in Prometheus exposition text; 0 when absent. */
+export const sampleOf = (text: string, sample: string): number => {
+  const line = text.split("\n").find((l) => l.startsWith(`${sample} `))
+  return line === undefined ? 0 : Number(line.slice(sample.length + 1))
+}
+
 /** Signs a webhook body the way zerohash does. */
 export const signWebhook = (
   body: string,

@@ -50,6 +50,28 @@ describe("injected faults", () => {
     expect((await call(sim, "GET", `/accounts/${zrn}/details`)).body.message.status).toBe("locked")
   })
 
+  it("applies a mutation once when a fault after applying only adds latency", async () => {
+    const clock = Clock.manual(Date.UTC(2026, 0, 1))
+    const sim = simulator({ clock })
+    sim.injectFault({ endpoint: "createAccount", latencyMs: 500, afterApply: true, times: 1 })
+    const body = {
+      participant_code: "CUST01",
+      account_label: "slow-but-applied",
+      type: "individual",
+      tier: "pro",
+      prefunded: false
+    }
+    const pending = call(sim, "POST", "/accounts", { body })
+    await new Promise((resolve) => setImmediate(resolve))
+    clock.advance(500)
+    const created = await pending
+    // Handled once: the answer is the create's own 202, not the duplicate guard's 409 of a second pass.
+    expect(created.status).toBe(202)
+    const labelled = sim.accounts().filter((a) => a.account_label === "slow-but-applied")
+    expect(labelled.map((a) => a.zrn)).toEqual([created.body.message.zrn])
+    expect(sim.journal().at(-1)).toMatchObject({ status: 202, fault: "latency 500 ms, after applying" })
+  })
+
   it("adds latency on the simulator's clock", async () => {
     const clock = Clock.manual(Date.UTC(2026, 0, 1))
     const sim = simulator({ clock })

@@ -1,6 +1,7 @@
 import { setupServer } from "msw/node"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { Fault, handlers } from "../src/index.js"
+import { Fault } from "../src/index.js"
+import { handlers } from "../src/Msw.js"
 import { signed, simulator } from "./support.js"
 
 const baseUrl = "https://api.cert.zerohash.com"

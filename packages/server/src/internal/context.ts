@@ -75,6 +75,8 @@ export interface Shared {
   readonly store: Store
   readonly upstream: UpstreamClient
   readonly webhookSecret: string | ReadonlyArray<string>
+  /** Accept a webhook signed only with the legacy body-only HMAC (`ZH_WEBHOOK_ACCEPT_LEGACY`). */
+  readonly webhookAcceptLegacy: boolean
   readonly logger: Logger
   readonly metrics: Metrics
   readonly geo: Geo
@@ -98,4 +100,10 @@ export interface Shared {
   readonly idempotencyTtlMs: number
   /** How long a claimed key is held for its call before another proxy may take it over, ms. */
   readonly idempotencyLeaseMs: number
+  /** How long a create may stay pending (outcome unknown) before its final answer, ms. */
+  readonly idempotencyPendingMaxMs: number
+  /** How long after a re-send that settled nothing a pending create is sent again, ms. */
+  readonly idempotencyResendAfterMs: number
+  /** How long a record the upstream confirmed is trusted to refuse a status command on, ms. */
+  readonly projectionTrustMs: number
 }

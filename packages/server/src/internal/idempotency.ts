@@ -10,9 +10,15 @@
  * - same key, same request, answered: the stored answer again, `Idempotent-Replayed: true`;
  * - same key, another request: 422 `idempotency_mismatch`; first request still running: 409
  *   `idempotency_in_flight`;
- * - a create whose outcome was unknown: answered with the account once a webhook has named its
- *   (participant, label), `Idempotent-Replayed: true`; until then 409 `idempotency_outcome_pending`.
- *   The create is never sent twice.
+ * - a create whose outcome is unknown (production.md §5, `./resolve.ts`): answered with the account
+ *   once a webhook has named its (participant, label), `Idempotent-Replayed: true`; otherwise the
+ *   retry sends the create again (the vendor's duplicate guard makes that safe: 202 is the answer, a
+ *   duplicate conflict means it landed), unless a re-send is in flight or it landed, when it is 409
+ *   `idempotency_outcome_pending` saying what it waits for; past `MTA_IDEMPOTENCY_PENDING_MAX_MS` the
+ *   final answer says the cause. The resolver loop does the same in the background.
+ * - a create released after "not carried out" (a 503, a 429) keeps its record: when its retry meets
+ *   the vendor's duplicate conflict, that is the key's own account (it was applied after all), which
+ *   becomes pending until its webhook names it, never a 409.
  *
  * What becomes of the key after the call is the failure table's to say (`../Failures.ts`: was the
  * call carried out?). Every call, with a key or without, leaves one audit entry (`./audit.ts`),
@@ -30,6 +36,7 @@ import { auditPath, outcomeOf, summarize } from "./audit.js"
 import { readBody } from "./body.js"
 import type { HonoEnv, Shared } from "./context.js"
 import { fingerprinter } from "./fingerprint.js"
+import { expiredOf, genuineConflict, pendingAnswer, pendingOf, resend, type Settled } from "./resolve.js"
 
 /** 1-255 visible ASCII characters (Stripe allows 255). */
 const KEY = /^[\x21-\x7e]{1,255}$/
@@ -42,21 +49,27 @@ export const resolutionFor = (
   isCreate: boolean,
   status: number,
   error: unknown,
-  response: () => StoredResponse
+  response: () => StoredResponse,
+  at?: number
 ): KeyResolution => {
   const carriedOut = carriedOutOf(error)
   // No error, or one the table does not know (a bug, answered 500): by the answer's status.
   if (carriedOut === undefined) {
     if (status < 500) return { _tag: "complete", response: response() }
-    return isCreate ? { _tag: "reconcile" } : { _tag: "release" }
+    return isCreate ? pendingFrom(at) : { _tag: "release" }
   }
   if (carriedOut === "no") return { _tag: "release" }
   if (carriedOut === "yes") return { _tag: "complete", response: response() }
   // The outcome is unknown (500/502/504, timeout, dropped connection, an unreadable answer, a bug
-  // after the call): a create is reconciled from the webhook inbox and never sent again; every other
-  // mutation sets a state, so sending it again cannot apply it twice.
-  return isCreate ? { _tag: "reconcile" } : { _tag: "release" }
+  // after the call): a create becomes pending (resolved from the webhook inbox or by sending it again,
+  // which the vendor's duplicate guard makes safe); every other mutation sets a state, so sending it
+  // again cannot apply it twice.
+  return isCreate ? pendingFrom(at) : { _tag: "release" }
 }
+
+/** A create's outcome became unknown at `at`: pending, and may be sent again at once. */
+const pendingFrom = (at: number | undefined): KeyResolution =>
+  at === undefined ? { _tag: "reconcile" } : { _tag: "reconcile", at, retryAt: at }
 
 const canonicalZrn = (raw: string, geo: Shared["geo"]): string | undefined => {
   const parsed = Zrn.parse(raw, { geo, subdomain: "customer" })
@@ -68,6 +81,15 @@ const replayed = (response: StoredResponse): Response =>
     status: response.status,
     headers: { ...response.headers, "idempotent-replayed": "true" }
   })
+
+/** A stored answer that is not a replay (a refusal or a pending answer). */
+const answer = (response: StoredResponse): Response =>
+  new Response(response.body, { status: response.status, headers: response.headers })
+
+const genuine = (requestId: string): Omit<Settled, "outcome"> => {
+  const response = genuineConflict(requestId)
+  return { resolution: { _tag: "complete", response }, response, zrn: null }
+}
 
 const zrnOfAccountBody = (body: string): string | null => {
   try {
@@ -110,6 +132,8 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
       c.req.path
     )
     const key = c.req.header("idempotency-key")
+    /** This key sent this create before: a duplicate conflict is its own account. */
+    let ownConflict = false
     const summary = () =>
       summarize({
         method: endpoint.method,
@@ -149,6 +173,12 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
         })
       }
     }
+    /** Answers a settled pending create (its resolution written with the audit entry). */
+    const settle = async (settled: Settled): Promise<Response> => {
+      if (settled.zrn !== null) target = settled.zrn
+      await finish(settled.outcome, settled.response.status, settled.resolution)
+      return answer(settled.response)
+    }
     const refuse = async (error: Error): Promise<Response> => {
       const r = Errors.toResponse(error, requestId)
       await finish(String(r.body.code), r.status, undefined)
@@ -171,6 +201,10 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
         isCreate && typeof parsed === "object" && parsed !== null
           ? (parsed as { participant_code?: unknown; account_label?: unknown })
           : undefined
+      const identity =
+        typeof create?.participant_code === "string" && typeof create.account_label === "string"
+          ? { participantCode: create.participant_code, accountLabel: create.account_label }
+          : undefined
       let outcome: Awaited<ReturnType<typeof shared.store.claimIdempotencyKey>>
       try {
         outcome = await shared.store.claimIdempotencyKey({
@@ -180,16 +214,17 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
           now: at,
           expiresAt: at + shared.idempotencyTtlMs,
           leaseUntil: at + shared.idempotencyLeaseMs,
-          create:
-            typeof create?.participant_code === "string" && typeof create.account_label === "string"
-              ? { participantCode: create.participant_code, accountLabel: create.account_label }
-              : undefined
+          create: identity,
+          // What a re-send sends (the body is within the API body limit, and checked before it is sent).
+          createBody: identity === undefined ? undefined : JSON.stringify(parsed),
+          pendingLimitMs: shared.idempotencyPendingMaxMs
         })
       } catch {
         throw new Errors.NotReady({ message: "the state store is unavailable; nothing was sent upstream" })
       }
       switch (outcome._tag) {
         case "claimed":
+          ownConflict = outcome.ownConflict === true
           break
         case "replay": {
           if (isCreate) target = zrnOfAccountBody(outcome.response.body)
@@ -210,20 +245,25 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
             })
           )
         case "reconciling": {
-          if (outcome.account === undefined) {
-            return refuse(
-              new Errors.IdempotencyConflict({
-                reason: "outcome_pending",
-                message:
-                  "the create sent with this Idempotency-Key reached zerohash with an unknown outcome and is not sent again; its account is not reported yet: retry later with the same key"
-              })
-            )
-          }
           const response = reconciledResponse(outcome.account)
           target = outcome.account.zrn
           await finish("reconciled", response.status, { _tag: "complete", response })
           return replayed(response)
         }
+        case "conflict":
+          return settle({
+            ...genuine(requestId),
+            outcome: "upstream_conflict"
+          })
+        case "pending": {
+          const response = pendingOf(shared, outcome, requestId)
+          await finish("idempotency_outcome_pending", response.status, undefined)
+          return answer(response)
+        }
+        case "expired":
+          return settle(expiredOf(shared, outcome, requestId))
+        case "resend":
+          return settle(await resend(shared, caller.name, outcome, requestId))
       }
     }
 
@@ -243,14 +283,36 @@ export const guard = (shared: Shared, endpoint: Endpoint.Endpoint): MiddlewareHa
     // `\u0000`, which every store keeps (a text holding the escape is not a string holding U+0000), and
     // valid JSON cannot hold a literal U+0000. So such an answer is stored and replayed like any other
     // (test/Nul.test.ts); no case is needed here.
+    if (
+      key !== undefined &&
+      isCreate &&
+      ownConflict &&
+      (error as { _tag?: unknown } | undefined)?._tag === "Conflict"
+    ) {
+      // The vendor's duplicate guard found the account this key's earlier attempt created (answered
+      // "not carried out", yet applied): the key's own account, pending until its webhook names it.
+      const response = pendingAnswer(
+        "the create sent with this key before was carried out by zerohash after all (its duplicate guard found the account), and the webhook that names its ZRN has not arrived yet",
+        requestId
+      )
+      await finish("idempotency_outcome_pending", response.status, { _tag: "landed", at: shared.now() })
+      c.res = answer(response)
+      return
+    }
     const resolution =
       key === undefined
         ? undefined
-        : resolutionFor(isCreate, status, error, () => ({
+        : resolutionFor(
+            isCreate,
             status,
-            headers: { "content-type": c.res.headers.get("content-type") ?? "application/json" },
-            body: text ?? ""
-          }))
+            error,
+            () => ({
+              status,
+              headers: { "content-type": c.res.headers.get("content-type") ?? "application/json" },
+              body: text ?? ""
+            }),
+            shared.now()
+          )
     await finish(outcome, status, resolution)
   }
 }

@@ -85,8 +85,11 @@ export const heldLimiter = (requests: number, windowMs: number): HeldLimiter => 
 /** Why an upstream call was not admitted, and for how long. */
 export interface EgressRefusal {
   readonly waitMs: number
-  /** `budget`: the vendor's budget is spent; `share`: this caller's share of it is. */
-  readonly reason: "budget" | "share"
+  /**
+   * `budget`: the vendor's budget is spent; `share`: this caller's share of it is; `unavailable`: the
+   * shared budget's database does not answer (`sharedBudget.ts`: fail closed, 503).
+   */
+  readonly reason: "budget" | "share" | "unavailable"
   /** The caller's share, in requests per window (for the message). */
   readonly share: number
 }
@@ -97,9 +100,19 @@ export interface EgressRefusal {
  * cannot block another team's lock. `shareOf(caller)` is the caller's fraction (0, 1].
  */
 export interface Egress {
-  /** A slot for one upstream call of `caller` (its `release`), or why not. */
-  readonly admit: (caller: string, share: number, now: number) => ((at: number) => void) | EgressRefusal
+  /**
+   * A slot for one upstream call of `caller` (its `release`), or why not. The shared budget
+   * (`sharedBudget.ts`) answers later when it must first lease slots from the database.
+   */
+  readonly admit: (
+    caller: string,
+    share: number,
+    now: number
+  ) => EgressSlot | EgressRefusal | Promise<EgressSlot | EgressRefusal>
 }
+
+/** A taken slot: call it with the moment the call's answer came. */
+export type EgressSlot = (at: number) => void
 
 export const egress = (requests: number, windowMs: number): Egress => {
   const budget = heldLimiter(requests, windowMs)

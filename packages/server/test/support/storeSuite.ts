@@ -50,6 +50,177 @@ export const storeSuite = (factory: StoreFactory): void => {
       await s?.close()
     })
 
+    // First of the suite: pruning and archiving act on the whole store, so nothing another test wrote
+    // (all of it newer) is in the way.
+    it("prunes the inbox and the event log older than the window and nothing else, in batches", async () => {
+      const now = Date.now()
+      const old = now - 2 * HOUR
+      const before = now - HOUR
+      const base = await s.lastEventId()
+      const z = zrn()
+      const oldNote = (status: string, at: number) => ({ ...note(z, status, at), receivedAt: old })
+      // Five old events, a new one, then an old one again (a late delivery of an old notification id).
+      const olds = [oldNote("open", old - 50), oldNote("locked", old - 40), oldNote("open", old - 30)]
+      const more = [oldNote("locked", old - 20), oldNote("open", old - 10)]
+      for (const n of [...olds, ...more]) expect((await s.ingest(n))._tag).toBe("applied")
+      const fresh = note(z, "locked", now)
+      expect((await s.ingest({ ...fresh, receivedAt: now }))._tag).toBe("applied")
+      const late = { ...note(z, "closed", now + 1), receivedAt: old }
+      expect((await s.ingest(late))._tag).toBe("applied")
+
+      // A create still being resolved names (P, L): its old inbox entry stays; another pair's goes.
+      const label = `label-${randomUUID()}`
+      const gone = `gone-${randomUUID()}`
+      const caller = `c-${randomUUID()}`
+      const zk = zrn()
+      const kept = { zrn: zk, participant_code: "CUST01", account_label: label, status: "open" }
+      const zg = zrn()
+      const dropped = { zrn: zg, participant_code: "CUST01", account_label: gone, status: "open" }
+      const claim = (lbl: string, k: string) => ({
+        caller,
+        key: k,
+        fingerprint: "f",
+        now,
+        expiresAt: now + HOUR,
+        leaseUntil: now + 10,
+        create: { participantCode: "CUST01", accountLabel: lbl }
+      })
+      expect(await s.claimIdempotencyKey(claim(label, "k1"))).toEqual({ _tag: "claimed" })
+      // The account's webhook occurred after the create was sent (so the account is the key's own),
+      // but arrived long ago by the proxy's clock: retention goes by arrival.
+      await s.ingest({ ...note(zk, "open", now + 1), receivedAt: old, payload: kept })
+      await s.ingest({ ...note(zg, "open", now + 1), receivedAt: old, payload: dropped })
+
+      const pruned = await s.prune({ before, now, batchSize: 2 })
+      // The five old events before the new one; the late one after it stays (the log is a suffix).
+      expect(pruned.events).toBe(5)
+      expect(pruned.inbox).toBe(5 + 1 + 1) // the five, the late one, the unreferenced pair's
+      // Nothing newer than the window goes, however often it runs.
+      expect(await s.prune({ before, now })).toEqual({ inbox: 0, events: 0 })
+      const events = await s.events({ after: base, limit: 100 })
+      expect(events.map((e) => e.notificationId)).toEqual(
+        expect.arrayContaining([fresh.notificationId, late.notificationId])
+      )
+      expect(events.map((e) => e.id)).not.toContain(base + 1)
+      expect((await s.events({ after: base, zrn: z, limit: 100 })).map((e) => e.id)).toEqual([
+        base + 6,
+        base + 7
+      ])
+      // Ids never go back.
+      const last = await s.lastEventId()
+      expect(last).toBeGreaterThanOrEqual(base + 9)
+      // A pruned notification id is forgotten; a kept one is still a duplicate.
+      expect((await s.ingest(olds[0]!))._tag).toBe("stale")
+      expect(await s.ingest({ ...fresh, receivedAt: now })).toMatchObject({ _tag: "duplicate" })
+      // The create being resolved still finds its account; a create of the pruned pair finds nothing.
+      expect(await s.claimIdempotencyKey({ ...claim(label, "k1"), now: now + 20 })).toEqual({
+        _tag: "reconciling",
+        account: { zrn: zk, payload: kept }
+      })
+      expect(await s.claimIdempotencyKey(claim(gone, "k2"))).toEqual({ _tag: "claimed" })
+      // A create of the pruned pair finds no account: still pending (with no body to re-send).
+      expect(await s.claimIdempotencyKey({ ...claim(gone, "k2"), now: now + 20 })).toMatchObject({
+        _tag: "pending",
+        landed: false
+      })
+    })
+
+    it("archives the audit log: writes entries before the date oldest first, then deletes exactly those", async () => {
+      const caller = `c-${randomUUID()}`
+      const entry = (at: number, requestId: string) => ({
+        at,
+        caller,
+        action: "lock",
+        target: null,
+        summary: { n: requestId },
+        outcome: "accepted",
+        status: 202,
+        requestId
+      })
+      for (const [at, id] of [
+        [10, "a"],
+        [30, "c"],
+        [20, "b"],
+        [5_000, "new"]
+      ] as const) {
+        await s.finishCall({ audit: entry(at, id) })
+      }
+      // A failing flush deletes nothing.
+      await expect(
+        s.archiveAudit({
+          before: 1_000,
+          write: async () => {},
+          flush: async () => {
+            throw new Error("disk full")
+          }
+        })
+      ).rejects.toThrow(/disk full/)
+      expect(await s.audit({ caller, limit: 10 })).toHaveLength(4)
+
+      const written: Array<Store.AuditEntry> = []
+      let appended: Promise<Store.AuditEntry> | undefined
+      const result = await s.archiveAudit({
+        before: 1_000,
+        write: async (entries) => {
+          written.push(...entries)
+          // Appended while the export runs, before the date: written and deleted, or neither.
+          appended ??= s.finishCall({ audit: entry(40, "meanwhile") })
+        },
+        flush: async () => {}
+      })
+      const late = await appended!
+      const mine = written.filter((e) => e.caller === caller)
+      expect(mine.slice(0, 3).map((e) => e.requestId)).toEqual(["a", "c", "b"])
+      expect(written.map((e) => e.id)).toEqual([...written.map((e) => e.id)].sort((x, y) => x - y))
+      expect(result.count).toBe(written.length)
+      expect(result.firstId).toBe(written[0]!.id)
+      expect(result.lastId).toBe(written[written.length - 1]!.id)
+      const left = (await s.audit({ caller, limit: 10 })).map((e) => e.requestId)
+      const lateWritten = mine.some((e) => e.id === late.id)
+      expect(left).toEqual(lateWritten ? ["new"] : ["new", "meanwhile"])
+      expect(
+        (await s.audit({ limit: 1_000 })).filter((e) => e.at < 1_000 && written.some((w) => w.id === e.id))
+      ).toEqual([])
+    })
+
+    it("takes the same signed content under a new notification id for a duplicate, and a legacy body seen before", async () => {
+      const z = zrn()
+      const base = await s.lastEventId()
+      const first = { ...note(z, "open", 1_000), bodySha256: `b-${randomUUID()}` }
+      expect((await s.ingest(first))._tag).toBe("applied")
+      // Same account, status and event time under another id: nothing changes.
+      expect(await s.ingest({ ...first, notificationId: randomUUID(), bodySha256: undefined })).toEqual({
+        _tag: "duplicate",
+        by: "content"
+      })
+      // Also when it would be stale now.
+      expect((await s.ingest(note(z, "locked", 2_000)))._tag).toBe("applied")
+      expect(await s.ingest({ ...first, notificationId: randomUUID() })).toMatchObject({ _tag: "duplicate" })
+      // Legacy-signed: a body seen before is a duplicate whatever its id and (unsigned) time.
+      expect(
+        await s.ingest({ ...note(z, "open", 3_000), bodySha256: first.bodySha256, legacy: true })
+      ).toEqual({ _tag: "duplicate", by: "body" })
+      // With the current signature the same body at another time is a new event (open again).
+      expect((await s.ingest({ ...note(z, "open", 3_000), bodySha256: first.bodySha256 }))._tag).toBe(
+        "applied"
+      )
+      // A legacy body never seen is applied, and its body then dedupes.
+      const body = `b-${randomUUID()}`
+      expect((await s.ingest({ ...note(z, "closed", 4_000), bodySha256: body, legacy: true }))._tag).toBe(
+        "applied"
+      )
+      expect(await s.ingest({ ...note(z, "closed", 5_000), bodySha256: body, legacy: true })).toMatchObject({
+        _tag: "duplicate"
+      })
+      expect((await s.events({ after: base, zrn: z, limit: 10 })).map((e) => e.status)).toEqual([
+        "open",
+        "locked",
+        "open",
+        "closed"
+      ])
+      expect(await s.status(z)).toMatchObject({ status: "closed", updatedAt: 4_000 })
+    })
+
     it("dedupes by notification id, orders by timestamp, and appends only applied events", async () => {
       const z = zrn()
       const base = await s.lastEventId()
@@ -114,10 +285,245 @@ export const storeSuite = (factory: StoreFactory): void => {
       expect(await s.status(zrn())).toBeUndefined()
     })
 
+    it("only confirms a record when a notification names the status it holds: no event, nothing visible", async () => {
+      const z = zrn()
+      const base = await s.lastEventId()
+      const seen: Array<string | null> = []
+      const off = s.subscribe((c) => {
+        if (c.record.zrn === z) seen.push(c.record.status)
+      })
+      const first = await s.ingest(note(z, "open", 1_000))
+      expect(first).toMatchObject({ _tag: "applied", record: { confirmedAt: 1_000, updatedAt: 1_000 } })
+      // A new notification id, a later time, the same status (e.g. a second delivery path).
+      const again = await s.ingest({ ...note(z, "open", 2_000), receivedAt: 2_500 })
+      expect(again).toEqual({
+        _tag: "confirmed",
+        record: { zrn: z, status: "open", updatedAt: 1_000, source: "webhook", confirmedAt: 2_000 }
+      })
+      // Confirmed no later than it arrived (a sender's clock ahead of ours is not trusted further).
+      expect(await s.ingest({ ...note(z, "open", 3_000), receivedAt: 2_800 })).toMatchObject({
+        _tag: "confirmed",
+        record: { confirmedAt: 2_800 }
+      })
+      // Older than what is held: stale, whatever its status.
+      expect((await s.ingest(note(z, "open", 500)))._tag).toBe("stale")
+      expect(await s.status(z)).toMatchObject({ status: "open", updatedAt: 1_000, confirmedAt: 2_800 })
+      expect((await s.ingest(note(z, "locked", 4_000)))._tag).toBe("applied")
+      expect(await s.status(z)).toMatchObject({ status: "locked", updatedAt: 4_000, confirmedAt: 4_000 })
+      const events = await s.events({ after: base, zrn: z, limit: 10 })
+      expect(events.map((e) => [e.status, e.source])).toEqual([
+        ["open", "webhook"],
+        ["locked", "webhook"]
+      ])
+      off()
+      expect(seen).toEqual(["open", "locked"])
+    })
+
+    it("observations confirm the status they find held, and move nothing else", async () => {
+      const z = zrn()
+      await s.observe({ zrn: z, status: null, source: "create", at: 100 })
+      expect(await s.observe({ zrn: z, status: null, source: "read", at: 400 })).toEqual({
+        zrn: z,
+        status: null,
+        updatedAt: 100,
+        source: "create",
+        confirmedAt: 400
+      })
+      // An older observation confirms nothing.
+      expect(await s.observe({ zrn: z, status: null, source: "read", at: 200 })).toMatchObject({
+        confirmedAt: 400
+      })
+      expect(await s.status(z)).toMatchObject({ confirmedAt: 400, updatedAt: 100 })
+    })
+
+    it("reconciles with a read: repairs like a webhook, confirms, and never overrides a newer fact", async () => {
+      const z = zrn()
+      const base = await s.lastEventId()
+      const changes: Array<Store.Change> = []
+      const off = s.subscribe((c) => {
+        if (c.record.zrn === z) changes.push(c)
+      })
+      await s.ingest(note(z, "open", 1_000))
+      // The status held: only its confirmation moves.
+      expect(
+        await s.reconcile({ zrn: z, status: "open", at: 2_000, receivedAt: 2_010, payload: {} })
+      ).toEqual({
+        _tag: "confirmed",
+        record: { zrn: z, status: "open", updatedAt: 1_000, source: "webhook", confirmedAt: 2_000 }
+      })
+      // Another status, but read before the webhook's time: the webhook is newer.
+      expect(
+        await s.reconcile({ zrn: z, status: "locked", at: 500, receivedAt: 510, payload: {} })
+      ).toMatchObject({
+        _tag: "stale",
+        current: { status: "open", updatedAt: 1_000 }
+      })
+      // A change the webhooks never told: repaired, with an event of its own.
+      const account = { zrn: z, status: "locked", participant_code: "CUST01", account_label: "r" }
+      const repaired = await s.reconcile({
+        zrn: z,
+        status: "locked",
+        at: 3_000,
+        receivedAt: 3_020,
+        payload: account
+      })
+      expect(repaired).toMatchObject({
+        _tag: "repaired",
+        record: { zrn: z, status: "locked", updatedAt: 3_000, source: "reconcile", confirmedAt: 3_000 },
+        event: {
+          id: base + 2,
+          type: "customer_account_status_changed",
+          source: "reconcile",
+          notificationId: null,
+          zrn: z,
+          status: "locked",
+          occurredAt: 3_000,
+          receivedAt: 3_020,
+          payload: account
+        }
+      })
+      expect(await s.status(z)).toMatchObject({ status: "locked", source: "reconcile" })
+      // A webhook older than the read is stale; a newer one applies, and event ids go on growing.
+      expect((await s.ingest(note(z, "open", 2_500)))._tag).toBe("stale")
+      const later = await s.ingest(note(z, "withdraw_locked", 4_000))
+      expect(later).toMatchObject({ _tag: "applied", event: { id: base + 3, source: "webhook" } })
+      const events = await s.events({ after: base, zrn: z, limit: 10 })
+      expect(events.map((e) => [e.id - base, e.status, e.source, e.notificationId === null])).toEqual([
+        [1, "open", "webhook", false],
+        [2, "locked", "reconcile", true],
+        [3, "withdraw_locked", "webhook", false]
+      ])
+      expect(events[1]).toEqual(repaired._tag === "repaired" ? repaired.event : undefined)
+      off()
+      // The change feed told every change, the repair with its event (what wakes long polls and streams).
+      expect(changes.map((c) => [c.record.status, c.record.source, c.event?.source])).toEqual([
+        ["open", "webhook", "webhook"],
+        ["locked", "reconcile", "reconcile"],
+        ["withdraw_locked", "webhook", "webhook"]
+      ])
+    })
+
+    it("reconciles an account it did not know, or one still provisioning, without an event for a first sighting", async () => {
+      const [unknown, provisioning] = [zrn(), zrn()]
+      const base = await s.lastEventId()
+      expect(
+        await s.reconcile({ zrn: unknown, status: "open", at: 100, receivedAt: 110, payload: {} })
+      ).toEqual({
+        _tag: "repaired",
+        record: { zrn: unknown, status: "open", updatedAt: 100, source: "reconcile", confirmedAt: 100 },
+        event: undefined
+      })
+      await s.observe({ zrn: provisioning, status: null, source: "create", at: 100 })
+      // Still provisioning: confirmed.
+      expect(
+        await s.reconcile({ zrn: provisioning, status: null, at: 200, receivedAt: 210, payload: {} })
+      ).toMatchObject({ _tag: "confirmed", record: { status: null, confirmedAt: 200 } })
+      // Its first webhook was lost: the read opens it, with an event.
+      const opened = await s.reconcile({
+        zrn: provisioning,
+        status: "open",
+        at: 300,
+        receivedAt: 310,
+        payload: { zrn: provisioning }
+      })
+      expect(opened).toMatchObject({ _tag: "repaired", event: { id: base + 1, status: "open" } })
+      expect(await s.lastEventId()).toBe(base + 1)
+    })
+
+    it("claims records due for a re-read under a lease: provisioning first, then oldest confirmation", async () => {
+      // Confirmed far in the past (T), so that no other test's record is due; leases run on their own
+      // clock (N: \`now\` and \`leaseUntil\`).
+      const T = -1_000_000_000_000
+      const N = 1_000_000
+      const [p1, p2, s1, s2, fresh] = [zrn(), zrn(), zrn(), zrn(), zrn()]
+      await s.observe({ zrn: p1, status: null, source: "create", at: T + 100 })
+      await s.observe({ zrn: p2, status: null, source: "create", at: T + 900 })
+      await s.ingest({ ...note(s1, "open", T + 50), receivedAt: T + 60 })
+      await s.ingest({ ...note(s2, "locked", T + 10), receivedAt: T + 20 })
+      await s.ingest({ ...note(fresh, "open", T + 5_000), receivedAt: T + 5_010 })
+      const q = {
+        now: N + 1_000,
+        provisioningBefore: T + 500,
+        staleBefore: T + 200,
+        leaseUntil: N + 2_000,
+        limit: 10
+      }
+      const first = await s.claimDue(q)
+      expect(first.map((r) => r.zrn)).toEqual([p1, s2, s1])
+      expect(first[0]).toEqual({
+        zrn: p1,
+        status: null,
+        updatedAt: T + 100,
+        source: "create",
+        confirmedAt: T + 100
+      })
+      // Leased: not claimed again.
+      expect(await s.claimDue(q)).toEqual([])
+      // A read ends the lease (and its confirmation makes the record fresh); a deferral to 0 makes it due at once.
+      await s.reconcile({ zrn: s2, status: "locked", at: T + 1_100, receivedAt: T + 1_110, payload: {} })
+      await s.deferDue([s1], 0)
+      expect((await s.claimDue({ ...q, now: N + 1_200, leaseUntil: N + 9_000 })).map((r) => r.zrn)).toEqual([
+        s1
+      ])
+      // Deferred into the future: not due until then.
+      await s.deferDue([p1], N + 5_000)
+      expect(await s.claimDue({ ...q, now: N + 3_000 })).toEqual([])
+      expect((await s.claimDue({ ...q, now: N + 5_000, limit: 1 })).map((r) => r.zrn)).toEqual([p1])
+      // The limit holds; a later provisioning wait makes the other one due.
+      const later = await s.claimDue({
+        ...q,
+        now: N + 10_000,
+        provisioningBefore: T + 1_000,
+        leaseUntil: N + 20_000,
+        limit: 1
+      })
+      expect(later.map((r) => r.zrn)).toEqual([p1])
+      // p1 leased now: the other provisioning record is next.
+      expect(
+        (await s.claimDue({ ...q, now: N + 10_000, provisioningBefore: T + 1_000, limit: 1 })).map(
+          (r) => r.zrn
+        )
+      ).toEqual([p2])
+    })
+
+    it("gives each due record to exactly one of several concurrent claims", async () => {
+      const T = -2_000_000_000_000
+      const N = 1_000_000
+      const zrns = Array.from({ length: 20 }, () => zrn())
+      for (const [i, z] of zrns.entries()) await s.ingest({ ...note(z, "open", T + i), receivedAt: T + i })
+      const q = {
+        now: N + 1_000,
+        provisioningBefore: T - 1,
+        staleBefore: T + 100,
+        // Leased for good: never due in another test of this store.
+        leaseUntil: Number.MAX_SAFE_INTEGER,
+        limit: 8
+      }
+      const claims = await Promise.all([s.claimDue(q), s.claimDue(q), s.claimDue(q)])
+      const all = claims.flat().map((r) => r.zrn)
+      expect(new Set(all).size).toBe(all.length)
+      expect([...all].sort()).toEqual([...zrns].sort())
+    })
+
+    it("records that a proxy is alive, and marks a catch-up after a downtime", async () => {
+      const t = Date.now()
+      // No proxy was ever alive on this store: everything known before now is to be re-read.
+      expect(await s.alive(t, 5_000)).toBe(t)
+      expect(await s.alive(t + 1_000, 5_000)).toBe(t)
+      expect(await s.alive(t + 5_500, 5_000)).toBe(t)
+      // More than 5 s with no beat: a new mark.
+      expect(await s.alive(t + 11_000, 5_000)).toBe(t + 11_000)
+      expect(await s.alive(t + 11_500, 5_000)).toBe(t + 11_000)
+      // A late beat (another replica's clock behind) moves nothing back.
+      expect(await s.alive(t + 10_000, 5_000)).toBe(t + 11_000)
+    })
+
     it("pages events after an id, filtered by ZRN, with a limit", async () => {
       const [a, b] = [zrn(), zrn()]
       const base = await s.lastEventId()
-      for (let i = 1; i <= 5; i++) await s.ingest(note(i % 2 === 0 ? b : a, "open", i))
+      // Each a change of its account's status (one naming the status held appends no event).
+      const statuses = ["open", "open", "locked", "locked", "withdraw_locked"]
+      for (let i = 1; i <= 5; i++) await s.ingest(note(i % 2 === 0 ? b : a, statuses[i - 1]!, i))
       expect((await s.events({ after: base, limit: 10 })).map((e) => e.id - base)).toEqual([1, 2, 3, 4, 5])
       expect((await s.events({ after: base + 3, limit: 10, zrn: a })).map((e) => e.id - base)).toEqual([5])
       expect((await s.events({ after: base + 1, limit: 2 })).map((e) => e.id - base)).toEqual([2, 3])
@@ -228,13 +634,20 @@ export const storeSuite = (factory: StoreFactory): void => {
       }
       expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "claimed" })
       await s.finishCall({ idempotency: { caller, key: "k", resolution: { _tag: "reconcile" } }, audit })
-      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "reconciling", account: undefined })
+      // Stored without its body (as before migration 5): nothing to send again, so it waits.
+      expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "pending", landed: false, since: now })
       expect(await s.claimIdempotencyKey({ ...key, fingerprint: "x" })).toEqual({ _tag: "mismatch" })
       const z = zrn()
       const payload = { zrn: z, participant_code: "CUST01", account_label: label, status: "open" }
       await s.ingest({ ...note(z, "open", now), payload })
       const found = await s.claimIdempotencyKey(key)
       expect(found).toEqual({ _tag: "reconciling", account: { zrn: z, payload } })
+      // The resolver finds it (its `retryAt` has passed).
+      expect(await s.pendingCreates({ now: now + 1, limit: 10 })).toContainEqual({
+        caller,
+        key: "k",
+        fingerprint: "f"
+      })
       // A claim held by a proxy that died with a create in flight is reconciled too, not re-sent.
       const died = { ...key, key: "k2", leaseUntil: now + 10 }
       expect(await s.claimIdempotencyKey(died)).toEqual({ _tag: "claimed" })
@@ -272,6 +685,72 @@ export const storeSuite = (factory: StoreFactory): void => {
       )
       expect(outcomes.filter((o) => o._tag === "claimed")).toHaveLength(1)
       expect(outcomes.filter((o) => o._tag === "in_flight")).toHaveLength(29)
+    })
+
+    it("gives the re-send of a pending create to exactly one of many concurrent claims", async () => {
+      const caller = `c-${randomUUID()}`
+      const now = Date.now()
+      const input = {
+        caller,
+        key: "pending",
+        fingerprint: "f",
+        now,
+        expiresAt: now + HOUR,
+        leaseUntil: now + 60_000,
+        create: { participantCode: "CUST01", accountLabel: `l-${randomUUID()}` },
+        createBody: '{"participant_code":"CUST01"}'
+      }
+      expect((await s.claimIdempotencyKey(input))._tag).toBe("claimed")
+      await s.finishCall({
+        idempotency: { caller, key: "pending", resolution: { _tag: "reconcile", at: now, retryAt: now } },
+        audit: {
+          at: now,
+          caller,
+          action: "createAccount",
+          target: null,
+          summary: {},
+          outcome: "upstream_outcome_unknown",
+          status: 504,
+          requestId: "r"
+        }
+      })
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, () => s.claimIdempotencyKey({ ...input, now: now + 1 }))
+      )
+      const resends = outcomes.filter((o) => o._tag === "resend")
+      expect(resends).toEqual([{ _tag: "resend", body: input.createBody, ownConflict: true, since: now }])
+      expect(outcomes.filter((o) => o._tag === "pending")).toHaveLength(19)
+      // Its answer: sent again later (`retryAt`), then the resolver finds it again.
+      await s.finishCall({
+        idempotency: {
+          caller,
+          key: "pending",
+          resolution: { _tag: "reconcile", at: now + 2, retryAt: now + 10_000 }
+        },
+        audit: {
+          at: now + 2,
+          caller,
+          action: "createAccount",
+          target: null,
+          summary: {},
+          outcome: "idempotency_outcome_pending",
+          status: 409,
+          requestId: "r2"
+        }
+      })
+      expect(await s.pendingCreates({ now: now + 5_000, limit: 100 })).not.toContainEqual(
+        expect.objectContaining({ caller })
+      )
+      expect(await s.pendingCreates({ now: now + 10_000, limit: 100 })).toContainEqual({
+        caller,
+        key: "pending",
+        fingerprint: "f"
+      })
+      // Pending since the first unknown outcome, not since the re-send.
+      expect(await s.claimIdempotencyKey({ ...input, now: now + 10_000 })).toMatchObject({
+        _tag: "resend",
+        since: now
+      })
     })
 
     it("answers every kind of step sent at once as if each were alone (one batch in the SQL stores)", async () => {
@@ -411,15 +890,31 @@ export const storeSuite = (factory: StoreFactory): void => {
           requestId: "r"
         }
       })
+      const repaired = await s.reconcile({
+        zrn: z,
+        status: "open",
+        at: now + 1,
+        receivedAt: now + 2,
+        payload: {}
+      })
+      const aliveAt = now + 60_000_000
+      const mark = await s.alive(aliveAt, 5_000)
       await s.close()
       s = await factory.reopen!()
-      expect(await s.status(z)).toMatchObject({ status: "locked" })
-      expect(await s.lastEventId()).toBe(last)
+      expect(await s.status(z)).toMatchObject({ status: "open", source: "reconcile", confirmedAt: now + 1 })
+      expect(await s.lastEventId()).toBe(last + 1)
+      expect(await s.events({ after: last, limit: 10 })).toEqual([
+        repaired._tag === "repaired" ? repaired.event : undefined
+      ])
+      // The heartbeat survives: a beat soon after is no downtime.
+      expect(await s.alive(aliveAt + 1_000, 5_000)).toBe(mark)
+      await s.reconcile({ zrn: z, status: "locked", at: now + 3, receivedAt: now + 4, payload: {} })
+      expect(await s.lastEventId()).toBe(last + 2)
       expect(await s.claimIdempotencyKey(key)).toEqual({ _tag: "replay", response })
       expect(await s.audit({ caller, limit: 10 })).toEqual([audited])
       // Event ids keep growing after the reopen.
-      await s.ingest(note(z, "open", now + 1))
-      expect(await s.lastEventId()).toBe(last + 1)
+      await s.ingest(note(z, "open", now + 5))
+      expect(await s.lastEventId()).toBe(last + 3)
     })
 
     it("answers ping while open, and fails once closed", async () => {

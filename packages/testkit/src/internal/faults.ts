@@ -90,17 +90,17 @@ export class Faults {
  * after applying, and for the answer when the fault only adds latency.
  */
 export const faultedOutcome = (fault: Fault, respond: () => RawResponse): Outcome => {
-  if (fault.afterApply === true) {
-    // The request takes effect, and the answer is lost: the case a client must read back.
-    respond()
-  }
+  // The request takes effect, and the answer is lost: the case a client must read back. It is
+  // handled once: a fault that only adds latency answers this same response (handling it again
+  // would apply a mutation twice).
+  const applied = fault.afterApply === true ? respond() : undefined
   return fault.drop === true
     ? { dropped: true }
     : fault.status !== undefined
       ? fault.body === undefined
         ? errorFor(fault.status)
         : json(fault.status, fault.body, fault.status === 503 ? { "zh-allow-retry": "true" } : undefined)
-      : respond()
+      : (applied ?? respond())
 }
 
 /** Runs `answer` after the fault's latency on the simulator's clock, or at once when it has none. */

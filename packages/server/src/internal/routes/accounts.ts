@@ -1,23 +1,29 @@
 /**
- * The 15 mirrored endpoints, registered from the domain's endpoint table, and the status projection
- * route `GET /accounts/{zrn}/status` (long poll).
+ * The 15 mirrored endpoints, registered from the domain's endpoint table, the status projection
+ * route `GET /accounts/{zrn}/status` (long poll) and `POST /accounts/{zrn}/status/refresh`.
  *
  * Each endpoint's handler: parse the ZRN (any accepted form, forwarded canonical), decode the body or
  * query with the endpoint's Schema, apply the domain's rules that can be checked here (composition on
- * create; the status transition where the projection knows the status), then call the upstream
- * through the client and encode its answer with the endpoint's response Schema.
+ * create; the status transition where the projection knows the status, re-read first when the record
+ * is older than the trust window), then call the upstream through the client and encode its answer
+ * with the endpoint's response Schema.
  */
 import { Api, Composition, Endpoint, Lifecycle, Participants, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
 import type { Context } from "hono"
 import { Hono } from "hono"
-import { InvalidRequest, RateLimitExceeded, RouteNotFound } from "../../Errors.js"
+import * as Errors from "../../Errors.js"
+import { InvalidRequest, NotReady, RateLimitExceeded, RouteNotFound } from "../../Errors.js"
+import { errorCodeOf } from "../../Metrics.js"
 import * as Schemas from "../../Schemas.js"
-import type { StatusRecord } from "../../Store.js"
-import { checkQuery, jsonBodyOf } from "../body.js"
+import type { ReconcileOutcome, StatusRecord } from "../../Store.js"
+import { outcomeOf, summarize } from "../audit.js"
+import { checkQuery, jsonBodyOf, readBody } from "../body.js"
 import type { HonoEnv, RawAnswer, RawReads, Shared } from "../context.js"
 import { guard } from "../idempotency.js"
 import { authorize, jsonResponse, onClientGone } from "../middleware.js"
+import type { EgressRefusal, EgressSlot } from "../rateLimit.js"
+import * as Reconcile from "../reconcile.js"
 
 type Ctx = Context<HonoEnv>
 type Call = { readonly requestId: string }
@@ -74,19 +80,34 @@ const memberCode = (raw: string, what: string): string => {
 
 /**
  * Takes a slot of the vendor's budget for one upstream call of this request's caller (429 when the
- * budget or the caller's share of it is spent); call the returned function when the answer came.
+ * budget or the caller's share of it is spent; 503 when the shared budget's database does not
+ * answer); call the returned function when the answer came. The shared budget (PostgreSQL) answers
+ * later only when it must first lease slots.
  */
-const admit = (shared: Shared, c: Ctx): ((at: number) => void) => {
+const admit = (shared: Shared, c: Ctx): EgressSlot | Promise<EgressSlot> => {
   if (shared.egress === undefined) return noRelease
   const caller = c.get("caller")
   const slot = shared.egress.admit(caller?.name ?? "-", shared.upstreamShareOf(caller), shared.now())
   if (typeof slot === "function") return slot
-  shared.metrics.rateLimited("upstream", caller?.name ?? "-")
+  if (slot instanceof Promise) {
+    return slot.then((s) => (typeof s === "function" ? s : refuse(shared, caller?.name ?? "-", s)))
+  }
+  return refuse(shared, caller?.name ?? "-", slot)
+}
+
+const refuse = (shared: Shared, caller: string, slot: EgressRefusal): never => {
+  if (slot.reason === "unavailable") {
+    throw new NotReady({
+      message:
+        "the shared upstream budget (PostgreSQL) does not answer; nothing was sent upstream; retry shortly"
+    })
+  }
+  shared.metrics.rateLimited("upstream", caller)
   const retry = Math.ceil(slot.waitMs / 1000)
   throw new RateLimitExceeded({
     message:
       slot.reason === "share"
-        ? `caller ${caller?.name ?? "-"} has used its share of the upstream rate limit (${slot.share} requests per window); retry after ${retry} s`
+        ? `caller ${caller} has used its share of the upstream rate limit (${slot.share} requests per window); retry after ${retry} s`
         : `the upstream rate limit (shared by every caller) is reached; retry after ${retry} s`,
     retryAfterMs: slot.waitMs,
     limit: "upstream"
@@ -95,35 +116,76 @@ const admit = (shared: Shared, c: Ctx): ((at: number) => void) => {
 
 const noRelease = (_at: number): void => {}
 
-const errorCode = (error: unknown): string => {
-  const tag = (error as { _tag?: unknown })._tag
-  return typeof tag === "string" ? tag : "Error"
-}
-
 /** Calls the upstream under the vendor's budget, recording latency and errors. */
 const forward = async <A>(shared: Shared, c: Ctx, endpoint: string, call: () => Promise<A>): Promise<A> => {
-  const release = admit(shared, c)
+  const admitted = admit(shared, c)
+  const release = typeof admitted === "function" ? admitted : await admitted
   const start = performance.now()
   try {
     const result = await call()
     shared.metrics.upstream(endpoint, (performance.now() - start) / 1000, undefined)
     return result
   } catch (error) {
-    shared.metrics.upstream(endpoint, (performance.now() - start) / 1000, errorCode(error))
+    shared.metrics.upstream(endpoint, (performance.now() - start) / 1000, errorCodeOf(error))
     throw error
   } finally {
     release(shared.now())
   }
 }
 
-/** Refuses a status command the projection knows can only fail (the upstream is not called). */
-const checkTransition = async (shared: Shared, zrn: string, command: string): Promise<void> => {
-  const record = await shared.store.status(zrn)
-  // Unknown account, still provisioning (we may have missed its webhook) or a status this version does
-  // not know: the upstream decides.
-  if (record === undefined || record.status === null || !Api.isKnownStatus(record.status)) return
+/**
+ * Re-reads the account upstream as the caller's call (under its share of the vendor budget) and
+ * reconciles the projection with what it says.
+ */
+const reread = async (
+  shared: Shared,
+  c: Ctx,
+  zrn: string,
+  trigger: "command" | "refresh"
+): Promise<ReconcileOutcome> => {
+  const at = shared.now()
+  let account: Api.AccountRecord
+  try {
+    account = await forward(shared, c, "getAccount", () =>
+      shared.upstream.getAccount(zrn, { requestId: c.get("requestId") })
+    )
+  } catch (error) {
+    shared.metrics.reconcile(trigger, "failed")
+    throw error
+  }
+  return Reconcile.apply(shared, trigger, zrn, at, account)
+}
+
+/**
+ * Why the domain refuses `command` on the record's status; `undefined` when it does not, or when the
+ * record cannot say: unknown account, still provisioning (we may have missed its webhook) or a status
+ * this version does not know. The upstream decides those.
+ */
+const refusalOf = (record: StatusRecord | undefined, command: string) => {
+  if (record === undefined || record.status === null || !Api.isKnownStatus(record.status)) return undefined
   const result = Lifecycle.transition(record.status, command)
-  if (Either.isLeft(result)) throw result.left
+  return Either.isLeft(result) ? result.left : undefined
+}
+
+/**
+ * Refuses a status command the projection knows can only fail (the upstream is not called). Only on
+ * a record the upstream confirmed within the trust window: an older one is re-read first (its webhook
+ * may have been lost), and the command is judged on what the read says; when the read fails, the
+ * upstream decides.
+ */
+const checkTransition = async (shared: Shared, c: Ctx, zrn: string, command: string): Promise<void> => {
+  const record = await shared.store.status(zrn)
+  const refusal = refusalOf(record, command)
+  if (refusal === undefined) return
+  if (shared.now() - record!.confirmedAt <= shared.projectionTrustMs) throw refusal
+  let fresh: StatusRecord
+  try {
+    fresh = Reconcile.recordOf(await reread(shared, c, zrn, "command"))
+  } catch {
+    return
+  }
+  const still = refusalOf(fresh, command)
+  if (still !== undefined) throw still
 }
 
 const encoders = new Map<Schema.Schema.AnyNoContext, (a: unknown) => unknown>()
@@ -153,7 +215,7 @@ const command =
   async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
     decodeWith(Api.EmptyRequest, await jsonBodyOf(c))
-    await checkTransition(shared, zrn, Endpoint.table[name].command)
+    await checkTransition(shared, c, zrn, Endpoint.table[name].command)
     return forward(shared, c, name, () => shared.upstream[name](zrn, call))
   }
 
@@ -294,13 +356,14 @@ const rawRead = (shared: Shared, raw: RawReads, name: RawRead, success: number) 
   const steps = rawReads[name]
   return async (c: Ctx) => {
     const arg = steps.prepare(c, shared)
-    const release = admit(shared, c)
+    const admitted = admit(shared, c)
+    const release = typeof admitted === "function" ? admitted : await admitted
     const started = performance.now()
     let answer: RawAnswer
     try {
       answer = await steps.send(raw, arg, { requestId: c.get("requestId") })
     } catch (error) {
-      shared.metrics.upstream(name, (performance.now() - started) / 1000, errorCode(error))
+      shared.metrics.upstream(name, (performance.now() - started) / 1000, errorCodeOf(error))
       throw error
     } finally {
       release(shared.now())
@@ -321,6 +384,7 @@ const statusBody = (
   zrn,
   status: record?.status ?? null,
   updated_at: isoOrNull(record?.updatedAt),
+  confirmed_at: isoOrNull(record?.confirmedAt),
   timed_out: timedOut
 })
 
@@ -410,6 +474,60 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
       }
     } finally {
       waiter?.cancel()
+    }
+  })
+
+  // Re-reads the account now, as the caller's call, and answers the record in force afterwards (the
+  // body of `GET /accounts/{zrn}/status`). It changes nothing upstream, but it spends the vendor budget
+  // and may repair the projection (an event, waiters woken): audited like the mutating calls.
+  // `Idempotency-Key` is not used: repeating a refresh is safe.
+  const refreshPath = "/accounts/:zrn/status/refresh"
+  app.post(refreshPath, authorize(shared, refreshPath, "accounts:access"), async (c) => {
+    const at = shared.now()
+    const caller = c.get("caller")!
+    const requestId = c.get("requestId")
+    const rawZrn = c.req.param("zrn") ?? ""
+    let target: string | null = null
+    const reading = await readBody(c)
+    const audit = async (status: number, outcome: string) => {
+      try {
+        await shared.store.finishCall({
+          audit: {
+            at,
+            caller: caller.name,
+            action: "refreshStatus",
+            target,
+            summary: summarize({
+              method: "POST",
+              path: `/accounts/${target ?? rawZrn}/status/refresh`,
+              body: reading._tag === "ok" ? reading.value : reading.parsed,
+              bytes: reading.length,
+              idempotencyKey: c.req.header("idempotency-key")
+            }),
+            outcome,
+            status,
+            requestId
+          }
+        })
+      } catch {
+        throw new Errors.NotReady({
+          message: "the state store is unavailable: the account may have been re-read; repeat the refresh"
+        })
+      }
+    }
+    try {
+      const zrn = zrnOf(c, shared)
+      target = zrn
+      if (reading._tag === "refused") throw reading.error
+      decodeWith(Api.EmptyRequest, reading.value)
+      const record = Reconcile.recordOf(await reread(shared, c, zrn, "refresh"))
+      await audit(200, "accepted")
+      return c.json(statusBody(zrn, record, false), 200)
+    } catch (error) {
+      if (error instanceof Errors.NotReady) throw error
+      const status = Errors.toResponse(error, requestId).status
+      await audit(status, outcomeOf(status, error))
+      throw error
     }
   })
   return app

@@ -1,5 +1,6 @@
 /**
- * `GET /events`: server-sent events of applied status changes, resumable with `Last-Event-ID`.
+ * `GET /events`: server-sent events of status changes (an applied webhook, or a repair the proxy made
+ * after re-reading the account: `source`), resumable with `Last-Event-ID`.
  *
  * The stream subscribes to live events first and replays the log second, buffering what arrives
  * meanwhile, so no event falls between the replay and the live feed and none is sent twice.
@@ -29,6 +30,7 @@ const REPLAY_PAGE = 500
 export const eventData = (event: AccountEvent): Schemas.StatusChangedEvent => ({
   id: event.id,
   type: event.type,
+  source: event.source,
   zrn: event.zrn,
   status: event.status,
   occurred_at: new Date(event.occurredAt).toISOString(),

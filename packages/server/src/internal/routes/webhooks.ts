@@ -1,16 +1,20 @@
 /**
  * `POST /webhooks/zerohash`: the vendor's `customer_account_status_changed` notifications.
  *
- * Verified over the raw bytes before parsing (current or legacy signature, 5-minute replay window,
- * payload type, payload Schema) with the client's `Webhook.verifyEither`; then recorded by the store in
- * one step: a notification id seen before is acknowledged without effect, an event older than the
- * known status is kept but not applied, anything else updates the projection and the event log.
+ * Verified over the raw bytes before parsing (the current signature, or the legacy one only with
+ * `ZH_WEBHOOK_ACCEPT_LEGACY=true`; any of the configured secrets; 5-minute replay window, payload
+ * type, payload Schema) with the client's `Webhook.verifyEither`; then recorded by the store in one
+ * step: a notification id seen before, the same content (account, status, event time) under another
+ * id, or a legacy-signed body seen before is acknowledged without effect; an event older than the
+ * known status is kept but not applied; one naming the status already known only confirms the record
+ * (no event: the stream carries changes); anything else updates the projection and the event log.
  * Unknown statuses are stored as sent. A refused notification is logged (never its body or signature).
  *
  * A payload the store could not keep is refused like one that does not decode (400, logged at warn,
  * not stored): U+0000 in a string of what would be stored (PostgreSQL and PGlite cannot store it; see
  * `../nul.ts`). Fields the proxy does not keep are not checked: they are never stored.
  */
+import { createHash } from "node:crypto"
 import { Webhook } from "@mta/client"
 import { Webhook as DomainWebhook, Limits, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
@@ -61,11 +65,18 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
       secret: shared.webhookSecret,
       headers: c.req.raw.headers,
       rawBody,
-      now
+      now,
+      allowLegacy: shared.webhookAcceptLegacy
     })
     if (Either.isLeft(verified)) {
       const e = verified.left
-      return reject(e.reason, e.message, e.notificationId)
+      return reject(
+        e.reason,
+        e.reason === "LegacyNotAllowed"
+          ? `${e.message}: the legacy signature (body only) proves nothing about when it was sent, so it is refused unless ZH_WEBHOOK_ACCEPT_LEGACY=true; send ${DomainWebhook.headers.signature}`
+          : e.message,
+        e.notificationId
+      )
     }
     const event = verified.right
     if (event.type !== DomainWebhook.payloadType) {
@@ -106,12 +117,21 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
       status: event.payload.status,
       occurredAt: event.timestamp,
       receivedAt: now,
-      payload
+      payload,
+      // The dedupe key of a legacy-signed notification (and kept for every one).
+      bodySha256: createHash("sha256").update(rawBody).digest("hex"),
+      legacy: event.scheme === "legacy"
     })
     shared.metrics.webhook(outcome._tag)
     if (outcome._tag !== "applied") {
       shared.logger.info(
-        { request_id: c.var.requestId, notification_id: event.notificationId, zrn, outcome: outcome._tag },
+        {
+          request_id: c.var.requestId,
+          notification_id: event.notificationId,
+          zrn,
+          outcome: outcome._tag,
+          ...(outcome._tag === "duplicate" && outcome.by !== undefined ? { duplicate_of: outcome.by } : {})
+        },
         "webhook not applied"
       )
     }

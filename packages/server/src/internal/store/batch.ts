@@ -22,6 +22,7 @@ export interface ProjectionRow {
   readonly status: string | null
   readonly updated_at: number
   readonly source: string
+  readonly confirmed_at: number
 }
 
 /** A webhook notification, as `mta_ingest` takes it. */
@@ -34,11 +35,17 @@ export interface IngestIn {
   readonly participant_code: string | null
   readonly account_label: string | null
   readonly payload: unknown
+  /** The content dedupe key (`Store.contentKey`), the raw body's SHA-256, legacy-signed or not (migration 4). */
+  readonly content_key?: string
+  readonly body_sha256?: string | null
+  readonly legacy?: boolean
 }
 
-/** What `mta_ingest` did. */
+/** What `mta_ingest` did (`current`: the record after a confirmation, or the newer one held). */
 export interface IngestRow {
-  readonly outcome: "applied" | "stale" | "duplicate"
+  readonly outcome: "applied" | "confirmed" | "stale" | "duplicate"
+  /** Of a duplicate: what it duplicates (`id`, `content`, `body`; migration 4). */
+  readonly by?: string
   readonly id?: number
   readonly current?: ProjectionRow
 }
@@ -58,10 +65,23 @@ export interface ObserveRow {
 }
 
 interface ClaimRow {
-  readonly outcome: "claimed" | "replay" | "in_flight" | "mismatch" | "reconciling"
+  readonly outcome:
+    | "claimed"
+    | "replay"
+    | "in_flight"
+    | "mismatch"
+    | "reconciling"
+    | "conflict"
+    | "resend"
+    | "pending"
+    | "expired"
   readonly response?: StoredResponse
   readonly zrn?: string
   readonly payload?: unknown
+  readonly own_conflict?: boolean
+  readonly body?: string
+  readonly landed?: boolean
+  readonly since?: number | string
 }
 
 interface BatchResult {
@@ -142,7 +162,7 @@ const sqlState = (error: unknown): string | undefined => {
 }
 
 /** Deadlock detected: the batch was rolled back and can run again. */
-const isDeadlock = (error: unknown) => sqlState(error) === "40P01"
+export const isDeadlock = (error: unknown) => sqlState(error) === "40P01"
 
 /**
  * An error one step's data may have caused (a value refused, a constraint), as opposed to the
@@ -156,7 +176,9 @@ const isDataError = (error: unknown): boolean => {
 const toClaim = (r: ClaimRow): ClaimOutcome => {
   switch (r.outcome) {
     case "claimed":
-      return { _tag: "claimed" }
+      return r.own_conflict === undefined
+        ? { _tag: "claimed" }
+        : { _tag: "claimed", ownConflict: r.own_conflict }
     case "replay":
       return { _tag: "replay", response: r.response! }
     case "in_flight":
@@ -164,10 +186,15 @@ const toClaim = (r: ClaimRow): ClaimOutcome => {
     case "mismatch":
       return { _tag: "mismatch" }
     case "reconciling":
-      return {
-        _tag: "reconciling",
-        account: r.zrn === undefined ? undefined : { zrn: r.zrn, payload: r.payload }
-      }
+      return { _tag: "reconciling", account: { zrn: r.zrn!, payload: r.payload } }
+    case "conflict":
+      return { _tag: "conflict" }
+    case "resend":
+      return { _tag: "resend", body: r.body!, ownConflict: r.own_conflict === true, since: Number(r.since) }
+    case "pending":
+      return { _tag: "pending", landed: r.landed === true, since: Number(r.since) }
+    case "expired":
+      return { _tag: "expired", landed: r.landed === true, since: Number(r.since) }
   }
 }
 
@@ -207,6 +234,12 @@ const writeBatch = async (
         key: k?.key ?? null,
         resolution: k?.resolution._tag ?? null,
         response: k?.resolution._tag === "complete" ? k.resolution.response : null,
+        // A pending create's times (`mta_batch_resolving`, migration 5).
+        resolution_at:
+          k?.resolution._tag === "reconcile" || k?.resolution._tag === "landed"
+            ? (k.resolution.at ?? null)
+            : null,
+        retry_at: k?.resolution._tag === "reconcile" ? (k.resolution.retryAt ?? null) : null,
         // A key claimed in this process only: the record to write whole.
         fingerprint: claimed?.fingerprint ?? null,
         created_at: claimed?.now ?? null,
@@ -234,7 +267,9 @@ const writeBatch = async (
         expires_at: c.expiresAt,
         lease_until: c.leaseUntil,
         participant_code: c.create?.participantCode ?? null,
-        account_label: c.create?.accountLabel ?? null
+        account_label: c.create?.accountLabel ?? null,
+        create_body: c.create === undefined ? null : (c.createBody ?? null),
+        pending_limit_ms: c.pendingLimitMs ?? null
       }
     })
   }
@@ -273,7 +308,7 @@ const writeBatch = async (
  * batches at once). When a batch of several fails with a data error, each item is written again
  * alone, in order, so only the faulty one fails.
  */
-const lane = <I>(
+export const lane = <I>(
   write: (items: ReadonlyArray<I>) => Promise<ReadonlyArray<unknown>>,
   concurrency: number,
   deferred: boolean,

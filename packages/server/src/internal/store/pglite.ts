@@ -10,62 +10,34 @@
  * matters, run PostgreSQL (`DATABASE_URL`).
  *
  * PGlite is single-process: two proxies on one data directory would corrupt it, so the directory is
- * locked (`<dataDir>/mta.lock`, holding the pid); a lock left by a process that is gone is taken over.
+ * locked (`<dataDir>/mta.lock`, `lock.ts`: pid, instance, boot, pid namespace, start time and a
+ * heartbeat, so it works when every process is PID 1); a lock left by a process that is gone is taken
+ * over. If another process ever takes it over, this store refuses every further statement.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync } from "node:fs"
 import { join, resolve } from "node:path"
 import type { EmbeddedOptions, Store } from "../../Store.js"
+import { lockDataDir } from "./lock.js"
 import { startPGliteThread } from "./pgliteWorker.js"
 import { type Driver, open, type Query } from "./sql.js"
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
-
-/** Locks the data directory to this process; returns the release function. */
-export const lockDataDir = (dir: string): (() => void) => {
-  const path = join(dir, "mta.lock")
-  const mine = String(process.pid)
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(path, mine, { flag: "wx" })
-      return () => {
-        try {
-          if (readFileSync(path, "utf8") === mine) rmSync(path)
-        } catch {
-          // already gone
-        }
-      }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
-    }
-    let holder = Number.NaN
-    try {
-      holder = Number(readFileSync(path, "utf8").trim())
-    } catch {
-      continue
-    }
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
-      throw new Error(
-        `the data directory ${dir} is in use by process ${holder} (one proxy per MTA_DATA_DIR; use DATABASE_URL for replicas)`
-      )
-    }
-    // Left by a process that is gone (killed): take it over.
-    rmSync(path, { force: true })
-  }
-  throw new Error(`could not lock the data directory ${dir}`)
-}
+export { lockDataDir } from "./lock.js"
 
 /** Opens the embedded store in `options.dataDir`. */
 export const openEmbedded = async (options: EmbeddedOptions): Promise<Store> => {
   const dir = resolve(options.dataDir)
   mkdirSync(dir, { recursive: true })
-  const release = lockDataDir(dir)
+  const lock = await lockDataDir(dir, {
+    onLost: () => {
+      process.emitWarning(
+        `the data directory lock of ${dir} was taken over by another process: the embedded store refuses every further statement`
+      )
+    }
+  })
+  const release = lock.release
+  const held = () => {
+    if (lock.lost()) throw new Error(`the data directory lock of ${dir} was taken over by another process`)
+  }
   try {
     const db = await startPGliteThread(join(dir, "pgdata"))
     // Statements are posted to the thread as they come (it runs them one at a time); only a
@@ -80,10 +52,12 @@ export const openEmbedded = async (options: EmbeddedOptions): Promise<Store> => 
       kind: "embedded",
       query: async (sql, params) => {
         while (inTransaction !== undefined) await inTransaction
+        held()
         return raw(sql, params)
       },
       transaction: async (f) => {
         while (inTransaction !== undefined) await inTransaction
+        held()
         let end = () => {}
         inTransaction = new Promise((resolve) => {
           end = resolve

@@ -19,15 +19,18 @@ import type {
   AuditEntry,
   Change,
   ClaimInput,
+  EventSource,
   IngestOutcome,
+  PendingKey,
+  ReconcileOutcome,
   StatusRecord,
   StatusSource,
   Store,
   StoreKind
 } from "../../Store.js"
-import { identityOf } from "../../Store.js"
-import { groupCommit, keyId, type ProjectionRow } from "./batch.js"
-import { claimedRecord, decideClaim } from "./claim.js"
+import { contentKey, eventOf, identityOf, PRUNE_BATCH } from "../../Store.js"
+import { groupCommit, isDeadlock, keyId, lane, type ProjectionRow } from "./batch.js"
+import { claimedRecord, DEFAULT_PENDING_LIMIT_MS, decideClaim } from "./claim.js"
 import { MIGRATION_LOCK, type Migration, migrations } from "./migrations.js"
 
 /** Runs one statement; rows as plain objects. */
@@ -97,12 +100,13 @@ export const migrate = async (
 
 interface EventRow {
   readonly id: number
-  readonly notification_id: string
+  readonly notification_id: string | null
   readonly zrn: string
   readonly status: string
   readonly occurred_at: number
   readonly received_at: number
   readonly payload: unknown
+  readonly source: EventSource
 }
 
 interface AuditRow {
@@ -120,6 +124,7 @@ interface AuditRow {
 const toEvent = (r: EventRow): AccountEvent => ({
   id: Number(r.id),
   type: "customer_account_status_changed",
+  source: r.source,
   notificationId: r.notification_id,
   zrn: r.zrn,
   status: r.status,
@@ -132,8 +137,25 @@ const toRecord = (r: ProjectionRow): StatusRecord => ({
   zrn: r.zrn,
   status: r.status,
   updatedAt: Number(r.updated_at),
-  source: r.source as StatusSource
+  source: r.source as StatusSource,
+  confirmedAt: Number(r.confirmed_at)
 })
+
+/** The record an event leaves (a webhook confirms its status no later than it arrived). */
+const recordOfEvent = (event: AccountEvent): StatusRecord => ({
+  zrn: event.zrn,
+  status: event.status,
+  updatedAt: event.occurredAt,
+  source: event.source,
+  confirmedAt: event.source === "webhook" ? Math.min(event.occurredAt, event.receivedAt) : event.occurredAt
+})
+
+/** What `mta_reconcile` did. */
+interface ReconcileRow {
+  readonly outcome: "repaired" | "confirmed" | "stale"
+  readonly id?: number | string
+  readonly record: ProjectionRow
+}
 
 const toAudit = (r: AuditRow): AuditEntry => ({
   id: Number(r.id),
@@ -245,12 +267,6 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     })()
     return pumping
   }
-  const recordOfEvent = (event: AccountEvent): StatusRecord => ({
-    zrn: event.zrn,
-    status: event.status,
-    updatedAt: event.occurredAt,
-    source: "webhook"
-  })
   /** Delivers a locally committed event; resolves once it (and every one before it) is delivered. */
   const localEvent = async (event: AccountEvent): Promise<void> => {
     if (pumping === undefined && event.id === delivered + 1) {
@@ -313,7 +329,8 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
         >()
       : undefined
   const group = groupCommit({
-    run: (batch) => one("SELECT mta_batch($1::jsonb, $2) AS r", [batch, origin]),
+    // `mta_batch` with the key resolutions of migration 5 around it (one call, one transaction).
+    run: (batch) => one("SELECT mta_batch_resolving($1::jsonb, $2) AS r", [batch, origin]),
     read: async (zrns) =>
       (
         await query<{ row: ProjectionRow }>(
@@ -337,6 +354,30 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     if (closed) throw new Error("store is closed")
   }
 
+  // Reads to reconcile with, batched like the writes of `group` (one `mta_reconcile_many` call per
+  // batch): a pass of the background reconciliation applies its reads together, one round trip and
+  // one commit instead of one each (a PGlite query costs about a millisecond of CPU whatever it does).
+  const reconcileLane = lane<Record<string, unknown>>(
+    async (items) => {
+      const text = JSON.stringify(items)
+      // Each locks its account's row, then the event counter: a batch of webhooks of several accounts
+      // (another replica's) can hold them the other way round; PostgreSQL then fails one of the two.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await one<ReadonlyArray<ReconcileRow>>("SELECT mta_reconcile_many($1::jsonb, $2) AS r", [
+            text,
+            origin
+          ])
+        } catch (error) {
+          if (!isDeadlock(error) || attempt >= 3) throw error
+        }
+      }
+    },
+    driver.concurrency,
+    driver.deferred === true,
+    256
+  )
+
   const CACHE_LIMIT = 100_000
   const cache = options.cacheProjection === true ? new Map<string, StatusRecord | null>() : undefined
   const remember = (zrn: string, record: StatusRecord | null) => {
@@ -359,15 +400,20 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
         received_at: n.receivedAt,
         participant_code: identity?.participantCode ?? null,
         account_label: identity?.accountLabel ?? null,
-        payload: n.payload
+        payload: n.payload,
+        content_key: contentKey(n),
+        body_sha256: n.bodySha256 ?? null,
+        legacy: n.legacy === true
       })
-      if (r.outcome === "duplicate") return { _tag: "duplicate" }
-      if (r.outcome === "stale") {
+      if (r.outcome === "duplicate") {
+        return { _tag: "duplicate", ...(r.by === undefined ? {} : { by: r.by as "id" | "content" | "body" }) }
+      }
+      if (r.outcome === "stale" || r.outcome === "confirmed") {
         const current = toRecord(r.current!)
         remember(current.zrn, current)
-        return { _tag: "stale", current }
+        return r.outcome === "stale" ? { _tag: "stale", current } : { _tag: "confirmed", record: current }
       }
-      const event: AccountEvent = { ...n, id: Number(r.id), type: "customer_account_status_changed" }
+      const event = eventOf(n, Number(r.id))
       const record = recordOfEvent(event)
       remember(record.zrn, record)
       await localEvent(event)
@@ -380,6 +426,60 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
       remember(record.zrn, record)
       if (r.changed) deliver({ record })
       return record
+    },
+    reconcile: async (reading) => {
+      guard()
+      const r = (await reconcileLane({
+        zrn: reading.zrn,
+        status: reading.status,
+        at: reading.at,
+        received_at: reading.receivedAt,
+        payload: reading.payload
+      })) as ReconcileRow
+      const record = toRecord(r.record)
+      remember(record.zrn, record)
+      if (r.outcome === "confirmed") return { _tag: "confirmed", record }
+      if (r.outcome === "stale") return { _tag: "stale", current: record }
+      if (r.id === undefined) {
+        deliver({ record })
+        return { _tag: "repaired", record, event: undefined }
+      }
+      const event: AccountEvent = {
+        id: Number(r.id),
+        type: "customer_account_status_changed",
+        source: "reconcile",
+        notificationId: null,
+        zrn: reading.zrn,
+        status: reading.status!,
+        occurredAt: reading.at,
+        receivedAt: reading.receivedAt,
+        payload: reading.payload
+      }
+      await localEvent(event)
+      return { _tag: "repaired", record, event } satisfies ReconcileOutcome
+    },
+    claimDue: async ({ now, provisioningBefore, staleBefore, leaseUntil, limit }) => {
+      guard()
+      const rows = await one<ReadonlyArray<ProjectionRow>>("SELECT mta_claim_due($1::jsonb) AS r", [
+        JSON.stringify({
+          now,
+          provisioning_before: provisioningBefore,
+          stale_before: staleBefore,
+          lease_until: leaseUntil,
+          limit
+        })
+      ])
+      return rows.map(toRecord)
+    },
+    deferDue: async (zrns, until) => {
+      guard()
+      if (zrns.length === 0) return
+      await query("UPDATE mta_projection SET lease_until = $2 WHERE zrn = ANY($1::text[])", [zrns, until])
+    },
+    alive: async (now, downtimeMs) => {
+      guard()
+      const mark = await one<number | string | null>("SELECT mta_alive($1, $2) AS v", [now, downtimeMs])
+      return mark === null ? undefined : Number(mark)
     },
     status: async (zrn) => {
       guard()
@@ -442,6 +542,18 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
         decided()
       }
     },
+    pendingCreates: async ({ now, limit, pendingLimitMs }) => {
+      guard()
+      return query<PendingKey>(
+        `SELECT caller, key, fingerprint FROM mta_idempotency
+         WHERE participant_code IS NOT NULL AND expires_at > $1
+           AND ((state = 'reconciling' AND (landed OR coalesce(retry_at, 0) <= $1
+                                            OR coalesce(pending_since, 0) + $3 <= $1))
+                OR (state = 'in_flight' AND lease_until <= $1))
+         ORDER BY coalesce(retry_at, lease_until) LIMIT $2`,
+        [now, limit, pendingLimitMs ?? DEFAULT_PENDING_LIMIT_MS]
+      )
+    },
     finishCall: async (input) => {
       guard()
       const k = input.idempotency
@@ -476,6 +588,90 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
         params
       )
       return rows.map((r) => toAudit(r.row))
+    },
+    archiveAudit: async ({ before, write, flush }) => {
+      guard()
+      return driver.transaction(async (q) => {
+        // One snapshot for reading and deleting: an entry committed meanwhile is neither written nor deleted.
+        await q("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        let count = 0
+        let firstId: number | undefined
+        let lastId: number | undefined
+        for (;;) {
+          const rows = await q<{ row: AuditRow }>(
+            "SELECT to_jsonb(a) AS row FROM mta_audit a WHERE at < $1 AND id > $2 ORDER BY id LIMIT $3",
+            [before, lastId ?? 0, PAGE]
+          )
+          if (rows.length === 0) break
+          const page = rows.map((r) => toAudit(r.row))
+          await write(page)
+          count += page.length
+          firstId ??= page[0]!.id
+          lastId = page[page.length - 1]!.id
+          if (rows.length < PAGE) break
+        }
+        await flush()
+        if (lastId === undefined) return { count, firstId, lastId }
+        // The append-only trigger lets a delete through only up to this id, in this transaction.
+        await q("SELECT set_config('mta.audit_export_through', $1, true)", [String(lastId)])
+        const deleted = await q<{ n: number }>(
+          "WITH d AS (DELETE FROM mta_audit WHERE at < $1 AND id <= $2 RETURNING 1) SELECT count(*)::int AS n FROM d",
+          [before, lastId]
+        )
+        const n = Number(deleted[0]?.n ?? 0)
+        if (n !== count) {
+          throw new Error(`audit export: wrote ${count} entries but would delete ${n}; nothing deleted`)
+        }
+        return { count, firstId, lastId }
+      })
+    },
+    prune: async ({
+      before,
+      now,
+      batchSize = driver.kind === "embedded" ? PRUNE_BATCH / 10 : PRUNE_BATCH
+    }) => {
+      guard()
+      const batches = async (sql: string, params: ReadonlyArray<unknown>): Promise<number> => {
+        let total = 0
+        for (;;) {
+          if (closed) return total
+          const started = performance.now()
+          const n = Number(await one<number>(sql, params))
+          total += n
+          if (n < batchSize) return total
+          // Paced: as long again before the next batch, so pruning a backlog takes at most half of
+          // the database's time (PGlite runs one statement at a time) and requests go in between.
+          await new Promise((resolve) => setTimeout(resolve, Math.max(1, performance.now() - started)))
+        }
+      }
+      // `= ANY(ARRAY(…))`: the batch's rows are found by their primary key (an `IN (subquery)` was
+      // planned as a scan of the whole table per batch).
+      const inbox = await batches(
+        `WITH d AS (
+           DELETE FROM mta_inbox WHERE notification_id = ANY (ARRAY(
+             SELECT i.notification_id FROM mta_inbox i
+             WHERE i.received_at < $1
+               AND NOT (i.participant_code IS NOT NULL AND EXISTS (
+                 SELECT 1 FROM mta_idempotency k
+                 WHERE k.participant_code = i.participant_code AND k.account_label = i.account_label
+                   AND k.state <> 'completed' AND k.expires_at > $2))
+             ORDER BY i.received_at LIMIT $3))
+           RETURNING 1
+         ) SELECT count(*)::int AS n FROM d`,
+        [before, now, batchSize]
+      )
+      // A prefix of the log, up to the first event kept: ids stay dense after it.
+      const events = await batches(
+        `WITH d AS (
+           DELETE FROM mta_events WHERE id = ANY (ARRAY(
+             WITH head AS (SELECT id, received_at FROM mta_events ORDER BY id LIMIT $2),
+                  kept AS (SELECT min(id) AS id FROM head WHERE received_at >= $1)
+             SELECT h.id FROM head h, kept WHERE kept.id IS NULL OR h.id < kept.id))
+           RETURNING 1
+         ) SELECT count(*)::int AS n FROM d`,
+        [before, batchSize]
+      )
+      return { inbox, events }
     },
     ping: async () => {
       guard()

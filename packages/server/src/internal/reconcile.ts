@@ -1,0 +1,289 @@
+/**
+ * The status projection converges with zerohash (`production.md` §3). zerohash drops a webhook after
+ * about 8 s of retries, so a proxy that was down, restarting or partitioned for longer holds a wrong
+ * status until something re-reads the account (`GET /accounts/{zrn}/details` carries `status`).
+ *
+ * - `apply`: what one read found, applied to the projection by `Store.reconcile` (a repair like a
+ *   webhook: ordered by time, an event of source `reconcile`, waiters woken; the status held is only
+ *   confirmed) and counted (`mta_reconcile_total`). The routes re-read before refusing a status command
+ *   on a record older than the trust window, and on `POST /accounts/{zrn}/status/refresh`, as the
+ *   caller's call.
+ * - `make`: the background reconciliation. Every `intervalMs` it claims the records due (still
+ *   provisioning after `provisioningMs`, confirmed longer ago than `maxAgeMs`, or confirmed before the
+ *   catch-up mark) under a lease, so replicas never re-read the same account at once, and re-reads them
+ *   as its own caller of the vendor budget with a share of it: `share` (10%), or `catchUpShare` while
+ *   records confirmed before the mark remain. It also beats the store's heartbeat: a start (or any
+ *   beat) after more than `downtimeMs` with no proxy alive sets the mark to now, since webhooks sent
+ *   meanwhile may have been given up.
+ */
+import { randomUUID } from "node:crypto"
+import { Api, Limits } from "@mta/domain"
+import { Schema } from "effect"
+import type { RateLimitSetting } from "../Callers.js"
+import { errorCodeOf } from "../Metrics.js"
+import type { ReconcileOutcome, StatusRecord } from "../Store.js"
+import type { Shared } from "./context.js"
+
+/** Why an account was re-read: the label of `mta_reconcile_total`. */
+export type Trigger = "sweep" | "catch_up" | "command" | "refresh"
+
+const encodeAccount = Schema.encodeSync(Api.AccountRecord)
+
+/**
+ * The event payload of a repair: the account as read (encoded as the vendor writes it), or only its
+ * ZRN and status when what was read cannot be stored (U+0000 or a lone surrogate in a field: the SQL
+ * stores refuse both, and the repair must not fail for a label).
+ */
+const payloadOf = (zrn: string, status: string | null, account: Api.AccountRecord): unknown => {
+  const payload = encodeAccount(account)
+  return Limits.checkJson(payload, { stringMaxLength: Limits.defaults.webhookBodyBytes }) === undefined
+    ? payload
+    : { zrn, status }
+}
+
+/** Applies what a read of `zrn` sent at `at` (answered at `receivedAt`) found, and counts it. */
+export const apply = async (
+  shared: Shared,
+  trigger: Trigger,
+  zrn: string,
+  at: number,
+  account: Api.AccountRecord,
+  receivedAt: number = shared.now()
+): Promise<ReconcileOutcome> => {
+  const status = account.status ?? null
+  const outcome = await shared.store.reconcile({
+    zrn,
+    status,
+    at,
+    receivedAt,
+    payload: payloadOf(zrn, status, account)
+  })
+  shared.metrics.reconcile(trigger, outcome._tag)
+  if (outcome._tag === "repaired") {
+    shared.logger.info(
+      { zrn, status, trigger, event_id: outcome.event?.id },
+      "projection repaired from a read of the account"
+    )
+  }
+  return outcome
+}
+
+/** The record in force after a reconciliation. */
+export const recordOf = (outcome: ReconcileOutcome): StatusRecord =>
+  outcome._tag === "stale" ? outcome.current : outcome.record
+
+/** The background reconciliation's settings (`Config.Tunables`, `reconcile*`). */
+export interface Settings {
+  readonly maxAgeMs: number
+  readonly provisioningMs: number
+  /** 0: no background sweep (the heartbeat still beats). */
+  readonly share: number
+  readonly catchUpShare: number
+  readonly intervalMs: number
+  readonly downtimeMs: number
+  /** The vendor budget the shares are of (the default one when the budget is off). */
+  readonly budget: RateLimitSetting
+}
+
+/** The background reconciliation of one proxy. */
+export interface Reconciler {
+  /** Beats the heartbeat (at once, then every third of `downtimeMs`, at most every second) and sweeps. */
+  readonly start: () => void
+  /** Stops after the pass under way, and beats once more (a quick restart is not a downtime). */
+  readonly stop: () => Promise<void>
+  /** One pass now: claims what is due and re-reads it. Resolves with how many it claimed. */
+  readonly pass: () => Promise<number>
+  /** Whether records confirmed before the catch-up mark were still due at the last pass. */
+  readonly catchingUp: () => boolean
+}
+
+/**
+ * Names of the sweep as a caller of the vendor budget: not valid caller names (`:`), so no configured
+ * caller shares their slots.
+ */
+const SWEEP_CALLER = "mta:reconcile"
+const CATCH_UP_CALLER = "mta:catch-up"
+
+/** How long a record whose re-read failed waits before it is due again. */
+const RETRY_MS = 30_000
+
+export const make = (shared: Shared, settings: Settings): Reconciler => {
+  const heartbeatMs = Math.min(1_000, Math.floor(settings.downtimeMs / 3))
+  /**
+   * Re-reads a pass may make for a share of the budget. A read holds its slot of the share until its
+   * answer, so one window of the budget overlaps the reads of `window / interval + 1` passes: a pass
+   * takes that fraction of the window's share (20 a second at 10% of 2,000 per 10 s would be 18.2 a
+   * pass), and never finds its share's slots taken (at 20 a pass a pass often did, and left records
+   * for the next: a claim and a deferral for nothing).
+   */
+  const perPassOf = (share: number) =>
+    (share * settings.budget.requests * settings.intervalMs) /
+    (settings.budget.window_ms + settings.intervalMs)
+  let mark: number | undefined
+  let catchingUp = false
+  /** Re-reads the pace allows and the passes have not used yet. */
+  let credit = 0
+  let stopped = true
+  let timer: NodeJS.Timeout | undefined
+  let heartbeat: NodeJS.Timeout | undefined
+  let running: Promise<unknown> | undefined
+
+  const setCatchingUp = (value: boolean) => {
+    if (value === catchingUp) return
+    catchingUp = value
+    shared.metrics.reconcileCatchingUp.set(value ? 1 : 0)
+    shared.logger.info(
+      { catch_up_before: mark === undefined ? undefined : new Date(mark).toISOString() },
+      value
+        ? "reconciliation: catching up, re-reading every account confirmed before the downtime ended"
+        : "reconciliation: caught up"
+    )
+  }
+
+  const beat = async () => {
+    try {
+      const now = shared.now()
+      const before = mark
+      mark = await shared.store.alive(now, settings.downtimeMs)
+      // A new mark (this start, another replica's, or a gap in the beats): catch up from the next pass.
+      if (mark !== undefined && mark !== before && now - settings.maxAgeMs < mark) setCatchingUp(true)
+    } catch (error) {
+      shared.logger.warn({ err: { message: (error as Error).message } }, "reconciliation: heartbeat failed")
+    }
+  }
+
+  /** What re-reading one claimed record gave: the account read, or why there is none. */
+  type Read =
+    | {
+        readonly _tag: "read"
+        readonly at: number
+        readonly receivedAt: number
+        readonly account: Api.AccountRecord
+      }
+    | { readonly _tag: "deferred" }
+    | { readonly _tag: "failed" }
+    /** zerohash does not know the account (the embedded default's simulator starts empty, say). */
+    | { readonly _tag: "unknown" }
+
+  /** Reads one claimed record upstream as `caller`, under its share of the vendor budget. */
+  const read = async (
+    record: StatusRecord,
+    trigger: Trigger,
+    caller: string,
+    share: number
+  ): Promise<Read> => {
+    let release: (at: number) => void = () => {}
+    if (shared.egress !== undefined) {
+      const admitted = shared.egress.admit(caller, share, shared.now())
+      // The budget shared through PostgreSQL may answer after leasing a block of slots.
+      const slot = admitted instanceof Promise ? await admitted : admitted
+      // The budget (or the sweep's share of it) is spent: due again at the next pass.
+      if (typeof slot !== "function") return { _tag: "deferred" }
+      release = slot
+    }
+    const at = shared.now()
+    const started = performance.now()
+    try {
+      const account = await shared.upstream.getAccount(record.zrn, { requestId: `reconcile-${randomUUID()}` })
+      shared.metrics.upstream("getAccount", (performance.now() - started) / 1000, undefined)
+      return { _tag: "read", at, receivedAt: shared.now(), account }
+    } catch (error) {
+      const code = errorCodeOf(error)
+      shared.metrics.upstream("getAccount", (performance.now() - started) / 1000, code)
+      shared.metrics.reconcile(trigger, "failed")
+      if (code === "NotFound") {
+        shared.logger.info({ zrn: record.zrn, trigger }, "reconciliation: zerohash does not know the account")
+        return { _tag: "unknown" }
+      }
+      shared.logger.warn({ zrn: record.zrn, trigger, code }, "reconciliation: the account could not be read")
+      return { _tag: "failed" }
+    } finally {
+      release(shared.now())
+    }
+  }
+
+  const pass = async (): Promise<number> => {
+    const now = shared.now()
+    const share = catchingUp ? settings.catchUpShare : settings.share
+    const perPass = perPassOf(share)
+    // What a pass did not use carries over, up to one read more than a pass's worth (no bursts).
+    credit = Math.min(credit + perPass, perPass + 1)
+    const limit = Math.floor(credit)
+    if (limit < 1) return 0
+    const due = await shared.store.claimDue({
+      now,
+      provisioningBefore: now - settings.provisioningMs,
+      staleBefore: Math.max(now - settings.maxAgeMs, mark ?? Number.NEGATIVE_INFINITY),
+      leaseUntil: now + shared.idempotencyLeaseMs,
+      limit
+    })
+    const behind = (r: StatusRecord) => mark !== undefined && r.confirmedAt <= mark
+    setCatchingUp(due.some(behind))
+    const triggers = due.map((r): Trigger => (behind(r) ? "catch_up" : "sweep"))
+    const reads = await Promise.all(
+      due.map((r, i) =>
+        triggers[i] === "catch_up"
+          ? read(r, "catch_up", CATCH_UP_CALLER, settings.catchUpShare)
+          : read(r, "sweep", SWEEP_CALLER, settings.share)
+      )
+    )
+    // Applied together: one store step for the pass (`Store.reconcile` batches what arrives at once).
+    const applied = await Promise.all(
+      reads.map(async (r, i) => {
+        if (r._tag !== "read") return r._tag
+        try {
+          await apply(shared, triggers[i]!, due[i]!.zrn, r.at, r.account, r.receivedAt)
+          return "done"
+        } catch {
+          shared.metrics.reconcile(triggers[i]!, "failed")
+          return "failed"
+        }
+      })
+    )
+    const zrnsOf = (outcome: string) => due.filter((_, i) => applied[i] === outcome).map((r) => r.zrn)
+    const [deferred, failed, unknown] = [zrnsOf("deferred"), zrnsOf("failed"), zrnsOf("unknown")]
+    credit -= due.length - deferred.length
+    // Unread for want of budget: due again now; failed: again after a while; unknown upstream: again
+    // after the maximum age. A record that was read has had its lease ended by `Store.reconcile`.
+    if (deferred.length > 0) await shared.store.deferDue(deferred, 0)
+    if (failed.length > 0) await shared.store.deferDue(failed, shared.now() + RETRY_MS)
+    if (unknown.length > 0) await shared.store.deferDue(unknown, shared.now() + settings.maxAgeMs)
+    return due.length
+  }
+
+  const loop = async () => {
+    if (stopped) return
+    const started = performance.now()
+    running = pass().catch((error: unknown) => {
+      shared.logger.warn({ err: { message: (error as Error).message } }, "reconciliation: a pass failed")
+    })
+    await running
+    running = undefined
+    if (stopped) return
+    timer = setTimeout(loop, Math.max(0, settings.intervalMs - (performance.now() - started)))
+    timer.unref()
+  }
+
+  return {
+    start: () => {
+      if (!stopped) return
+      stopped = false
+      heartbeat = setInterval(() => void beat(), heartbeatMs)
+      heartbeat.unref()
+      running = beat().then(() => {
+        running = undefined
+        if (settings.share > 0) void loop()
+      })
+    },
+    stop: async () => {
+      if (stopped) return
+      stopped = true
+      clearTimeout(timer)
+      clearInterval(heartbeat)
+      await running
+      await beat()
+    },
+    pass,
+    catchingUp: () => catchingUp
+  }
+}
