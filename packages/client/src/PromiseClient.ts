@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import type { Endpoint, Enums } from "@mta/domain"
+import type { Endpoint, Enums, Participants } from "@mta/domain"
 import { Cause, Effect, Either, Exit, Option } from "effect"
 import { type ClientConfig, resolve } from "./ClientConfig.js"
 import type { ClientError } from "./ClientError.js"
@@ -26,6 +26,9 @@ import {
   type LedgerAccount,
   type LedgerQueryInput,
   PARENT_CONTEXT,
+  type ParticipantEntry,
+  type ParticipantQueryInput,
+  type ParticipantStatusReached,
   type Service,
   type StatusReached,
   type WaitOptions,
@@ -71,6 +74,19 @@ export interface Client extends PromiseEndpointMethods {
     status: Enums.AccountStatus,
     options?: PromiseWaitOptions
   ): Promise<StatusReached>
+  /** Every participant matching the filters, fetched page by page as the loop asks for them. */
+  listParticipants(
+    query?: ParticipantQueryInput,
+    options?: PromiseCallOptions
+  ): AsyncIterable<ParticipantEntry>
+  /** One participant (through the list's `participant_code` filter); rejects with `NotFound` when none. */
+  getParticipant(code: string, options?: PromiseCallOptions): Promise<ParticipantEntry>
+  /** Resolves when the participant has `status`; rejects with `Timeout` after `options.timeoutMs`. */
+  waitForParticipantStatus(
+    code: string,
+    status: Participants.ParticipantStatusOrUnknown,
+    options?: PromiseWaitOptions
+  ): Promise<ParticipantStatusReached>
   /**
    * The same methods answering `{ data, response }`: `response` is the last response's status,
    * headers, request id and whether the proxy replayed it (`ResponseInfo`).
@@ -169,6 +185,29 @@ export const createClient = (config: PromiseClientConfig): Client => {
     waitForStatus: (zrn, status, options) => {
       const { effectOptions, signal } = split(options)
       return runPromise(service.waitForStatus(zrn, status, effectOptions), signal)
+    },
+    listParticipants: (query = {}, options) => {
+      const { effectOptions, signal } = split(options)
+      return {
+        async *[Symbol.asyncIterator]() {
+          for (let page = query.page ?? 1; ; page++) {
+            const result = await runPromise(
+              service.getParticipantPage({ ...query, page }, effectOptions),
+              signal
+            )
+            yield* result.message
+            if (page >= (result.total_pages ?? 1)) return
+          }
+        }
+      }
+    },
+    getParticipant: (code, options) => {
+      const { effectOptions, signal } = split(options)
+      return runPromise(service.getParticipant(code, effectOptions), signal)
+    },
+    waitForParticipantStatus: (code, status, options) => {
+      const { effectOptions, signal } = split(options)
+      return runPromise(service.waitForParticipantStatus(code, status, effectOptions), signal)
     },
     withResponse,
     on(event, handler) {

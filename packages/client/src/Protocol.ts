@@ -66,7 +66,11 @@ export type Result<E extends Row> = E["response"] extends typeof Api.Accepted
   : Schema.Schema.Type<E["response"]>
 
 /** The method that calls an endpoint once: the endpoint's name, `getLedgerPage` for one page of a list. */
-export type MethodName<N extends Endpoint.Name> = N extends "listLedgerAccounts" ? "getLedgerPage" : N
+export type MethodName<N extends Endpoint.Name> = N extends "listLedgerAccounts"
+  ? "getLedgerPage"
+  : N extends "listParticipants"
+    ? "getParticipantPage"
+    : N
 
 /**
  * What a method answers, as a type of one parameter `A` (a "type lambda"): `Promised` is
@@ -448,7 +452,9 @@ export const response = <E extends Row>(
   const c = compile(row)
   let json: unknown
   try {
-    json = JSON.parse(c.accepted && text.trim() === "" ? "{}" : text)
+    // A `text/plain` answer (the participant lock's `OK`) is decoded as its trimmed text.
+    json =
+      row.responseType === "text" ? text.trim() : JSON.parse(c.accepted && text.trim() === "" ? "{}" : text)
   } catch (e) {
     return Either.left(
       decodeError(request, status, "InvalidJson", e instanceof Error ? e.message : String(e))
@@ -469,7 +475,11 @@ export const response = <E extends Row>(
 
 /** The method name of an endpoint (`MethodName`). */
 export const methodName = <N extends Endpoint.Name>(name: N): MethodName<N> =>
-  (name === "listLedgerAccounts" ? "getLedgerPage" : name) as MethodName<N>
+  (name === "listLedgerAccounts"
+    ? "getLedgerPage"
+    : name === "listParticipants"
+      ? "getParticipantPage"
+      : name) as MethodName<N>
 
 /**
  * The `Methods` of `invoke`: each passes its endpoint's row, exactly its `Args` (missing ones

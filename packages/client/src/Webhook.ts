@@ -1,12 +1,14 @@
 /**
- * Verifying `customer_account_status_changed` webhooks before anything trusts them.
+ * Verifying zerohash webhooks before anything trusts them: `customer_account_status_changed` and
+ * `participant_status_changed` (`participants.md`), one tagged union on `type`.
  *
  * Checks, in order, each failing with a `WebhookVerificationError` whose `reason` names it:
  * a signature header is present; the timestamp is present and numeric (13-digit milliseconds or
  * 10-digit seconds); the signature matches the raw bytes (current scheme
  * `hex(HMAC-SHA256(secret, raw_body + timestamp))`, or, only when the current header is absent, the
  * legacy `hex(HMAC-SHA256(secret, raw_body))`); the timestamp is within ±5 minutes of now; the payload
- * type is `customer_account_status_changed`; the body decodes with the domain's Schema.
+ * type is one of the two (absent reads as `customer_account_status_changed`, as the first guides sent
+ * it); the body decodes with that type's Schema from the domain.
  *
  * The signature is checked before the clock, so a forger learns nothing about the time window, and
  * always over the raw bytes received (a re-serialised body would not match). Comparisons are
@@ -16,7 +18,7 @@
  * @since 0.1.0
  */
 import { createHmac, timingSafeEqual } from "node:crypto"
-import { Api, Webhook as DomainWebhook, Limits } from "@mta/domain"
+import { Api, Webhook as DomainWebhook, Limits, Participants } from "@mta/domain"
 import { Clock, Effect, Either, Redacted, Schema } from "effect"
 
 /** The webhook's header names (re-exported from the domain). */
@@ -71,17 +73,33 @@ export class WebhookVerificationError extends Schema.TaggedError<WebhookVerifica
   }
 ) {}
 
-/** A verified webhook. */
-export interface WebhookEvent {
-  readonly type: DomainWebhook.PayloadType
+/** What every verified webhook carries. */
+interface VerifiedHeaders {
   /** The `x-zh-hook-notification-id` header: the dedupe key (absent if the sender omitted it). */
   readonly notificationId: string | undefined
   /** When the sender made the request, in epoch milliseconds; order events by it. */
   readonly timestamp: number
   /** Which signature was verified. */
   readonly scheme: "current" | "legacy"
+}
+
+/** A verified `customer_account_status_changed`. */
+export interface AccountWebhookEvent extends VerifiedHeaders {
+  readonly type: DomainWebhook.PayloadType
   readonly payload: DomainWebhook.StatusChangedPayload
 }
+
+/** A verified `participant_status_changed`. */
+export interface ParticipantWebhookEvent extends VerifiedHeaders {
+  readonly type: typeof Participants.payloadType
+  readonly payload: Participants.StatusChangedPayload
+}
+
+/** A verified webhook: narrow on `type`. */
+export type WebhookEvent = AccountWebhookEvent | ParticipantWebhookEvent
+
+/** The payload types this version decodes. */
+export const payloadTypes = [DomainWebhook.payloadType, Participants.payloadType] as const
 
 const HEX_SHA256 = /^[0-9a-fA-F]{64}$/
 const DIGITS = /^[0-9]{1,16}$/
@@ -131,7 +149,12 @@ const matches = (
   return ok
 }
 
-const decodeFields = Schema.decodeUnknownEither(DomainWebhook.StatusChangedPayload, { errors: "all" })
+const decoders = {
+  [DomainWebhook.payloadType]: Schema.decodeUnknownEither(DomainWebhook.StatusChangedPayload, {
+    errors: "all"
+  }),
+  [Participants.payloadType]: Schema.decodeUnknownEither(Participants.StatusChangedPayload, { errors: "all" })
+} as const
 
 /**
  * The payload from the body text: JSON, nested at most `Limits.defaults.maxDepth` levels (checked
@@ -139,7 +162,7 @@ const decodeFields = Schema.decodeUnknownEither(DomainWebhook.StatusChangedPaylo
  * the payload Schema; a refusal is the domain's `path: message` lines. Strings and arrays are not held
  * to the request limits: the vendor's payload is bounded by the body limit of whoever receives it.
  */
-const decodePayload = (text: string): Either.Either<DomainWebhook.StatusChangedPayload, string> => {
+const decodePayload = (type: (typeof payloadTypes)[number], text: string): Either.Either<unknown, string> => {
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -152,7 +175,9 @@ const decodePayload = (text: string): Either.Either<DomainWebhook.StatusChangedP
   })
   // Valid Unicode and U+0000 are for the receiver to judge (it knows what it can store).
   if (problem?.includes("nested at most") === true) return Either.left(problem)
-  return Either.mapLeft(decodeFields(json), (error) => Api.formatErrors(error).join("; "))
+  return Either.mapLeft(decoders[type](json) as Either.Either<unknown, never>, (error) =>
+    Api.formatErrors(error).join("; ")
+  )
 }
 
 const fail = (reason: WebhookFailure, message: string, notificationId: string | undefined) =>
@@ -227,27 +252,24 @@ export const verifyEither = (
       notificationId
     )
   }
-  const type = headerOf(params.headers, headers.payloadType)?.trim()
-  if (type !== undefined && type !== DomainWebhook.payloadType) {
+  const sent = headerOf(params.headers, headers.payloadType)?.trim()
+  const type = sent === undefined ? DomainWebhook.payloadType : payloadTypes.find((t) => t === sent)
+  if (type === undefined) {
     return fail(
       "WrongPayloadType",
-      `${headers.payloadType} is ${JSON.stringify(type.slice(0, 60))}, expected ${DomainWebhook.payloadType}`,
+      `${headers.payloadType} is ${JSON.stringify(sent!.slice(0, 60))}, expected ${payloadTypes.join(" or ")}`,
       notificationId
     )
   }
   const text =
     typeof params.rawBody === "string" ? params.rawBody : Buffer.from(params.rawBody).toString("utf8")
-  const payload = decodePayload(text)
+  const payload = decodePayload(type, text)
   if (Either.isLeft(payload)) {
-    return fail("InvalidPayload", `the body is not a status change payload: ${payload.left}`, notificationId)
+    const what =
+      type === DomainWebhook.payloadType ? "a status change payload" : "a participant status change payload"
+    return fail("InvalidPayload", `the body is not ${what}: ${payload.left}`, notificationId)
   }
-  return Either.right({
-    type: DomainWebhook.payloadType,
-    notificationId,
-    timestamp,
-    scheme,
-    payload: payload.right
-  })
+  return Either.right({ type, notificationId, timestamp, scheme, payload: payload.right } as WebhookEvent)
 }
 
 /** Verifies a webhook in the Effect API; `now` defaults to the Effect `Clock` (a `TestClock` in tests). */

@@ -12,13 +12,13 @@
  * @since 0.1.0
  */
 import { randomUUID } from "node:crypto"
-import { type Api, Endpoint, type Enums, Zrn } from "@mta/domain"
+import { type Api, Endpoint, type Enums, type Participants, Zrn } from "@mta/domain"
 import type { Context as OtelContext } from "@opentelemetry/api"
 import { Chunk, Clock, Context, Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import type * as ConfigModule from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import { type ClientConfig, fromEnv, type InvalidConfig, type Resolved, resolve } from "./ClientConfig.js"
-import { type ClientError, type InvalidInput, Timeout } from "./ClientError.js"
+import { type ClientError, type InvalidInput, NotFound, Timeout } from "./ClientError.js"
 import type { Hooks } from "./Hooks.js"
 import { isMutation } from "./internal/errors.js"
 import { type Limits, newRequestId, send } from "./internal/http.js"
@@ -68,6 +68,17 @@ export const PARENT_CONTEXT: unique symbol = Symbol.for("@mta/client/parentConte
 /** `CallOptions` with the caller's OpenTelemetry context, captured when the call was made. */
 export interface InternalCallOptions extends CallOptions {
   readonly [PARENT_CONTEXT]?: OtelContext | undefined
+}
+
+/** Filters of `listParticipants` (every one optional). */
+export type ParticipantQueryInput = Protocol.QueryInput<typeof Endpoint.table.listParticipants.query>
+
+/** One entry of `GET /participants`. */
+export type ParticipantEntry = Participants.ParticipantEntry
+
+/** What `waitForParticipantStatus` saw when the participant reached the status. */
+export interface ParticipantStatusReached {
+  readonly participant: ParticipantEntry
 }
 
 /** Options of `waitForStatus`. */
@@ -129,6 +140,25 @@ export interface Service extends EndpointMethods {
     status: Enums.AccountStatus,
     options?: WaitOptions
   ) => Effect.Effect<StatusReached, ClientError>
+  /** Every participant matching the filters, page after page (`GET /participants`). */
+  readonly listParticipants: (
+    query?: ParticipantQueryInput,
+    options?: CallOptions
+  ) => Stream.Stream<ParticipantEntry, ClientError>
+  /** One participant, through the list's `participant_code` filter; `NotFound` when there is none. */
+  readonly getParticipant: (
+    code: string,
+    options?: CallOptions
+  ) => Effect.Effect<ParticipantEntry, ClientError>
+  /**
+   * Waits until the participant has `status` (read through `GET /participants`, backing off between
+   * reads); a `Timeout` when `options.timeoutMs` passes first.
+   */
+  readonly waitForParticipantStatus: (
+    code: string,
+    status: Participants.ParticipantStatusOrUnknown,
+    options?: WaitOptions
+  ) => Effect.Effect<ParticipantStatusReached, ClientError>
 }
 
 /** The client service. Build it with `ZeroHashClient.layer(config)` or `ZeroHashClient.layerConfig()`. */
@@ -310,7 +340,72 @@ export const fromResolved = (resolved: Resolved, hooks?: Hooks): Service => {
       }
     })
 
-  const service: Service = { ...endpoints, withResponse, listLedgerAccounts, waitForStatus }
+  const listParticipants: Service["listParticipants"] = (query = {}, options) =>
+    Stream.paginateChunkEffect(query.page ?? 1, (page) =>
+      Effect.map(endpoints.getParticipantPage({ ...query, page }, options), (result) => [
+        Chunk.fromIterable(result.message),
+        page < (result.total_pages ?? 1) ? Option.some(page + 1) : Option.none()
+      ])
+    )
+
+  const getParticipant: Service["getParticipant"] = (code, options = {}) =>
+    Effect.gen(function* () {
+      const requestId = options.requestId ?? (yield* newRequestId)
+      const page = yield* endpoints.getParticipantPage({ participant_code: code }, { ...options, requestId })
+      const found = page.message.find((p) => p.participant_code === code)
+      if (found !== undefined) return found
+      return yield* Effect.fail(
+        new NotFound({
+          message: `participant ${code} not found (GET /participants?participant_code=${code} listed none; request id ${requestId})`,
+          messages: [],
+          requestId,
+          operation: "getParticipant",
+          status: 404
+        })
+      )
+    })
+
+  const waitForParticipantStatus: Service["waitForParticipantStatus"] = (code, status, options = {}) =>
+    Effect.gen(function* () {
+      const requestId = options.requestId ?? (yield* newRequestId)
+      const parent = (options as InternalCallOptions)[PARENT_CONTEXT]
+      const timeoutMs = options.timeoutMs ?? 60_000
+      const maxInterval = options.maxIntervalMs ?? 5_000
+      let interval = options.intervalMs ?? 250
+      const deadline = (yield* Clock.currentTimeMillis) + timeoutMs
+      let last = "nothing read yet"
+      for (;;) {
+        const remaining = deadline - (yield* Clock.currentTimeMillis)
+        if (remaining <= 0) {
+          return yield* Effect.fail(
+            new Timeout({
+              message: `waitForParticipantStatus: participant ${code} did not reach status ${status} within ${timeoutMs} ms (last seen: ${last}; request id ${requestId})`,
+              messages: [],
+              requestId,
+              operation: "waitForParticipantStatus",
+              timeoutMs
+            })
+          )
+        }
+        const inner: InternalCallOptions = { requestId, deadlineMs: remaining, [PARENT_CONTEXT]: parent }
+        const participant = yield* getParticipant(code, inner)
+        last = participant.status
+        if (participant.status === status) return { participant }
+        const now = yield* Clock.currentTimeMillis
+        yield* Effect.sleep(Math.max(0, Math.min(interval, deadline - now)))
+        interval = Math.min(maxInterval, interval * 2)
+      }
+    })
+
+  const service: Service = {
+    ...endpoints,
+    withResponse,
+    listLedgerAccounts,
+    waitForStatus,
+    listParticipants,
+    getParticipant,
+    waitForParticipantStatus
+  }
   return withSummary(service, "ZeroHashClient", resolved.summary)
 }
 

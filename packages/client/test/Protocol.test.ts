@@ -226,6 +226,8 @@ describe("Protocol.methods", () => {
       ["addTenant", [ZRN, "CUST02"], "o"],
       ["lock", [ZRN], undefined]
     ])
-    expect(Endpoint.all.map(Protocol.arity)).toEqual([1, 2, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1])
+    expect(Endpoint.all.map(Protocol.arity)).toEqual([
+      1, 2, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 2
+    ])
   })
 })

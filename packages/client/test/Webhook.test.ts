@@ -138,7 +138,13 @@ describe("verifyWebhook", () => {
       "InvalidTimestamp"
     ],
     ["a signature that is not hex", { "x-zh-hook-signature": "not-hex" }, "SignatureMismatch"],
-    ["another payload type", { "x-zh-hook-payload-type": "participant_status_changed" }, "WrongPayloadType"]
+    ["an unknown payload type", { "x-zh-hook-payload-type": "trade_settled" }, "WrongPayloadType"],
+    // The account body under the participant type does not decode as a participant payload.
+    [
+      "an account body sent as a participant one",
+      { "x-zh-hook-payload-type": "participant_status_changed" },
+      "InvalidPayload"
+    ]
   ] as const)("rejects %s", (_, overrides, expected) => {
     expect(reasonOf({ secret, headers: headersOf(overrides), rawBody: hook.raw_body, now: sentAt })).toBe(
       expected
@@ -160,6 +166,39 @@ describe("verifyWebhook", () => {
     const { signature } = Webhook.sign({ secret, rawBody, timestamp: hook.timestamp })
     const headers = headersOf({ "x-zh-hook-signature": signature, "x-zh-hook-signature-256": undefined })
     expect(verifyWebhook({ secret, headers, rawBody, now: sentAt }).payload.status).toBe("frozen_by_vendor")
+  })
+
+  it("decodes participant_status_changed into the participant side of the union", () => {
+    const rawBody = JSON.stringify({
+      participant_code: "CUST01",
+      participant_status: "rejected",
+      timestamp: sentAt,
+      reason_code: "id_mismatch",
+      reject_reasons: ["id_mismatch"],
+      kyc_attempts: 1
+    })
+    const { signature } = Webhook.sign({ secret, rawBody, timestamp: hook.timestamp })
+    const headers = headersOf({
+      "x-zh-hook-payload-type": "participant_status_changed",
+      "x-zh-hook-signature": signature,
+      "x-zh-hook-signature-256": undefined
+    })
+    const event = verifyWebhook({ secret, headers, rawBody, now: sentAt })
+    expect(event.type).toBe("participant_status_changed")
+    if (event.type !== "participant_status_changed") throw new Error("narrowing")
+    expect(event.payload.participant_status).toBe("rejected")
+    expect(event.payload.reject_reasons).toEqual(["id_mismatch"])
+    const missing = JSON.stringify({ participant_code: "CUST01" })
+    const signed = Webhook.sign({ secret, rawBody: missing, timestamp: hook.timestamp })
+    const result = Webhook.verifyEither({
+      secret,
+      headers: { ...headers, "x-zh-hook-signature": signed.signature },
+      rawBody: missing,
+      now: sentAt
+    })
+    expect(Either.isLeft(result) && result.left.message).toMatch(
+      /not a participant status change payload: participant_status: is required; timestamp: is required/
+    )
   })
 
   it("never shows the secret in the error", () => {

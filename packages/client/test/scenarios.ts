@@ -349,4 +349,93 @@ export const endpointScenarios = (label: string, makeClient: (config: ClientConf
         expect(isClientError(code)).toBe(true)
       })
     })
+
+    describe("participants (16-19)", () => {
+      const adult = (email: string) => ({
+        first_name: "Ada",
+        last_name: "Lovelace",
+        email,
+        address_one: "1 Main St",
+        city: "Chicago",
+        jurisdiction_code: "US-IL",
+        date_of_birth: "1990-04-21",
+        sanction_screening: "pass" as const,
+        sanction_screening_timestamp: kit.simulator().clock.now() - 60_000
+      })
+
+      it("createParticipant, then waitForParticipantStatus sees KYC approve it; getParticipant reads it", async () => {
+        const c = client()
+        const created = await c.createParticipant(adult("ada@example.com"))
+        expect(created.message.status).toBe("submitted")
+        const code = created.message.participant_code
+        const waiting = c.waitForParticipantStatus(code, "approved", { timeoutMs: 5_000, intervalMs: 1 })
+        await kit.simulator().settle()
+        const reached = await waiting
+        expect(reached.participant).toMatchObject({
+          participant_code: code,
+          status: "approved",
+          email: "ada@example.com"
+        })
+        expect(await c.getParticipant(code)).toMatchObject({
+          participant_code: code,
+          participant_name: "Ada Lovelace"
+        })
+      })
+
+      it("createMinor links a minor to a custodian; an adult date is refused before any account exists", async () => {
+        const c = client()
+        const year = new Date(kit.simulator().clock.now()).getUTCFullYear() - 9
+        const minor = await c.createMinor({
+          first_name: "Tim",
+          last_name: "Lovelace",
+          email: "tim@example.com",
+          address_one: "1 Main St",
+          city: "Chicago",
+          jurisdiction_code: "US-IL",
+          date_of_birth: `${year}-03-03`,
+          custodian_participant_code: "CUST01",
+          custodian_relationship: "parent"
+        })
+        expect(minor.message.custodian_participant_code).toBe("CUST01")
+        const refused = await rejection(
+          c.createParticipant({ ...adult("young@example.com"), date_of_birth: `${year}-03-03` })
+        )
+        expect(refused).toBeInstanceOf(ValidationError)
+        expect((refused as ValidationError).messages[0]).toMatch(
+          /^date_of_birth: a customer must be an adult/
+        )
+      })
+
+      it("listParticipants walks every page; getParticipant of an unknown code is NotFound", async () => {
+        const c = client()
+        const all: Array<string> = []
+        for await (const p of c.listParticipants()) all.push(p.participant_code)
+        expect(all.length).toBeGreaterThan(15)
+        expect(new Set(all).size).toBe(all.length)
+        expect(all).toContain("CUST20")
+        const minors: Array<string> = []
+        for await (const p of c.listParticipants({ minors: "true" })) minors.push(p.participant_code)
+        expect(minors).not.toContain("CUST01")
+        const missing = await rejection(c.getParticipant("NOBODY"))
+        expect(missing).toBeInstanceOf(NotFound)
+        expect((missing as NotFound).message).toMatch(/participant NOBODY not found/)
+      })
+
+      it("lockParticipant answers OK; a second lock is refused", async () => {
+        const c = client()
+        expect(await c.lockParticipant("CUST05", { reason_code: "user_request", notes: "closed" })).toBe("OK")
+        expect(await c.getParticipant("CUST05")).toMatchObject({
+          status: "locked",
+          reason_code: "user_request"
+        })
+        const again = await rejection(
+          c.lockParticipant("CUST05", { reason_code: "user_request", notes: "again" })
+        )
+        expect(again).toBeInstanceOf(ValidationError)
+        const invalid = await rejection(
+          c.lockParticipant("CUST05", { reason_code: "fraud" as never, notes: "x" })
+        )
+        expect(invalid).toBeInstanceOf(InvalidInput)
+      })
+    })
   })

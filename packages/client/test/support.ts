@@ -122,11 +122,19 @@ export const viaLayer = (config: ClientConfig): Client => {
     removeAdvisor: (zrn, code, options) => run(service.removeAdvisor(zrn, code, options)),
     divest: (zrn, options) => run(service.divest(zrn, options)),
     close: (zrn, options) => run(service.close(zrn, options)),
+    createParticipant: (body, options) => run(service.createParticipant(body, options)),
+    createMinor: (body, options) => run(service.createMinor(body, options)),
+    getParticipantPage: (query, options) => run(service.getParticipantPage(query, options)),
+    lockParticipant: (code, body, options) => run(service.lockParticipant(code, body, options)),
     // The Stream itself, so the scenarios walk the pages through the Effect API's pagination.
     listLedgerAccounts: (query, options) =>
       Stream.toAsyncIterable(service.listLedgerAccounts(query, options)),
     getLedgerPage: (query, options) => run(service.getLedgerPage(query, options)),
     waitForStatus: (zrn, status, options) => run(service.waitForStatus(zrn, status, options)),
+    listParticipants: (query, options) => Stream.toAsyncIterable(service.listParticipants(query, options)),
+    getParticipant: (code, options) => run(service.getParticipant(code, options)),
+    waitForParticipantStatus: (code, status, options) =>
+      run(service.waitForParticipantStatus(code, status, options)),
     withResponse: Object.fromEntries(
       Object.entries(service.withResponse).map(([name, method]) => [
         name,

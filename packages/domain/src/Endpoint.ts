@@ -1,5 +1,5 @@
 /**
- * The 15 endpoints of the Customer Accounts API as one data table: method, path template, success
+ * The 19 endpoints of the Customer Accounts API (and its participants) as one data table: method, path template, success
  * status, body Schemas, the proxy scope that guards it and, for the status commands, the command it
  * carries. The client, the simulator and the proxy all read this table, so a route cannot exist in
  * one and be missing or different in another.
@@ -12,6 +12,7 @@
 import { Schema } from "effect"
 import * as Api from "./Api.js"
 import type { Command } from "./Enums.js"
+import * as Participants from "./Participants.js"
 import * as Zrn from "./Zrn.js"
 
 /** Proxy scopes that guard the endpoints (the proxy also has `events:read` and `audit:read`). */
@@ -20,7 +21,9 @@ export const Scope = Schema.Literal(
   "accounts:write",
   "accounts:access",
   "accounts:members",
-  "accounts:wind_down"
+  "accounts:wind_down",
+  "participants:read",
+  "participants:write"
 ).annotations({ identifier: "Scope" })
 /** A proxy scope that guards an endpoint. */
 export type Scope = typeof Scope.Type
@@ -29,7 +32,7 @@ export type Scope = typeof Scope.Type
 export type Method = "GET" | "POST" | "PATCH" | "DELETE"
 
 /** Names of the path parameters. */
-export type PathParam = "zrn" | "tenant" | "financial_advisor"
+export type PathParam = "zrn" | "tenant" | "financial_advisor" | "participant_code"
 
 /** One endpoint of the table. */
 export interface Endpoint {
@@ -38,13 +41,15 @@ export interface Endpoint {
   /** Path template, parameters in braces: `/accounts/{zrn}/lock`. */
   readonly path: string
   readonly params: ReadonlyArray<PathParam>
-  readonly successStatus: 200 | 202
+  readonly successStatus: 200 | 201 | 202
   /** Schema of the request body; `undefined` when the request has no body. */
   readonly request: Schema.Schema.AnyNoContext | undefined
   /** Schema of the query string, for the one endpoint that takes filters. */
   readonly query?: Schema.Schema.AnyNoContext
   /** Schema of the success body. */
   readonly response: Schema.Schema.AnyNoContext
+  /** `text` when the success body is `text/plain` (the participant lock's `OK`); JSON otherwise. */
+  readonly responseType?: "text"
   readonly scope: Scope
   /** The status command a command endpoint carries. */
   readonly command?: Command
@@ -161,13 +166,55 @@ export const table = {
     query: Api.LedgerQuery,
     response: Api.LedgerPage,
     scope: "accounts:read"
+  },
+  createParticipant: {
+    name: "createParticipant",
+    method: "POST",
+    path: "/participants/customers/new",
+    params: [],
+    successStatus: 201,
+    request: Participants.CreateCustomerRequest,
+    response: Participants.ParticipantResponse,
+    scope: "participants:write"
+  },
+  createMinor: {
+    name: "createMinor",
+    method: "POST",
+    path: "/participants/customers/minor",
+    params: [],
+    successStatus: 201,
+    request: Participants.CreateMinorRequest,
+    response: Participants.ParticipantResponse,
+    scope: "participants:write"
+  },
+  listParticipants: {
+    name: "listParticipants",
+    method: "GET",
+    path: "/participants",
+    params: [],
+    successStatus: 200,
+    request: undefined,
+    query: Participants.ParticipantQuery,
+    response: Participants.ParticipantPage,
+    scope: "participants:read"
+  },
+  lockParticipant: {
+    name: "lockParticipant",
+    method: "POST",
+    path: "/participants/customers/{participant_code}/lock",
+    params: ["participant_code"],
+    successStatus: 200,
+    request: Participants.LockParticipantRequest,
+    response: Participants.LockParticipantResponse,
+    responseType: "text",
+    scope: "participants:write"
   }
 } as const satisfies { readonly [N in string]: Endpoint & { readonly name: N } }
 
 /** The name of an endpoint, which is also the client method's name. */
 export type Name = keyof typeof table
 
-/** Every endpoint, in the order of `upstream-api.md`. */
+/** Every endpoint, in the order of `upstream-api.md` (1–15), then `participants.md` (16–19). */
 export const all: ReadonlyArray<(typeof table)[Name]> = [
   table.createAccount,
   table.updateAccount,
@@ -183,7 +230,11 @@ export const all: ReadonlyArray<(typeof table)[Name]> = [
   table.removeAdvisor,
   table.divest,
   table.close,
-  table.listLedgerAccounts
+  table.listLedgerAccounts,
+  table.createParticipant,
+  table.createMinor,
+  table.listParticipants,
+  table.lockParticipant
 ]
 
 /** Path parameters as found in a request path: raw strings, not decoded (parse `zrn` with `Zrn.parse`). */
@@ -191,6 +242,7 @@ export interface Params {
   readonly zrn?: string
   readonly tenant?: string
   readonly financial_advisor?: string
+  readonly participant_code?: string
 }
 
 /** A request routed to its endpoint. */
@@ -222,6 +274,7 @@ export const match = (method: string, pathname: string): Match | undefined => {
   for (const s of segments) if (s.length === 0) return undefined
   const m = method.toUpperCase()
   const [root, zrn, action, member] = segments
+  if (root === "participants") return matchParticipants(m, segments)
   switch (segments.length) {
     case 1:
       if (root !== "accounts") return undefined
@@ -255,6 +308,20 @@ export const match = (method: string, pathname: string): Match | undefined => {
     default:
       return undefined
   }
+}
+
+/** `/participants…` (16–19). */
+const matchParticipants = (m: string, segments: ReadonlyArray<string>): Match | undefined => {
+  if (segments.length === 1) return m === "GET" ? { endpoint: table.listParticipants, params: {} } : undefined
+  if (segments[1] !== "customers" || m !== "POST") return undefined
+  if (segments.length === 3) {
+    if (segments[2] === "new") return { endpoint: table.createParticipant, params: {} }
+    if (segments[2] === "minor") return { endpoint: table.createMinor, params: {} }
+    return undefined
+  }
+  return segments.length === 4 && segments[3] === "lock"
+    ? { endpoint: table.lockParticipant, params: { participant_code: segments[2]! } }
+    : undefined
 }
 
 const METHODS: ReadonlyArray<Method> = ["GET", "POST", "PATCH", "DELETE"]

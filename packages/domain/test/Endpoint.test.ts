@@ -20,14 +20,19 @@ const rows = [
   ["removeAdvisor", "DELETE", "/accounts/{zrn}/advisors/{financial_advisor}", 202, "accounts:members"],
   ["divest", "POST", "/accounts/{zrn}/divest", 202, "accounts:wind_down"],
   ["close", "POST", "/accounts/{zrn}/close", 202, "accounts:wind_down"],
-  ["listLedgerAccounts", "GET", "/accounts", 200, "accounts:read"]
+  ["listLedgerAccounts", "GET", "/accounts", 200, "accounts:read"],
+  // participants.md, 16-19
+  ["createParticipant", "POST", "/participants/customers/new", 201, "participants:write"],
+  ["createMinor", "POST", "/participants/customers/minor", 201, "participants:write"],
+  ["listParticipants", "GET", "/participants", 200, "participants:read"],
+  ["lockParticipant", "POST", "/participants/customers/{participant_code}/lock", 200, "participants:write"]
 ] as const
 
 const samplePath = (template: string): string =>
   template.replace("{zrn}", ZRN).replace("{tenant}", "CUST02").replace("{financial_advisor}", "ADVSR1")
 
 describe("Endpoint.table", () => {
-  it("holds the 15 endpoints, in the spec's order, keyed by client method", () => {
+  it("holds the 19 endpoints, in the spec's order, keyed by client method", () => {
     expect(Endpoint.all.map((e) => e.name)).toEqual(rows.map(([name]) => name))
     for (const [name, endpoint] of Object.entries(Endpoint.table)) expect(endpoint.name).toBe(name)
   })
@@ -161,11 +166,35 @@ describe("Endpoint.pathFor", () => {
       `/accounts/${ZRN}/advisors/ADVSR1`
     )
     expect(Endpoint.pathFor("createAccount", {})).toBe("/accounts")
+    expect(Endpoint.pathFor("lockParticipant", { participant_code: "CUST03" })).toBe(
+      "/participants/customers/CUST03/lock"
+    )
+  })
+
+  it("routes the participant paths and nothing near them", () => {
+    expect(Endpoint.match("GET", "/participants")?.endpoint.name).toBe("listParticipants")
+    expect(Endpoint.match("POST", "/participants/customers/new")?.endpoint.name).toBe("createParticipant")
+    expect(Endpoint.match("POST", "/participants/customers/minor")?.endpoint.name).toBe("createMinor")
+    expect(Endpoint.match("POST", "/participants/customers/CUST03/lock")).toMatchObject({
+      endpoint: { name: "lockParticipant" },
+      params: { participant_code: "CUST03" }
+    })
+    for (const [method, path] of [
+      ["POST", "/participants"],
+      ["GET", "/participants/customers/new"],
+      ["POST", "/participants/customers"],
+      ["POST", "/participants/customers/CUST03/unlock"],
+      ["POST", "/participants/business/new"],
+      ["POST", "/participants/customers/CUST03/lock/x"]
+    ] as const) {
+      expect(Endpoint.match(method, path)).toBeUndefined()
+    }
+    expect(Endpoint.methodsAt("/participants")).toEqual(["GET"])
   })
 
   it("builds paths that match back to the same endpoint and parameters", () => {
     for (const endpoint of Endpoint.all) {
-      const params = { zrn: ZRN, tenant: "CUST02", financial_advisor: "ADVSR1" }
+      const params = { zrn: ZRN, tenant: "CUST02", financial_advisor: "ADVSR1", participant_code: "CUST03" }
       const path = Endpoint.pathFor(endpoint.name, params)
       const found = Endpoint.match(endpoint.method, path)
       expect(found?.endpoint).toBe(endpoint)

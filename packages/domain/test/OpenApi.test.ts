@@ -97,9 +97,12 @@ const mediaExamples = (holder: unknown): Array<unknown> => [
 ]
 
 describe.skipIf(!present)("the vendor's OpenAPI 1.7.0", () => {
-  it("has exactly the 15 endpoints of our table", () => {
+  it("has exactly the 15 customer-account endpoints of our table (16-19 are not in this document)", () => {
     expect(operations).toHaveLength(15)
-    const ours = Endpoint.all.map((e) => `${e.method} ${e.path}`).sort()
+    const ours = Endpoint.all
+      .filter((e) => !e.path.startsWith("/participants"))
+      .map((e) => `${e.method} ${e.path}`)
+      .sort()
     expect(operations.map((o) => `${o.method} ${o.path}`).sort()).toEqual(ours)
   })
 

@@ -32,7 +32,11 @@ const summaries: Readonly<Record<Endpoint.Name, string>> = {
   removeAdvisor: "Remove a financial advisor",
   divest: "Start divesting (liquidating) an account",
   close: "Close an account",
-  listLedgerAccounts: "List ledger (balance) accounts"
+  listLedgerAccounts: "List ledger (balance) accounts",
+  createParticipant: "Submit an adult customer (KYC completes asynchronously)",
+  createMinor: "Submit a minor linked to a custodian (KYC completes asynchronously)",
+  listParticipants: "List participants (filters, 15 per page)",
+  lockParticipant: "Lock a participant: the platform ended the relationship"
 }
 
 const PARAMS: Readonly<Record<string, { description: string; schema: JsonSchema }>> = {
@@ -48,11 +52,16 @@ const PARAMS: Readonly<Record<string, { description: string; schema: JsonSchema 
   financial_advisor: {
     description: "participant code (exactly 6 characters)",
     schema: { type: "string", pattern: Api.PATH_PARTICIPANT_CODE.source }
+  },
+  participant_code: {
+    description: "participant code (exactly 6 characters)",
+    schema: { type: "string", pattern: Api.PATH_PARTICIPANT_CODE.source }
   }
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: "OK",
+  201: "Created: submitted; KYC completes in the background, announced by participant_status_changed",
   202: "Accepted: applied in the background; announced by the webhook",
   400: "Validation failure (refused before anything goes upstream, or by the upstream)",
   401: "No or unknown bearer token",
@@ -154,7 +163,10 @@ export const document = (): Record<string, unknown> => {
         [String(endpoint.successStatus)]: {
           description: STATUS_TEXT[endpoint.successStatus],
           headers: requestIdHeader,
-          content: json(response)
+          content:
+            "responseType" in endpoint && endpoint.responseType === "text"
+              ? { "text/plain": { schema: { type: "string", enum: ["OK"] } } }
+              : json(response)
         },
         ...errorResponses(
           endpoint.method === "GET"
@@ -298,7 +310,7 @@ export const document = (): Record<string, unknown> => {
           type: "http",
           scheme: "bearer",
           description:
-            "A caller token; callers and their scopes are configured with MTA_CALLERS (scopes: accounts:read, accounts:write, accounts:access, accounts:members, accounts:wind_down, events:read, audit:read)"
+            "A caller token; callers and their scopes are configured with MTA_CALLERS (scopes: accounts:read, accounts:write, accounts:access, accounts:members, accounts:wind_down, participants:read, participants:write, events:read, audit:read)"
         }
       }
     }
@@ -316,5 +328,8 @@ const tagOf = (scope: Endpoint.Scope): string => {
       return "members"
     case "accounts:wind_down":
       return "wind down"
+    case "participants:read":
+    case "participants:write":
+      return "participants"
   }
 }

@@ -17,6 +17,13 @@ import { Fault } from "@mta/testkit"
 import { describe, expect, it } from "vitest"
 import { createBody, type Harness, harness, readEvents, sampleOf, signWebhook, TOKENS } from "./support.js"
 
+/**
+ * A status change the platform made without this proxy (another service holding the API keys), so
+ * the platform may undo it: a change authored by zerohash could not be unlocked by the platform at all
+ * ("who unlocks", participants.md), which is not what these tests are about.
+ */
+const PLATFORM = { author_type: "platform", reason: "user_request" } as const
+
 /** Creates an account through the proxy and provisions it at the simulator (its webhook is lost). */
 const createAccount = async (h: Harness, label = `rec-${randomUUID().slice(0, 8)}`): Promise<string> => {
   const r = await h.request("/accounts", { method: "POST", json: createBody(label) })
@@ -174,7 +181,7 @@ describe("the trust window: no command refused on a status older than it", () =>
   it("re-reads a record older than the window before refusing, and judges the command on the fresh status", async () => {
     const { h, zrn, clock } = await setup("withdraw_locked")
     // zerohash locked it since; the proxy missed that, and its belief is now 2 minutes old.
-    h.simulator.forceStatus(zrn, "locked")
+    h.simulator.forceStatus(zrn, "locked", PLATFORM)
     clock.t += 120_000
     const before = lastSeq(h)
     // `unlock` cannot leave withdraw_locked, but can leave locked: after the re-read it goes through.
@@ -202,7 +209,7 @@ describe("the trust window: no command refused on a status older than it", () =>
 
   it("refuses after the re-read when zerohash confirms the status, and the record is trusted again", async () => {
     const { h, zrn, clock } = await setup("withdraw_locked")
-    h.simulator.forceStatus(zrn, "withdraw_locked")
+    h.simulator.forceStatus(zrn, "withdraw_locked", PLATFORM)
     clock.t += 120_000
     const before = lastSeq(h)
     const r = await h.request(`/accounts/${zrn}/unlock`, { method: "POST" })
@@ -221,7 +228,7 @@ describe("the trust window: no command refused on a status older than it", () =>
 
   it("lets the upstream decide when the re-read fails", async () => {
     const { h, zrn, clock } = await setup("withdraw_locked")
-    h.simulator.forceStatus(zrn, "locked")
+    h.simulator.forceStatus(zrn, "locked", PLATFORM)
     clock.t += 120_000
     h.simulator.injectFault(Fault.failNext(1, { endpoint: "getAccount", status: 503 }))
     const before = lastSeq(h)
@@ -235,7 +242,7 @@ describe("the trust window: no command refused on a status older than it", () =>
 
   it("with a window of 0 re-reads before every refusal", async () => {
     const { h, zrn, clock } = await setup("withdraw_locked", 0)
-    h.simulator.forceStatus(zrn, "withdraw_locked")
+    h.simulator.forceStatus(zrn, "withdraw_locked", PLATFORM)
     clock.t += 2
     const before = lastSeq(h)
     expect((await h.request(`/accounts/${zrn}/unlock`, { method: "POST" })).status).toBe(400)

@@ -12,10 +12,11 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Enums } from "@mta/domain"
+import { Enums, Participants } from "@mta/domain"
 import { Either, Schema } from "effect"
 import type { FaultSpec } from "./Fault.js"
 import { isDropped, json, type RawResponse } from "./internal/http.js"
+import type { KycOutcome } from "./internal/participants.js"
 import {
   createSimulator,
   engineOf,
@@ -53,6 +54,29 @@ const opt = <S extends Schema.Schema.AnyNoContext>(schema: S) => Schema.optional
 const ParticipantBody = Schema.Struct({
   participant_code: Schema.String,
   status: opt(Enums.ParticipantStatus),
+  reason_code: opt(Enums.ParticipantReasonCode)
+})
+
+const Reasons = Schema.Array(Schema.String)
+
+const KycOutcomeBody = Schema.Struct({
+  status: Schema.Literal("approved", "pending_approval", "rejected"),
+  reject_reasons: opt(Reasons),
+  /** The submission this outcome is for; the next one when absent. */
+  email: opt(Schema.String)
+})
+
+const ParticipantDecisionBody = Schema.Struct({
+  participant_code: Schema.String,
+  status: Schema.Literal("approved", "rejected"),
+  reject_reasons: opt(Reasons)
+})
+
+const ParticipantMoveBody = Schema.Struct({
+  participant_code: Schema.String,
+  move: Schema.Literal(
+    ...(Object.keys(Participants.moves) as [Participants.Move, ...Array<Participants.Move>])
+  ),
   reason_code: opt(Enums.ParticipantReasonCode)
 })
 
@@ -119,7 +143,7 @@ const decode = <A, I>(schema: Schema.Schema<A, I>, text: string): Either.Either<
 const stripUndefined = <T extends object>(o: T): T =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
 
-/** The control plane: `POST /__simulator/{participants,balances,features,faults,webhook,status_reason,force_status,settle,reset}`, `GET .../{webhooks,journal,accounts,pending}`. */
+/** The control plane: `POST /__simulator/{participants,kyc_outcome,participant_decision,participant_move,balances,features,faults,webhook,status_reason,force_status,settle,reset}`, `GET .../{webhooks,journal,accounts,pending}`. */
 const control = async (
   simulator: Simulator,
   method: string,
@@ -141,6 +165,18 @@ const control = async (
   switch (`${method} ${name}`) {
     case "POST participants":
       return run(ParticipantBody, (p) => simulator.addParticipant(stripUndefined(p)))
+    case "POST kyc_outcome":
+      return run(KycOutcomeBody, ({ email, ...outcome }) =>
+        simulator.setKycOutcome(stripUndefined(outcome) as KycOutcome, email === undefined ? {} : { email })
+      )
+    case "POST participant_decision":
+      return run(ParticipantDecisionBody, ({ participant_code, ...outcome }) =>
+        simulator.decideParticipant(participant_code, stripUndefined(outcome) as never)
+      )
+    case "POST participant_move":
+      return run(ParticipantMoveBody, ({ participant_code, move, reason_code }) =>
+        simulator.moveParticipant(participant_code, move, reason_code)
+      )
     case "POST balances":
       return run(BalanceBody, (b) => simulator.setBalance(stripUndefined(b)))
     case "POST features":

@@ -7,7 +7,7 @@
  */
 
 import { randomUUID } from "node:crypto"
-import { Access, Api, type Enums, Zrn } from "@mta/domain"
+import { Access, Api, type Participants as DomainParticipants, type Enums, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
 import * as Clock from "./Clock.js"
 import type { FaultSpec } from "./Fault.js"
@@ -16,6 +16,7 @@ import { Engine } from "./internal/engine.js"
 import { isDropped, type Outcome, type RawRequest } from "./internal/http.js"
 import type { JournalEntry } from "./internal/journal.js"
 import type { Account, AsyncStep, LedgerEntry, Participant, StatusReasonFields } from "./internal/model.js"
+import type { KycOutcome } from "./internal/participants.js"
 import { type EndpointName, endpointPaths, endpointNames as names } from "./internal/router.js"
 import {
   defaultRetrySchedule,
@@ -26,6 +27,7 @@ import {
 } from "./internal/webhooks.js"
 import type { Credentials } from "./Signing.js"
 
+export type { KycOutcome } from "./internal/participants.js"
 export type { WebhookAttempt, WebhookDelivery } from "./internal/webhooks.js"
 export type {
   Account,
@@ -146,7 +148,9 @@ export class SimulatorControlError extends Schema.TaggedError<SimulatorControlEr
       "InvalidBalance",
       "InvalidParticipant",
       "InvalidFault",
-      "NotDivesting"
+      "NotDivesting",
+      "UnknownParticipant",
+      "InvalidMove"
     ),
     message: Schema.String
   }
@@ -166,6 +170,28 @@ export interface Simulator {
   /** Adds or replaces a participant (status `approved` unless given). */
   addParticipant(input: ParticipantInput | string): Participant
   participant(code: string): Participant | undefined
+  /**
+   * Sets what KYC decides for the next submission (16 or 17), or for the submission with `email`:
+   * `approved` (the default), `pending_approval` (then `decideParticipant`), or `rejected` with reasons.
+   */
+  setKycOutcome(outcome: KycOutcome, options?: { readonly email?: string }): void
+  /** Decides a participant waiting in `pending_approval`: approved, or rejected with reasons. */
+  decideParticipant(
+    code: string,
+    outcome:
+      | { readonly status: "approved" }
+      | { readonly status: "rejected"; readonly reject_reasons?: ReadonlyArray<string> }
+  ): Participant
+  /**
+   * Moves a participant as zerohash compliance would (`participants.md`): `compliance_lock`,
+   * `request_unlock`, `unlock`, `request_disable`, `disable`, `divest`, `close` (or any move of
+   * `Participants.moves`), with a reason code. Sends the webhook (none for the `pending_*` statuses).
+   */
+  moveParticipant(
+    code: string,
+    move: DomainParticipants.Move,
+    reason_code?: Enums.ParticipantReasonCode
+  ): Participant
   /** Sets one balance (a decimal string) of a customer account; account type `available` unless given. */
   setBalance(input: {
     readonly zrn: string
@@ -239,7 +265,8 @@ const resolveDelays = (d: SimulatorOptions["asyncDelayMs"]): Record<AsyncStep, n
     statusChange: per.statusChange ?? base,
     members: per.members ?? base,
     update: per.update ?? base,
-    liquidation: per.liquidation ?? base
+    liquidation: per.liquidation ?? base,
+    kyc: per.kyc ?? base
   }
 }
 
@@ -338,6 +365,17 @@ export const createSimulator = (options: SimulatorOptions = {}): Simulator => {
     return { key, slot }
   }
 
+  /** A participant after a control move, or the move's refusal thrown (a broken test setup). */
+  const moved = (
+    result: Either.Either<Participant, { readonly _tag: string; readonly message: string }>
+  ): Participant => {
+    if (Either.isRight(result)) return result.right
+    throw new SimulatorControlError({
+      reason: result.left._tag === "NotFound" ? "UnknownParticipant" : "InvalidMove",
+      message: result.left.message
+    })
+  }
+
   const simulator: Simulator = {
     credentials: credentials[0]!,
     webhookSecret,
@@ -368,6 +406,10 @@ export const createSimulator = (options: SimulatorOptions = {}): Simulator => {
       return p
     },
     participant: (code) => engine.participants.get(code),
+    setKycOutcome: (outcome, options) => engine.people.setOutcome(outcome, options?.email),
+    decideParticipant: (code, outcome) => moved(engine.people.decide(code, outcome)),
+    moveParticipant: (code, move, reason_code) =>
+      moved(engine.people.move(code, move, reason_code === undefined ? {} : { reason_code })),
     setBalance: ({ zrn, asset, balance, account_type }) => {
       if (!isDecimal(balance)) {
         throw new SimulatorControlError({

@@ -171,7 +171,34 @@ describe("wind-down", () => {
       compliance_reasons: ["fraud"],
       case_number: "C-1"
     })
-    // The platform's own unlock goes through the table as usual.
+    // "Who unlocks" (participants.md, Decision): a zerohash-authored lock is not the platform's to lift.
+    const refused = await call(sim, "POST", `/accounts/${zrn}/unlock`, { body: {} })
+    expect(refused.status).toBe(403)
+    expect(refused.body).toEqual({
+      error: true,
+      message: "account was locked by zerohash (compliance_issue); contact zerohash to unlock it"
+    })
+    expect(sim.account(zrn)!.status).toBe("locked")
+  })
+
+  it("lets the platform lift its own lock and withdraw lock, not zerohash's", async () => {
+    const sim = simulator()
+    const zrn = await openAccount(sim)
+    expect((await call(sim, "POST", `/accounts/${zrn}/lock`, { body: {} })).status).toBe(202)
+    await sim.settle()
+    expect((await call(sim, "POST", `/accounts/${zrn}/unlock`, { body: {} })).status).toBe(202)
+    await sim.settle()
+    expect(sim.account(zrn)!.status).toBe("open")
+    sim.forceStatus(zrn, "withdraw_locked", { author_type: "system", reason: "ach" })
+    const refused = await call(sim, "POST", `/accounts/${zrn}/withdraw_unlock`, { body: {} })
+    expect(refused.status).toBe(403)
+    expect(refused.body.message).toBe(
+      "account was withdraw-locked by zerohash (ach); contact zerohash to withdraw-unlock it"
+    )
+    // A status the platform set after zerohash's (its own lock) is again the platform's to lift.
+    sim.forceStatus(zrn, "open", { author_type: "admin", reason: "unknown" })
+    expect((await call(sim, "POST", `/accounts/${zrn}/lock`, { body: {} })).status).toBe(202)
+    await sim.settle()
     expect((await call(sim, "POST", `/accounts/${zrn}/unlock`, { body: {} })).status).toBe(202)
   })
 })

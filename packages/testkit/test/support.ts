@@ -80,7 +80,13 @@ export const call = async (
   const text = await response.text()
   return {
     status: response.status,
-    body: text === "" ? undefined : JSON.parse(text),
+    // JSON, or the text of a `text/plain` answer (the participant lock's `OK`).
+    body:
+      text === ""
+        ? undefined
+        : response.headers.get("content-type")?.startsWith("text/plain")
+          ? text
+          : JSON.parse(text),
     headers: response.headers
   }
 }

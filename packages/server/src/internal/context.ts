@@ -63,6 +63,10 @@ export type UpstreamClient = { readonly raw?: RawReads | undefined } & Pick<
   | "divest"
   | "close"
   | "getLedgerPage"
+  | "createParticipant"
+  | "createMinor"
+  | "getParticipantPage"
+  | "lockParticipant"
 >
 
 /** Dependencies shared by the routes. */

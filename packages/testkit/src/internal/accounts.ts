@@ -15,7 +15,10 @@ import type { Webhooks } from "./webhooks.js"
 import * as Wire from "./wire.js"
 
 /** The endpoints this resource answers: every one but the ledger listing. */
-export type AccountEndpoint = Exclude<EndpointName, "listLedgerAccounts">
+export type AccountEndpoint = Exclude<
+  EndpointName,
+  "listLedgerAccounts" | "createParticipant" | "createMinor" | "listParticipants" | "lockParticipant"
+>
 
 export interface AccountsConfig {
   readonly geo: Enums.Geo
@@ -220,6 +223,8 @@ export class Accounts {
     if (Either.isLeft(decoded)) return errors.badRequest(decoded.left)
     const slot = this.found(zrn)
     if (!("projected" in slot)) return slot
+    const refusal = zerohashLock(slot.committed, command)
+    if (refusal !== undefined) return refusal
     const result = Lifecycle.transition(slot.projected.status ?? null, command, {
       hasBalance: this.deps.ledger.hasBalance(zrn)
     })
@@ -316,6 +321,23 @@ export class Accounts {
     const { rawBody, payload } = Wire.encodeWebhook(slot.committed)
     this.deps.webhooks.emit(zrn, status, rawBody, payload)
   }
+}
+
+/**
+ * "Who unlocks" (`participants.md`, **Decision**): a lock or withdraw lock authored by zerohash (its
+ * status reason's `author_type` is `admin` or `system`) cannot be lifted by the platform: 403.
+ */
+const zerohashLock = (a: Account, command: Enums.Command): RawResponse | undefined => {
+  const lockedBy = a.statusReason.author_type
+  if (lockedBy !== "admin" && lockedBy !== "system") return undefined
+  const lifts =
+    (command === "unlock" && a.status === "locked") ||
+    (command === "withdraw_unlock" && a.status === "withdraw_locked")
+  if (!lifts) return undefined
+  const what = command === "unlock" ? "locked" : "withdraw-locked"
+  return errors.forbidden(
+    `account was ${what} by zerohash (${a.statusReason.reason ?? "unknown"}); contact zerohash to ${command === "unlock" ? "unlock" : "withdraw-unlock"} it`
+  )
 }
 
 const membership = (a: Account): Composition.Membership => ({

@@ -17,6 +17,7 @@ import { readBody } from "./input.js"
 import { Journal } from "./journal.js"
 import { Ledger } from "./ledger.js"
 import type { AsyncStep, LedgerEntry, Participant } from "./model.js"
+import { Participants } from "./participants.js"
 import { type RateLimitConfig, RateLimiter } from "./rateLimit.js"
 import { route } from "./router.js"
 import { Scheduler } from "./scheduler.js"
@@ -51,6 +52,8 @@ export class Engine {
   readonly journal: Journal
   readonly accounts: Accounts
   readonly ledger: Ledger
+  /** Endpoints 16–19, KYC and the compliance moves. */
+  readonly people: Participants
   /** The participants known now; reset brings back the configured ones. */
   readonly participants = new Map<string, Participant>()
   features: { status_reason: boolean }
@@ -83,6 +86,15 @@ export class Engine {
       participants: this.participants,
       features: () => this.features
     })
+    this.people = new Participants({
+      clock: config.clock,
+      scheduler: this.scheduler,
+      webhooks: this.webhooks,
+      participants: this.participants,
+      platformCode: config.platformCode,
+      kycDelayMs: () => config.delays.kyc,
+      newCode: () => participantCode(config.newId())
+    })
     this.features = { ...config.features }
     this.seedParticipants()
   }
@@ -99,6 +111,7 @@ export class Engine {
     this.limiter.reset()
     this.seedParticipants()
     this.accounts.clear()
+    this.people.clear()
     this.ledger.clear()
     this.faults.clear()
     this.journal.clear()
@@ -163,8 +176,26 @@ export class Engine {
     if (endpoint === "listLedgerAccounts") {
       return this.ledger.list(q === -1 ? "" : request.target.slice(q + 1))
     }
+    if (endpoint === "listParticipants") {
+      return this.people.handle(
+        endpoint,
+        matched,
+        undefined,
+        q === -1 ? "" : request.target.slice(q + 1),
+        undefined
+      )
+    }
     const body = readBody(endpoint, request.body)
     if (Either.isLeft(body)) return body.left
+    if (endpoint === "createParticipant" || endpoint === "createMinor" || endpoint === "lockParticipant") {
+      return this.people.handle(endpoint, matched, body.right, "", request.header("x-request-id"))
+    }
     return this.accounts.handle(endpoint, matched, body.right)
   }
+}
+
+/** A new participant code: 6 upper-case characters derived from a fresh id (`participants.md`). */
+const participantCode = (id: string): string => {
+  const alnum = id.replace(/[^A-Za-z0-9]/g, "").toUpperCase()
+  return alnum.length >= 6 ? alnum.slice(-6) : alnum.padStart(6, "0")
 }

@@ -10,6 +10,31 @@ export interface Participant {
   readonly participant_code: string
   readonly status: Enums.ParticipantStatus
   readonly reason_code?: Enums.ParticipantReasonCode | undefined
+  /** Set for participants submitted through 16 and 17 (seeded ones have none). */
+  readonly email?: string | undefined
+  readonly participant_name?: string | undefined
+  readonly jurisdiction_code?: string | undefined
+  /** Submitted through 17. */
+  readonly minor?: boolean | undefined
+  /** When the status last changed, ms. */
+  readonly updated_at?: number | undefined
+  /** Rejections so far (reset to 0 on approval). */
+  readonly kyc_attempts?: number | undefined
+  readonly reject_reasons?: ReadonlyArray<string> | undefined
+  /** Who locked it last. */
+  readonly locked_by?: "platform" | "zerohash" | undefined
+  /** The last submission: what "the same payload" and an `X-Request-Id` replay compare with. */
+  readonly submission?:
+    | {
+        readonly fingerprint: string
+        readonly requestId: string | undefined
+        readonly response: {
+          readonly status: number
+          readonly headers: Readonly<Record<string, string>>
+          readonly body: string
+        }
+      }
+    | undefined
 }
 
 /** Who changed the status last, and why (the status reason endpoint). */
@@ -62,4 +87,4 @@ export interface LedgerEntry {
 }
 
 /** The background steps whose delay can be set. */
-export type AsyncStep = "provisioning" | "statusChange" | "members" | "update" | "liquidation"
+export type AsyncStep = "provisioning" | "statusChange" | "members" | "update" | "liquidation" | "kyc"

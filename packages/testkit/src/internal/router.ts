@@ -13,7 +13,7 @@ export interface Route {
   readonly endpoint: EndpointName
   /** The ZRN path segment, percent-decoded. */
   readonly zrn?: string
-  /** The tenant or advisor path segment, percent-decoded. */
+  /** The tenant, advisor or participant path segment, percent-decoded. */
   readonly member?: string
 }
 
@@ -45,8 +45,8 @@ const hintFor = (method: string, pathname: string): NoRoute => {
 export const route = (method: string, pathname: string): Route | NoRoute => {
   const m = Endpoint.match(method, pathname)
   if (m === undefined) return hintFor(method, pathname)
-  const { zrn, tenant, financial_advisor } = m.params
-  const member = tenant ?? financial_advisor
+  const { zrn, tenant, financial_advisor, participant_code } = m.params
+  const member = tenant ?? financial_advisor ?? participant_code
   const z = zrn === undefined ? undefined : decode(zrn)
   const p = member === undefined ? undefined : decode(member)
   if ((zrn !== undefined && z === undefined) || (member !== undefined && p === undefined)) return {}

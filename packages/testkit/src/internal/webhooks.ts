@@ -43,12 +43,13 @@ export interface WebhookDelivery {
 /** A notification the simulator emitted, with every delivery attempt. */
 export interface WebhookRecord {
   readonly notificationId: string
-  readonly payloadType: "customer_account_status_changed"
+  readonly payloadType: "customer_account_status_changed" | "participant_status_changed"
   /**
    * When the status changed (ms, the simulator's clock), sent as `x-zh-hook-timestamp` on every
    * attempt; strictly increasing per simulator, so ordering by it is always well defined.
    */
   readonly emittedAt: number
+  /** The account's ZRN; for `participant_status_changed`, the participant code. */
   readonly zrn: string
   readonly status: string
   readonly rawBody: string
@@ -105,7 +106,7 @@ interface MutableDelivery {
 
 interface MutableRecord {
   notificationId: string
-  payloadType: "customer_account_status_changed"
+  payloadType: "customer_account_status_changed" | "participant_status_changed"
   emittedAt: number
   zrn: string
   status: string
@@ -157,11 +158,29 @@ export class Webhooks {
 
   /** Emits one notification for a status change. `rawBody` is the encoded payload, sent byte for byte. */
   emit(zrn: string, status: string, rawBody: string, payload: unknown): void {
+    this.send("customer_account_status_changed", zrn, status, rawBody, payload)
+  }
+
+  /**
+   * Emits one `participant_status_changed` notification (`participants.md`); its record's `zrn` is the
+   * participant code.
+   */
+  emitParticipant(participantCode: string, status: string, rawBody: string, payload: unknown): void {
+    this.send("participant_status_changed", participantCode, status, rawBody, payload)
+  }
+
+  private send(
+    payloadType: MutableRecord["payloadType"],
+    subject: string,
+    status: string,
+    rawBody: string,
+    payload: unknown
+  ): void {
     const record: MutableRecord = {
       notificationId: this.config.newId(),
-      payloadType: "customer_account_status_changed",
+      payloadType,
       emittedAt: this.stamp(),
-      zrn,
+      zrn: subject,
       status,
       rawBody,
       payload,

@@ -8,7 +8,7 @@
  * is older than the trust window), then call the upstream through the client and encode its answer
  * with the endpoint's response Schema.
  */
-import { Api, Composition, Endpoint, Lifecycle, Zrn } from "@mta/domain"
+import { Api, Composition, Endpoint, Lifecycle, Participants, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
 import type { Context } from "hono"
 import { Hono } from "hono"
@@ -227,6 +227,32 @@ const member =
     return forward(shared, c, name, () => shared.upstream[name](zrn, body.participant_code, call))
   }
 
+/**
+ * Submitting a participant (16, 17): the body's Schema, then the rules that need a clock (ages,
+ * timestamp windows, no failed KYC), all before anything goes upstream.
+ */
+const submit =
+  (name: "createParticipant" | "createMinor"): Handler =>
+  async (c, shared, call) => {
+    const schema =
+      name === "createParticipant" ? Participants.CreateCustomerRequest : Participants.CreateMinorRequest
+    const body = decodeWith(
+      schema as unknown as Schema.Schema<Readonly<Record<string, unknown>>>,
+      await jsonBodyOf(c)
+    )
+    const problems = Participants.clockProblems(
+      name === "createParticipant" ? "customer" : "minor",
+      body,
+      shared.now()
+    )
+    if (problems.length > 0) throw new InvalidRequest({ messages: [...problems] })
+    return forward(shared, c, name, () =>
+      name === "createParticipant"
+        ? shared.upstream.createParticipant(body as Participants.CreateCustomerRequest, call)
+        : shared.upstream.createMinor(body as Participants.CreateMinorRequest, call)
+    )
+  }
+
 /** One handler per endpoint; the table is keyed like `Endpoint.table`, so none can be missing. */
 const handlers: { readonly [N in Endpoint.Name]: Handler } = {
   createAccount: async (c, shared, call) => {
@@ -287,6 +313,19 @@ const handlers: { readonly [N in Endpoint.Name]: Handler } = {
   listLedgerAccounts: async (c, shared, call) => {
     const query = ledgerQuery(c)
     return forward(shared, c, "listLedgerAccounts", () => shared.upstream.getLedgerPage(query, call))
+  },
+  createParticipant: submit("createParticipant"),
+  createMinor: submit("createMinor"),
+  listParticipants: async (c, shared, call) => {
+    const raw = c.req.query()
+    const query = decodeWith(Participants.ParticipantQuery, raw)
+    checkQuery(raw)
+    return forward(shared, c, "listParticipants", () => shared.upstream.getParticipantPage(query, call))
+  },
+  lockParticipant: async (c, shared, call) => {
+    const code = memberCode(c.req.param("participant_code") ?? "", "participant_code")
+    const body = decodeWith(Participants.LockParticipantRequest, await jsonBodyOf(c))
+    return forward(shared, c, "lockParticipant", () => shared.upstream.lockParticipant(code, body, call))
   }
 }
 
@@ -381,7 +420,9 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
             // No abort signal here: reading `c.req.raw` makes the Node adapter build a full `Request`
             // (measurably slower); the upstream call has its own deadline.
             const result = await handler(c, shared, { requestId: c.get("requestId") })
-            return c.json(isVoid ? {} : (encode(response, result) as object), success)
+            if ("responseType" in endpoint && endpoint.responseType === "text")
+              return c.text(String(result), 200)
+            return c.json(isVoid ? {} : (encode(response, result) as object), success as 200)
           }
     // Mutations: Idempotency-Key and the audit log (`../idempotency.ts`); reads go straight through.
     if (endpoint.method === "GET")

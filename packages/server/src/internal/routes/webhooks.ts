@@ -79,6 +79,15 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
       )
     }
     const event = verified.right
+    if (event.type !== DomainWebhook.payloadType) {
+      // Participant notifications are verified (the client decodes both types) but this proxy keeps no
+      // participant projection yet: refused as before, so zerohash retries rather than believing it done.
+      return reject(
+        "WrongPayloadType",
+        `webhook rejected (WrongPayloadType): ${DomainWebhook.headers.payloadType} ${event.type} is not ingested by this proxy version`,
+        event.notificationId
+      )
+    }
     if (event.notificationId === undefined || event.notificationId.trim() === "") {
       return reject(
         "MissingNotificationId",
