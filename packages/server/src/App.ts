@@ -3,7 +3,7 @@
  * tests call `app.fetch(request)` directly, and the embedded simulator delivers webhooks to it in
  * process.
  *
- * Routes are grouped by resource and mounted with `app.route`: the 15 mirrored endpoints and the
+ * Routes are grouped by resource and mounted with `app.route`: the 19 mirrored endpoints and the
  * status projection (`/`), the event stream (`/events`), the webhook receiver (`/webhooks`) and the
  * operations routes (`/`). Cross-cutting concerns are middleware: request id, access log and metrics
  * around everything; caller authentication, budget and scope on every caller route. Every error

@@ -1,7 +1,8 @@
 /**
  * Schemas of the proxy's own routes (status projection, events, webhook acknowledgement, health),
  * used by the handlers to decode queries and encode bodies, and by `OpenApi` to document them. The
- * 15 mirrored endpoints use the domain's Schemas (`@mta/domain` `Api`, through `Endpoint`).
+ * 19 mirrored endpoints use the domain's Schemas (`@mta/domain` `Api` and `Participants`, through
+ * `Endpoint`).
  *
  * @since 0.1.0
  */

@@ -1,5 +1,5 @@
 /**
- * The 15 mirrored endpoints, registered from the domain's endpoint table, the status projection
+ * The 19 mirrored endpoints (15 account, 4 participant), registered from the domain's endpoint table, the status projection
  * route `GET /accounts/{zrn}/status` (long poll) and `POST /accounts/{zrn}/status/refresh`.
  *
  * Each endpoint's handler: parse the ZRN (any accepted form, forwarded canonical), decode the body or
