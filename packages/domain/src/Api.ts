@@ -163,6 +163,30 @@ export type AccountTypeOrUnknown = typeof AccountTypeOrUnknown.Type
 /** Narrows an account type read from the vendor to one this version knows. */
 export const isKnownAccountType = (type: string): type is AccountType => knownTypes.has(type)
 
+const knownTiers: ReadonlySet<string> = new Set(Tier.literals)
+
+/**
+ * A tier this version does not know; kept as sent (the vendor says tiers depend on the platform's
+ * configuration, so a platform may see others).
+ */
+export const UnknownTier = Schema.String.pipe(
+  Schema.filter((s) => !knownTiers.has(s)),
+  Schema.brand("UnknownTier")
+).annotations({ identifier: "UnknownTier" })
+/** A tier this version does not know. */
+export type UnknownTier = typeof UnknownTier.Type
+
+/** A tier as read from the vendor: a known `Tier`, or an `UnknownTier` kept as sent. */
+export const TierOrUnknown = Schema.Union(Tier, UnknownTier).annotations({
+  identifier: "TierOrUnknown",
+  message: expected(`an account tier (${Tier.literals.join(", ")} or another string)`)
+})
+/** A tier as read from the vendor. */
+export type TierOrUnknown = typeof TierOrUnknown.Type
+
+/** Narrows a tier read from the vendor to one this version knows. */
+export const isKnownTier = (tier: string): tier is Tier => knownTiers.has(tier)
+
 // ---------------------------------------------------------------------------------------------
 // Requests (strict)
 // ---------------------------------------------------------------------------------------------
@@ -260,7 +284,7 @@ const AccountRecordFields = Schema.Struct({
   account_label: opt(Schema.String),
   account_group: opt(Schema.String),
   type: opt(AccountTypeOrUnknown),
-  tier: opt(TierField),
+  tier: opt(TierOrUnknown),
   status: opt(StatusOrUnknown),
   tenants: opt(Codes),
   financial_advisors: opt(Codes)
@@ -306,7 +330,7 @@ const StatusReasonFields = Schema.Struct({
   platform_code: opt(Schema.String),
   account_label: opt(Schema.String),
   type: opt(AccountTypeOrUnknown),
-  tier: opt(TierField),
+  tier: opt(TierOrUnknown),
   status: opt(StatusOrUnknown),
   author_type: opt(oneOf(AuthorType)),
   reason: opt(oneOf(StatusReason)),
@@ -405,7 +429,12 @@ export const LedgerQuery = strictObject(
     account_type: Schema.optionalWith(oneOf(LedgerAccountType), { exact: true }),
     zrn: Schema.optionalWith(CustomerZrn, { exact: true })
   }),
-  { noun: "query parameter", what: "query parameters", aliases: { urn: "zrn" } }
+  {
+    noun: "query parameter",
+    what: "query parameters",
+    // **Decision**: the guide filters by `participant_code`; it is `account_owner` (the OpenAPI name).
+    aliases: { urn: "zrn", participant_code: "account_owner" }
+  }
 ).annotations({ identifier: "LedgerQuery" })
 /** Query of `GET /accounts`. */
 export type LedgerQuery = typeof LedgerQuery.Type

@@ -6,9 +6,8 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { AccountTypeOrUnknown, CustomerZrn, StatusOrUnknown } from "./Api.js"
-import { Tier } from "./Enums.js"
-import { expected, required, tolerantObject } from "./internal/wire.js"
+import { AccountTypeOrUnknown, CustomerZrn, StatusOrUnknown, TierOrUnknown } from "./Api.js"
+import { required, tolerantObject } from "./internal/wire.js"
 
 /** Names of the webhook's headers (lower case, as HTTP/2 and `Headers` give them). */
 export const headers = {
@@ -43,7 +42,7 @@ const Fields = Schema.Struct({
   prefunded: opt(Schema.Boolean),
   account_label: opt(Schema.String),
   account_group: opt(Schema.String),
-  tier: opt(Tier.annotations({ message: expected(`one of ${Tier.literals.join(", ")}`) })),
+  tier: opt(TierOrUnknown),
   type: opt(AccountTypeOrUnknown),
   tenants: opt(Schema.Array(Schema.String)),
   financial_advisors: opt(Schema.Array(Schema.String))
@@ -52,7 +51,8 @@ const Fields = Schema.Struct({
 /**
  * Payload of `customer_account_status_changed`. The account's ZRN is read from `urn` (what the vendor
  * documents) or `zrn`, decoded as `zrn`, and encoded as `urn` with the canonical value. An unknown
- * `status` is kept (`Api.isKnownStatus` narrows it); extra keys are ignored.
+ * `status` or `tier` is kept (`Api.isKnownStatus`, `Api.isKnownTier` narrow them); extra keys are
+ * ignored.
  */
 export const StatusChangedPayload = tolerantObject(Fields, {
   what: "a webhook payload object",

@@ -290,6 +290,25 @@ describe("AccountRecord and AccountResponse (tolerant)", () => {
     })
   })
 
+  it("keeps an unknown tier (tiers depend on the platform's configuration), in records and status reasons", () => {
+    const decoded = decode(Api.AccountRecord, { zrn: CUSTOMER, tier: "platinum" })
+    expect(decoded.tier).toBe("platinum")
+    expect(Api.isKnownTier(decoded.tier!)).toBe(false)
+    expect(Api.isKnownTier(decode(Api.AccountRecord, { zrn: CUSTOMER, tier: "gold" }).tier!)).toBe(true)
+    expect(Schema.encodeSync(Api.AccountRecord)(decoded)).toEqual({ zrn: CUSTOMER, tier: "platinum" })
+    expect(decode(Api.StatusReasonRecord, { zrn: CUSTOMER, tier: "platinum" }).tier).toBe("platinum")
+    // A request still takes only the tiers this version knows.
+    expect(
+      problems(Api.UpdateAccountRequest, { prefunded: true, tier: "platinum" }).some((p) =>
+        p.startsWith("tier:")
+      )
+    ).toBe(true)
+    // Not a string: still refused.
+    expect(problems(Api.AccountRecord, { zrn: CUSTOMER, tier: 3 })).toEqual([
+      expect.stringMatching(/^tier: expected an account tier/)
+    ])
+  })
+
   it("reads a provisioning account (no status) and null fields as absent", () => {
     const decoded = decode(Api.AccountRecord, { zrn: CUSTOMER, status: null, tenants: null })
     expect(decoded).toEqual({ zrn: Zrn.unsafeParse(CUSTOMER) })
@@ -466,6 +485,16 @@ describe("LedgerQuery (strict, query-string values)", () => {
     expect(decode(Api.LedgerQuery, { urn: CUSTOMER }).zrn?.toString()).toBe(CUSTOMER)
     expect(problems(Api.LedgerQuery, { urn: CUSTOMER, zrn: CUSTOMER })).toEqual([
       "urn: send either zrn or urn, not both"
+    ])
+  })
+
+  it("reads the guide's participant_code as account_owner (Decision), but not both spellings", () => {
+    expect(decode(Api.LedgerQuery, { participant_code: "CUST01" })).toEqual({ account_owner: "CUST01" })
+    expect(problems(Api.LedgerQuery, { participant_code: "CUST01", account_owner: "CUST02" })).toEqual([
+      "participant_code: send either account_owner or participant_code, not both"
+    ])
+    expect(problems(Api.LedgerQuery, { participant_code: "bad code!" })).toEqual([
+      expect.stringMatching(/^account_owner: expected a participant code/)
     ])
   })
 

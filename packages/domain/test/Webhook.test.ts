@@ -70,6 +70,12 @@ describe("StatusChangedPayload", () => {
     expect(Api.isKnownStatus(event.status)).toBe(false)
   })
 
+  it("keeps an unknown tier rather than failing (the vendor: tiers depend on the platform)", () => {
+    const event = decode({ ...guide, tier: "platinum" })
+    expect(event.tier).toBe("platinum")
+    expect(Api.isKnownTier(event.tier!)).toBe(false)
+  })
+
   it("ignores extra keys and reads null fields as absent", () => {
     const event = decode({ ...guide, account_group: null, sequence: 7 })
     expect(event).not.toHaveProperty("account_group")

@@ -61,6 +61,10 @@ describe("mta-server", () => {
     const one = await cli(["migrate", "--help"])
     expect(one.code).toBe(0)
     expect(one.out).toContain("Usage: mta-server migrate")
+    // `pnpm start -- audit export --help` passes the `--` on: it is not a command.
+    const dashed = await cli(["--", "audit", "export", "--help"])
+    expect(dashed.code).toBe(0)
+    expect(dashed.out).toContain("Usage: mta-server audit export --before <date>")
   })
 
   it("--version prints package.json's version", async () => {

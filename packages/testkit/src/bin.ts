@@ -93,8 +93,15 @@ const main = async (): Promise<void> => {
   process.once("SIGTERM", stop)
 }
 
+/**
+ * The arguments, without a leading `--`: `pnpm start -- --seed-demo` passes the `--` on (npm does
+ * not), and `parseArgs` would take everything after it for positionals.
+ */
+const argsOf = (argv: ReadonlyArray<string>): Array<string> => (argv[0] === "--" ? argv.slice(1) : [...argv])
+
 const parse = () =>
   parseArgs({
+    args: argsOf(process.argv.slice(2)),
     options: {
       port: { type: "string" },
       host: { type: "string" },

@@ -504,6 +504,8 @@ describe("GET /accounts (ledger accounts)", () => {
 
   it.each([
     ["account_owner=CUST02", ["beta:BTC"]],
+    // The guide's spelling of the same filter (Decision, participants.md / issue 14).
+    ["participant_code=CUST02", ["beta:BTC"]],
     ["account_label=alpha", ["alpha:BTC", "alpha:USD"]],
     ["asset=BTC&page=1", ["alpha:BTC", "beta:BTC"]],
     ["account_type=collateral", ["beta:BTC"]],
@@ -548,7 +550,7 @@ describe("GET /accounts (ledger accounts)", () => {
     ["page=two", "page"],
     ["account_type=savings", "account_type"],
     ["zrn=nope", "zrn"],
-    ["participant_code=CUST01", "unknown query parameter"],
+    ["account_owner=CUST01&participant_code=CUST01", "not both"],
     ["asset=BTC&asset=ETH", "more than once"]
   ])("refuses %s with 400", async (query, message) => {
     const { sim } = await seed()

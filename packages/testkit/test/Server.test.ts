@@ -285,4 +285,19 @@ describe("the mta-simulator command", () => {
     expect(await output(bad, /Usage/)).toContain("--port must be a whole number")
     expect(await exited(bad)).toBe(2)
   })
+
+  it("takes its options after a `--`, as `pnpm start -- --seed-demo` passes them (the README's form)", async () => {
+    const child = start(["--", "--port", "0", "--seed-demo"])
+    try {
+      const text = await output(child, /control plane/)
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1]
+      expect(url, text).toBeDefined()
+      expect(text).not.toContain("Unexpected argument")
+      // It serves (and by now has its signal handlers).
+      expect((await fetch(`${url}/time`)).status).toBe(200)
+    } finally {
+      child.kill("SIGTERM")
+    }
+    expect(await exited(child)).toBe(0)
+  })
 })

@@ -189,9 +189,11 @@ const usageError = (context: Pick<CommandContext, "err">, message: string): numb
 
 /** Runs the command `argv` names (no command: serve). */
 export const run = async (
-  argv: ReadonlyArray<string>,
+  given: ReadonlyArray<string>,
   context: Omit<CommandContext, "args">
 ): Promise<number | "running"> => {
+  // `pnpm start -- migrate` passes the `--` on (npm does not): it separates no options here.
+  const argv = given[0] === "--" ? given.slice(1) : given
   const [first] = argv
   if (first === "-h" || first === "--help" || first === "help") {
     context.out(usage())
