@@ -122,70 +122,75 @@ export type DecimalString = typeof DecimalString.Type
 // Open enumerations: values the vendor may add are kept, not fatal
 // ---------------------------------------------------------------------------------------------
 
-const knownStatuses: ReadonlySet<string> = new Set(AccountStatus.literals)
-const knownTypes: ReadonlySet<string> = new Set(AccountType.literals)
+/**
+ * An open enumeration: the values this version knows, a branded string for any other value (kept as
+ * sent so a newer vendor does not break readers), their union as read from the vendor (its refusal
+ * names the known values), and the narrowing guard.
+ */
+const openEnum = <L extends readonly [string, ...Array<string>], B extends string>(
+  known: Schema.Literal<L>,
+  brand: B,
+  identifier: string,
+  what: string
+) => {
+  const values: ReadonlySet<string> = new Set(known.literals)
+  const unknown = Schema.String.pipe(
+    Schema.filter((s) => !values.has(s)),
+    Schema.brand(brand)
+  ).annotations({ identifier: brand })
+  return {
+    unknown,
+    union: Schema.Union(known, unknown).annotations({
+      identifier,
+      message: expected(`${what} (${known.literals.join(", ")} or another string)`)
+    }),
+    isKnown: (value: string): value is L[number] => values.has(value)
+  }
+}
+
+const statuses = openEnum(AccountStatus, "UnknownStatus", "StatusOrUnknown", "an account status")
+const types = openEnum(AccountType, "UnknownAccountType", "AccountTypeOrUnknown", "an account type")
+/** The vendor says tiers depend on the platform's configuration, so a platform may see others. */
+const tiers = openEnum(Tier, "UnknownTier", "TierOrUnknown", "an account tier")
 
 /** A status value this version does not know; kept as sent so a newer vendor does not break readers. */
-export const UnknownStatus = Schema.String.pipe(
-  Schema.filter((s) => !knownStatuses.has(s)),
-  Schema.brand("UnknownStatus")
-).annotations({ identifier: "UnknownStatus" })
+export const UnknownStatus = statuses.unknown
 /** A status value this version does not know. */
 export type UnknownStatus = typeof UnknownStatus.Type
 
 /** A status as read from the vendor: a known `AccountStatus`, or an `UnknownStatus` kept as sent. */
-export const StatusOrUnknown = Schema.Union(AccountStatus, UnknownStatus).annotations({
-  identifier: "StatusOrUnknown",
-  message: expected(`an account status (${AccountStatus.literals.join(", ")} or another string)`)
-})
+export const StatusOrUnknown = statuses.union
 /** A status as read from the vendor. */
 export type StatusOrUnknown = typeof StatusOrUnknown.Type
 
 /** Narrows a status read from the vendor to one this version knows. */
-export const isKnownStatus = (status: string): status is AccountStatus => knownStatuses.has(status)
+export const isKnownStatus: (status: string) => status is AccountStatus = statuses.isKnown
 
 /** An account type this version does not know; kept as sent. */
-export const UnknownAccountType = Schema.String.pipe(
-  Schema.filter((s) => !knownTypes.has(s)),
-  Schema.brand("UnknownAccountType")
-).annotations({ identifier: "UnknownAccountType" })
+export const UnknownAccountType = types.unknown
 /** An account type this version does not know. */
 export type UnknownAccountType = typeof UnknownAccountType.Type
 
 /** An account type as read from the vendor: a known `AccountType`, or an `UnknownAccountType`. */
-export const AccountTypeOrUnknown = Schema.Union(AccountType, UnknownAccountType).annotations({
-  identifier: "AccountTypeOrUnknown",
-  message: expected(`an account type (${AccountType.literals.join(", ")} or another string)`)
-})
+export const AccountTypeOrUnknown = types.union
 /** An account type as read from the vendor. */
 export type AccountTypeOrUnknown = typeof AccountTypeOrUnknown.Type
 
 /** Narrows an account type read from the vendor to one this version knows. */
-export const isKnownAccountType = (type: string): type is AccountType => knownTypes.has(type)
+export const isKnownAccountType: (type: string) => type is AccountType = types.isKnown
 
-const knownTiers: ReadonlySet<string> = new Set(Tier.literals)
-
-/**
- * A tier this version does not know; kept as sent (the vendor says tiers depend on the platform's
- * configuration, so a platform may see others).
- */
-export const UnknownTier = Schema.String.pipe(
-  Schema.filter((s) => !knownTiers.has(s)),
-  Schema.brand("UnknownTier")
-).annotations({ identifier: "UnknownTier" })
+/** A tier this version does not know; kept as sent. */
+export const UnknownTier = tiers.unknown
 /** A tier this version does not know. */
 export type UnknownTier = typeof UnknownTier.Type
 
 /** A tier as read from the vendor: a known `Tier`, or an `UnknownTier` kept as sent. */
-export const TierOrUnknown = Schema.Union(Tier, UnknownTier).annotations({
-  identifier: "TierOrUnknown",
-  message: expected(`an account tier (${Tier.literals.join(", ")} or another string)`)
-})
+export const TierOrUnknown = tiers.union
 /** A tier as read from the vendor. */
 export type TierOrUnknown = typeof TierOrUnknown.Type
 
 /** Narrows a tier read from the vendor to one this version knows. */
-export const isKnownTier = (tier: string): tier is Tier => knownTiers.has(tier)
+export const isKnownTier: (tier: string) => tier is Tier = tiers.isKnown
 
 // ---------------------------------------------------------------------------------------------
 // Requests (strict)
@@ -194,7 +199,7 @@ export const isKnownTier = (tier: string): tier is Tier => knownTiers.has(tier)
 const NOT_WRAPPED = "the request body must not be wrapped in message; send the fields at the top level"
 
 const tenantsProblem = (type: unknown, hasTenants: boolean): string | undefined =>
-  typeof type === "string" && type !== "individual" && knownTypes.has(type) && !hasTenants
+  typeof type === "string" && type !== "individual" && types.isKnown(type) && !hasTenants
     ? `is required for a ${type} account (an array of participant codes)`
     : undefined
 
