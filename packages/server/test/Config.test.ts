@@ -3,19 +3,9 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Callers, Config } from "@mta/server"
-import { Either, Redacted } from "effect"
+import { Redacted } from "effect"
 import { describe, expect, it } from "vitest"
-
-const ok = (env: Config.Env): Config.Config => {
-  const r = Config.load(env)
-  if (Either.isLeft(r)) throw new Error(r.left.message)
-  return r.right
-}
-const problems = (env: Config.Env) => {
-  const r = Config.load(env)
-  if (Either.isRight(r)) throw new Error("expected a ConfigError")
-  return r.left
-}
+import { ok, problems } from "./support/config.js"
 
 const remote = {
   ZH_BASE_URL: "http://127.0.0.1:4010",

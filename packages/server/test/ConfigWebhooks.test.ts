@@ -3,9 +3,10 @@
  * list (rotation), `ZH_WEBHOOK_ACCEPT_LEGACY` (off by default), `MTA_RETENTION_DAYS` (30 by default),
  * each validated at startup with the others' problems, never echoing a secret.
  */
-import { Callers, Config } from "@mta/server"
-import { Either, Redacted } from "effect"
+import { Callers } from "@mta/server"
+import { Redacted } from "effect"
 import { describe, expect, it } from "vitest"
+import { ok, problems } from "./support/config.js"
 
 const remote = {
   ZH_BASE_URL: "http://127.0.0.1:4010",
@@ -16,16 +17,6 @@ const remote = {
   MTA_CALLERS: JSON.stringify([
     { name: "ops", token_sha256: Callers.hashToken("t"), scopes: ["accounts:read"] }
   ])
-}
-const ok = (env: Config.Env): Config.Config => {
-  const r = Config.load(env)
-  if (Either.isLeft(r)) throw new Error(r.left.message)
-  return r.right
-}
-const problems = (env: Config.Env) => {
-  const r = Config.load(env)
-  if (Either.isRight(r)) throw new Error("expected a ConfigError")
-  return r.left
 }
 
 describe("webhook and retention settings", () => {

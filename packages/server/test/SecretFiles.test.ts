@@ -12,6 +12,7 @@ import { join } from "node:path"
 import { Callers, Config } from "@mta/server"
 import { Either, Redacted } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
+import { ok, problems } from "./support/config.js"
 import { harness } from "./support.js"
 
 const work = mkdtempSync(join(tmpdir(), "mta-secret-files-"))
@@ -38,17 +39,6 @@ const remote: Record<string, string> = {
 const without = (env: Record<string, string>, name: string) => {
   const { [name]: _, ...rest } = env
   return rest
-}
-
-const ok = (env: Config.Env): Config.Config => {
-  const r = Config.load(env)
-  if (Either.isLeft(r)) throw new Error(r.left.message)
-  return r.right
-}
-const problems = (env: Config.Env): Config.ConfigError => {
-  const r = Config.load(env)
-  if (Either.isRight(r)) throw new Error("expected a ConfigError")
-  return r.left
 }
 
 describe("settings from files", () => {

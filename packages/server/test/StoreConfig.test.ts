@@ -1,19 +1,9 @@
 /** Where state lives, from the environment: embedded by default, PostgreSQL with DATABASE_URL, memory on request. */
 import { resolve } from "node:path"
 import { Config } from "@mta/server"
-import { Either, Redacted } from "effect"
+import { Redacted } from "effect"
 import { describe, expect, it } from "vitest"
-
-const ok = (env: Config.Env): Config.Config => {
-  const r = Config.load(env)
-  if (Either.isLeft(r)) throw new Error(r.left.message)
-  return r.right
-}
-const problems = (env: Config.Env) => {
-  const r = Config.load(env)
-  if (Either.isRight(r)) throw new Error("expected a ConfigError")
-  return r.left
-}
+import { ok, problems } from "./support/config.js"
 
 describe("Config.load: the store", () => {
   it("defaults to the embedded store in ./.mta-data and keys for 24 hours", () => {
