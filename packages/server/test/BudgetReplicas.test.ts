@@ -16,7 +16,7 @@ import { type Server as SimServer, startSimulatorServer } from "@mta/testkit"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "./support/postgres.js"
-import { freePort, type ProxyProcess, startProxyProcess } from "./support.js"
+import { freePort, type ProxyProcess, startProxyProcess, upstreamEnv } from "./support.js"
 
 const TOKEN = "budget-token"
 const SECRET = "budget-webhook-secret"
@@ -55,12 +55,8 @@ describe.skipIf(postgresUnavailable !== undefined)("two proxies sharing one vend
       rateLimit: { limit: LIMIT, windowMs: WINDOW_MS, lockoutMs: WINDOW_MS },
       webhook: { url: `http://127.0.0.1:${portA}/webhooks/zerohash`, secret: SECRET }
     })
-    const credentials = sim.simulator.credentials
     const env = {
-      ZH_BASE_URL: sim.url,
-      ZH_API_KEY: credentials.apiKey,
-      ZH_API_SECRET: credentials.apiSecret,
-      ZH_API_PASSPHRASE: credentials.passphrase,
+      ...upstreamEnv(sim),
       ZH_WEBHOOK_SECRET: SECRET,
       ZH_TIMEOUT_MS: "2000",
       ZH_RATE_LIMIT: String(LIMIT),

@@ -22,7 +22,14 @@ import { Callers } from "@mta/server"
 import { type Server as SimServer, startSimulatorServer } from "@mta/testkit"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "./support/postgres.js"
-import { freePort, type ProxyProcess, readEvents, sampleOf, startProxyProcess } from "./support.js"
+import {
+  freePort,
+  type ProxyProcess,
+  readEvents,
+  sampleOf,
+  startProxyProcess,
+  upstreamEnv
+} from "./support.js"
 
 const TOKEN = "converge-token"
 const SECRET = "converge-webhook-secret"
@@ -32,10 +39,7 @@ if (postgresUnavailable !== undefined)
   console.warn(`[Convergence.test] PostgreSQL skipped: ${postgresUnavailable}`)
 
 const envOf = (sim: SimServer.SimulatorServer, store: Record<string, string>): Record<string, string> => ({
-  ZH_BASE_URL: sim.url,
-  ZH_API_KEY: sim.simulator.credentials.apiKey,
-  ZH_API_SECRET: sim.simulator.credentials.apiSecret,
-  ZH_API_PASSPHRASE: sim.simulator.credentials.passphrase,
+  ...upstreamEnv(sim),
   ZH_WEBHOOK_SECRET: SECRET,
   MTA_CALLERS: JSON.stringify([
     { name: "converge", token_sha256: Callers.hashToken(TOKEN), scopes: Callers.allScopes }

@@ -14,7 +14,14 @@ import { Zrn } from "@mta/domain"
 import { Callers } from "@mta/server"
 import { Contract, Fault, type Server as SimServer, startSimulatorServer } from "@mta/testkit"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort, type ProxyProcess, proxyTarget, readEvents, startProxyProcess } from "./support.js"
+import {
+  freePort,
+  type ProxyProcess,
+  proxyTarget,
+  readEvents,
+  startProxyProcess,
+  upstreamEnv
+} from "./support.js"
 
 const TOKEN = "e2e-token"
 const WEBHOOK_SECRET = "e2e-webhook-secret"
@@ -32,13 +39,9 @@ const startRemote = async (
     asyncDelayMs: options.asyncDelayMs ?? 0,
     webhook: { url: `http://127.0.0.1:${port}/webhooks/zerohash`, secret: WEBHOOK_SECRET }
   })
-  const credentials = sim.simulator.credentials
   const proxy = await startProxyProcess(
     {
-      ZH_BASE_URL: sim.url,
-      ZH_API_KEY: credentials.apiKey,
-      ZH_API_SECRET: credentials.apiSecret,
-      ZH_API_PASSPHRASE: credentials.passphrase,
+      ...upstreamEnv(sim),
       ZH_WEBHOOK_SECRET: WEBHOOK_SECRET,
       MTA_CALLERS: callers,
       LOG_LEVEL: options.logLevel ?? "warn"

@@ -12,7 +12,7 @@ import { join } from "node:path"
 import { Callers } from "@mta/server"
 import { type Server as SimServer, startSimulatorServer } from "@mta/testkit"
 import { afterAll, describe, expect, it } from "vitest"
-import { freePort, type ProxyProcess, startProxyProcess } from "./support.js"
+import { freePort, type ProxyProcess, startProxyProcess, upstreamEnv } from "./support.js"
 
 const DEV = { authorization: "Bearer dev-token", "content-type": "application/json" }
 
@@ -146,13 +146,9 @@ describe("a create whose upstream call times out after zerohash accepted it (pro
       asyncDelayMs: 0,
       webhook: { url: `http://127.0.0.1:${port}/webhooks/zerohash`, secret: "persist-webhook-secret" }
     })
-    const credentials = sim.simulator.credentials
     proxy = await startProxyProcess(
       {
-        ZH_BASE_URL: sim.url,
-        ZH_API_KEY: credentials.apiKey,
-        ZH_API_SECRET: credentials.apiSecret,
-        ZH_API_PASSPHRASE: credentials.passphrase,
+        ...upstreamEnv(sim),
         ZH_WEBHOOK_SECRET: "persist-webhook-secret",
         ZH_TIMEOUT_MS: "300",
         MTA_CALLERS: JSON.stringify([

@@ -14,7 +14,7 @@ import { Callers } from "@mta/server"
 import { type Server as SimServer, startSimulatorServer } from "@mta/testkit"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "./support/postgres.js"
-import { freePort, type ProxyProcess, startProxyProcess } from "./support.js"
+import { freePort, type ProxyProcess, startProxyProcess, upstreamEnv } from "./support.js"
 
 const TOKEN = "replica-token"
 const SECRET = "replica-webhook-secret"
@@ -62,12 +62,8 @@ describe.skipIf(postgresUnavailable !== undefined)("two proxies sharing one Post
       asyncDelayMs: 600_000,
       webhook: { url: `http://127.0.0.1:${portA}/webhooks/zerohash`, secret: SECRET }
     })
-    const credentials = sim.simulator.credentials
     const env = {
-      ZH_BASE_URL: sim.url,
-      ZH_API_KEY: credentials.apiKey,
-      ZH_API_SECRET: credentials.apiSecret,
-      ZH_API_PASSPHRASE: credentials.passphrase,
+      ...upstreamEnv(sim),
       ZH_WEBHOOK_SECRET: SECRET,
       MTA_CALLERS: JSON.stringify([
         { name: "replicas", token_sha256: Callers.hashToken(TOKEN), scopes: Callers.allScopes }

@@ -18,7 +18,7 @@ import { randomUUID } from "node:crypto"
 import { Callers } from "@mta/server"
 import { type Fault, type Server as SimServer, startSimulatorServer } from "@mta/testkit"
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
-import { createBody, freePort, type ProxyProcess, startProxyProcess } from "./support.js"
+import { createBody, freePort, type ProxyProcess, startProxyProcess, upstreamEnv } from "./support.js"
 
 const TOKEN = "resolve-faults-token"
 const SECRET = "resolve-faults-webhook-secret"
@@ -57,13 +57,9 @@ describe("every testkit fault against keyed creates and commands, through the pr
       asyncDelayMs: 100,
       webhook: { url: `http://127.0.0.1:${port}/webhooks/zerohash`, secret: SECRET }
     })
-    const credentials = sim.simulator.credentials
     proxy = await startProxyProcess(
       {
-        ZH_BASE_URL: sim.url,
-        ZH_API_KEY: credentials.apiKey,
-        ZH_API_SECRET: credentials.apiSecret,
-        ZH_API_PASSPHRASE: credentials.passphrase,
+        ...upstreamEnv(sim),
         ZH_WEBHOOK_SECRET: SECRET,
         ZH_TIMEOUT_MS: String(TIMEOUT_MS),
         MTA_IDEMPOTENCY_RESOLVE_INTERVAL_MS: "100",

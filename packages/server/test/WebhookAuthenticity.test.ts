@@ -10,7 +10,14 @@ import { Zrn } from "@mta/domain"
 import { Callers } from "@mta/server"
 import { type Server as SimServer, startSimulatorServer } from "@mta/testkit"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort, harness, type ProxyProcess, signWebhook, startProxyProcess } from "./support.js"
+import {
+  freePort,
+  harness,
+  type ProxyProcess,
+  signWebhook,
+  startProxyProcess,
+  upstreamEnv
+} from "./support.js"
 
 const UUID = "0b6f4a57-3c1e-4d0e-9a51-7f0e2d9c4b11"
 const ZRN = `zrn:zh:us:accounts:customer:${UUID}`
@@ -116,13 +123,9 @@ describe("webhook authenticity, against the proxy process with the standalone si
       asyncDelayMs: 0,
       webhook: { url: `http://127.0.0.1:${port}/webhooks/zerohash`, secret: NEW }
     })
-    const credentials = sim.simulator.credentials
     proxy = await startProxyProcess(
       {
-        ZH_BASE_URL: sim.url,
-        ZH_API_KEY: credentials.apiKey,
-        ZH_API_SECRET: credentials.apiSecret,
-        ZH_API_PASSPHRASE: credentials.passphrase,
+        ...upstreamEnv(sim),
         // A rotation: the simulator signs with the second.
         ZH_WEBHOOK_SECRET: `${OLD}, ${NEW}`,
         MTA_CALLERS: JSON.stringify([

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url"
 import { fetchTransport } from "@mta/client"
 import { Endpoint } from "@mta/domain"
 import { App, Callers, Logger, Metrics, Store, Upstream } from "@mta/server"
-import { Contract, createSimulator, type Simulator } from "@mta/testkit"
+import { Contract, createSimulator, type Server as SimServer, type Simulator } from "@mta/testkit"
 
 export const packageDir = fileURLToPath(new URL("..", import.meta.url))
 export const repoDir = fileURLToPath(new URL("../../..", import.meta.url))
@@ -265,6 +265,14 @@ export interface ProxyProcess {
  * it gets the embedded default in a fresh temporary data directory, removed when it exits (never the
  * package's own `.mta-data`, which parallel tests would contend for).
  */
+/** The settings that point a proxy process at a standalone simulator, with the simulator's credentials. */
+export const upstreamEnv = (sim: SimServer.SimulatorServer): Record<string, string> => ({
+  ZH_BASE_URL: sim.url,
+  ZH_API_KEY: sim.simulator.credentials.apiKey,
+  ZH_API_SECRET: sim.simulator.credentials.apiSecret,
+  ZH_API_PASSPHRASE: sim.simulator.credentials.passphrase
+})
+
 export const startProxyProcess = async (env: Record<string, string>, port: number): Promise<ProxyProcess> => {
   const ownDataDir =
     env.MTA_DATA_DIR === undefined && env.DATABASE_URL === undefined && env.MTA_STORE === undefined
