@@ -6,7 +6,7 @@
 import type { Store } from "@mta/server"
 import { describe, expect, it } from "vitest"
 import * as Hub from "../src/internal/hub.js"
-import { harness } from "./support.js"
+import { harness, readUntil } from "./support.js"
 
 type Change = Parameters<Parameters<Store.Store["subscribe"]>[0]>[0]
 
@@ -147,20 +147,6 @@ describe("the hub", () => {
     hub.close()
   })
 })
-
-/** The text of a stream until `marker` has appeared `count` times. */
-const readUntil = async (body: ReadableStream<Uint8Array>, marker: string, count: number) => {
-  const reader = body.getReader()
-  const decoder = new TextDecoder()
-  let text = ""
-  while (text.split(marker).length - 1 < count) {
-    const { value, done } = await reader.read()
-    if (done) break
-    text += decoder.decode(value, { stream: true })
-  }
-  await reader.cancel()
-  return text
-}
 
 describe("GET /events with many streams", () => {
   it("sends every stream the same frames, and a filtered stream only its account's", async () => {

@@ -7,7 +7,7 @@
 import { Logger, Store } from "@mta/server"
 import { describe, expect, it } from "vitest"
 import { startRetention } from "../src/internal/retention.js"
-import { captureLogs, harness } from "./support.js"
+import { captureLogs, harness, readUntil } from "./support.js"
 
 const HOUR = 3_600_000
 const ZRN = "zrn:zh:us:accounts:customer:4f1c7c36-3f7e-4a52-8e0b-2b0c9d3f5a10"
@@ -19,20 +19,6 @@ const note = (status: string, receivedAt: number) => ({
   receivedAt,
   payload: { zrn: ZRN, status }
 })
-
-/** The text of a stream until `marker` has appeared `count` times. */
-const readUntil = async (body: ReadableStream<Uint8Array>, marker: string, count: number) => {
-  const reader = body.getReader()
-  const decoder = new TextDecoder()
-  let text = ""
-  while (text.split(marker).length - 1 < count) {
-    const { value, done } = await reader.read()
-    if (done) break
-    text += decoder.decode(value, { stream: true })
-  }
-  await reader.cancel()
-  return text
-}
 
 describe("retention", () => {
   it("prunes in the background what is older than the window, and nothing else", async () => {

@@ -265,6 +265,20 @@ export interface ProxyProcess {
  * it gets the embedded default in a fresh temporary data directory, removed when it exits (never the
  * package's own `.mta-data`, which parallel tests would contend for).
  */
+/** The text of a stream until `marker` has appeared `count` times. */
+export const readUntil = async (body: ReadableStream<Uint8Array>, marker: string, count: number) => {
+  const reader = body.getReader()
+  const decoder = new TextDecoder()
+  let text = ""
+  while (text.split(marker).length - 1 < count) {
+    const { value, done } = await reader.read()
+    if (done) break
+    text += decoder.decode(value, { stream: true })
+  }
+  await reader.cancel()
+  return text
+}
+
 /** The settings that point a proxy process at a standalone simulator, with the simulator's credentials. */
 export const upstreamEnv = (sim: SimServer.SimulatorServer): Record<string, string> => ({
   ZH_BASE_URL: sim.url,
