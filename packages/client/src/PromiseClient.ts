@@ -125,6 +125,25 @@ const split = <O extends { readonly signal?: AbortSignal | undefined }>(options:
 
 type Handlers = { [N in HookName]: Array<Hook<N>> }
 
+/**
+ * Every entry of a paged list from page `first` on, fetched as the loop asks for them: a loop that
+ * breaks early does not read the rest. An answer without `total_pages` is the last page.
+ */
+const walk = <A>(
+  first: number,
+  getPage: (
+    page: number
+  ) => Promise<{ readonly message: ReadonlyArray<A>; readonly total_pages?: number | undefined }>
+): AsyncIterable<A> => ({
+  async *[Symbol.asyncIterator]() {
+    for (let page = first; ; page++) {
+      const result = await getPage(page)
+      yield* result.message
+      if (page >= (result.total_pages ?? page)) return
+    }
+  }
+})
+
 /** Builds a Promise client; throws `InvalidConfig` when the configuration cannot be used. */
 export const createClient = (config: PromiseClientConfig): Client => {
   const resolved = resolve(config)
@@ -171,16 +190,9 @@ export const createClient = (config: PromiseClientConfig): Client => {
     ...endpoints,
     listLedgerAccounts: (query = {}, options) => {
       const { effectOptions, signal } = split(options)
-      return {
-        async *[Symbol.asyncIterator]() {
-          // Pages are fetched lazily: a loop that breaks early does not read the rest.
-          for (let page = query.page ?? 1; ; page++) {
-            const result = await runPromise(service.getLedgerPage({ ...query, page }, effectOptions), signal)
-            yield* result.message
-            if (page >= result.total_pages) return
-          }
-        }
-      }
+      return walk(query.page ?? 1, (page) =>
+        runPromise(service.getLedgerPage({ ...query, page }, effectOptions), signal)
+      )
     },
     waitForStatus: (zrn, status, options) => {
       const { effectOptions, signal } = split(options)
@@ -188,18 +200,9 @@ export const createClient = (config: PromiseClientConfig): Client => {
     },
     listParticipants: (query = {}, options) => {
       const { effectOptions, signal } = split(options)
-      return {
-        async *[Symbol.asyncIterator]() {
-          for (let page = query.page ?? 1; ; page++) {
-            const result = await runPromise(
-              service.getParticipantPage({ ...query, page }, effectOptions),
-              signal
-            )
-            yield* result.message
-            if (page >= (result.total_pages ?? 1)) return
-          }
-        }
-      }
+      return walk(query.page ?? 1, (page) =>
+        runPromise(service.getParticipantPage({ ...query, page }, effectOptions), signal)
+      )
     },
     getParticipant: (code, options) => {
       const { effectOptions, signal } = split(options)

@@ -268,15 +268,29 @@ export const fromResolved = (resolved: Resolved, hooks?: Hooks): Service => {
     Effect.map(call(row, args as Protocol.Args<Protocol.Row>, options), (r) => r.data)
   )
 
-  const listLedgerAccounts: Service["listLedgerAccounts"] = (query = {}, options) =>
-    Stream.paginateChunkEffect(query.page ?? 1, (page) =>
-      Effect.map(endpoints.getLedgerPage({ ...query, page }, options), (result) => [
+  /**
+   * Every entry of a paged list, from page `first` on. It advances from the page asked for, not the
+   * one echoed back, so a server that echoes a wrong page number cannot make the walk loop forever;
+   * an answer without `total_pages` is the last page.
+   */
+  const walk = <A>(
+    first: number,
+    getPage: (
+      page: number
+    ) => Effect.Effect<
+      { readonly message: ReadonlyArray<A>; readonly total_pages?: number | undefined },
+      ClientError
+    >
+  ): Stream.Stream<A, ClientError> =>
+    Stream.paginateChunkEffect(first, (page) =>
+      Effect.map(getPage(page), (result) => [
         Chunk.fromIterable(result.message),
-        // Advance from the page asked for, not the one echoed back: a server that echoes a wrong
-        // page number cannot make the walk loop forever.
-        page < result.total_pages ? Option.some(page + 1) : Option.none()
+        page < (result.total_pages ?? page) ? Option.some(page + 1) : Option.none()
       ])
     )
+
+  const listLedgerAccounts: Service["listLedgerAccounts"] = (query = {}, options) =>
+    walk(query.page ?? 1, (page) => endpoints.getLedgerPage({ ...query, page }, options))
 
   const timeoutError = (requestId: string, zrn: string, status: string, timeoutMs: number, last: string) =>
     new Timeout({
@@ -341,12 +355,7 @@ export const fromResolved = (resolved: Resolved, hooks?: Hooks): Service => {
     })
 
   const listParticipants: Service["listParticipants"] = (query = {}, options) =>
-    Stream.paginateChunkEffect(query.page ?? 1, (page) =>
-      Effect.map(endpoints.getParticipantPage({ ...query, page }, options), (result) => [
-        Chunk.fromIterable(result.message),
-        page < (result.total_pages ?? 1) ? Option.some(page + 1) : Option.none()
-      ])
-    )
+    walk(query.page ?? 1, (page) => endpoints.getParticipantPage({ ...query, page }, options))
 
   const getParticipant: Service["getParticipant"] = (code, options = {}) =>
     Effect.gen(function* () {

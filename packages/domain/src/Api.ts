@@ -23,6 +23,7 @@ import {
 import {
   expected,
   formatIssue,
+  PageFromString,
   required,
   strictObject,
   tolerantObject,
@@ -408,16 +409,6 @@ export const LedgerPage = tolerantObject(
 ).annotations({ identifier: "LedgerPage" })
 /** Success body of `GET /accounts`. */
 export type LedgerPage = typeof LedgerPage.Type
-
-const PageFromString = Schema.compose(
-  Schema.String.pipe(Schema.pattern(/^[1-9][0-9]{0,8}$/)),
-  Schema.NumberFromString
-)
-  .pipe(Schema.int(), Schema.positive())
-  .annotations({
-    message: expected("a page number (1, 2, ...)"),
-    arbitrary: () => (fc) => fc.integer({ min: 1, max: 999_999_999 })
-  })
 
 /**
  * Query of `GET /accounts`, as query-string values. `page` is a numeric string decoded to a number;

@@ -12,7 +12,15 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 import { ParticipantStatus } from "./Enums.js"
-import { expected, isObject, required, show, strictObject, tolerantObject } from "./internal/wire.js"
+import {
+  expected,
+  isObject,
+  PageFromString,
+  required,
+  show,
+  strictObject,
+  tolerantObject
+} from "./internal/wire.js"
 import * as Limits from "./Limits.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -337,13 +345,6 @@ export const ParticipantPage = tolerantObject(
 ).annotations({ identifier: "ParticipantPage" })
 /** Success body of `GET /participants`. */
 export type ParticipantPage = typeof ParticipantPage.Type
-
-const PageFromString = Schema.compose(
-  Schema.String.pipe(Schema.pattern(/^[1-9][0-9]{0,8}$/)),
-  Schema.NumberFromString
-)
-  .pipe(Schema.int(), Schema.positive())
-  .annotations({ message: expected("a page number (1, 2, ...)") })
 
 /** Query of `GET /participants`: every filter optional; unknown parameters are refused. */
 export const ParticipantQuery = strictObject(

@@ -60,6 +60,17 @@ const composite = (
   issues: Array<ParseResult.ParseIssue>
 ) => new ParseResult.Composite(ast, u, issues as unknown as readonly [ParseResult.ParseIssue])
 
+/** A page number in a query string, `1` and up written in digits, decoded to a number. */
+export const PageFromString = Schema.compose(
+  Schema.String.pipe(Schema.pattern(/^[1-9][0-9]{0,8}$/)),
+  Schema.NumberFromString
+)
+  .pipe(Schema.int(), Schema.positive())
+  .annotations({
+    message: expected("a page number (1, 2, ...)"),
+    arbitrary: () => (fc) => fc.integer({ min: 1, max: 999_999_999 })
+  })
+
 /** Options of `strictObject`. */
 export interface StrictOptions {
   /** What one key is called in messages: `field` (default) or `query parameter`. */
