@@ -174,9 +174,8 @@ export const make = (shared: Shared, settings: Settings): Reconciler => {
   ): Promise<Read> => {
     let release: (at: number) => void = () => {}
     if (shared.egress !== undefined) {
-      const admitted = shared.egress.admit(caller, share, shared.now())
       // The budget shared through PostgreSQL may answer after leasing a block of slots.
-      const slot = admitted instanceof Promise ? await admitted : admitted
+      const slot = await shared.egress.admit(caller, share, shared.now())
       // The budget (or the sweep's share of it) is spent: due again at the next pass.
       if (typeof slot !== "function") return { _tag: "deferred" }
       release = slot

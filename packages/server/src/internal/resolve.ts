@@ -137,9 +137,8 @@ export const resend = async (
   try {
     if (shared.egress !== undefined) {
       const callerEntry = shared.authenticator.callers.find((c) => c.name === caller)
-      const admitted = shared.egress.admit(caller, shared.upstreamShareOf(callerEntry), at)
       // The shared budget (PostgreSQL) may answer after a round trip.
-      const slot = admitted instanceof Promise ? await admitted : admitted
+      const slot = await shared.egress.admit(caller, shared.upstreamShareOf(callerEntry), at)
       if (typeof slot !== "function") {
         const response = pendingAnswer(
           `the create sent with this key has an unknown outcome; sending it again waits for the upstream rate limit (${seconds(slot.waitMs)} s)`,
