@@ -205,7 +205,9 @@ describe("participant projection through the proxy", () => {
     expect(JSON.stringify(await waitFor.json())).toMatch(/wait_for must be a participant status/)
     const timeout = await h.request("/participants/CUST01/status?timeout_ms=soon")
     expect(timeout.status).toBe(400)
-    expect(JSON.stringify(await timeout.json())).toMatch(/timeout_ms: Unable to decode \\"soon\\" into a number/)
+    expect(JSON.stringify(await timeout.json())).toMatch(
+      /timeout_ms: Unable to decode \\"soon\\" into a number/
+    )
     const unknown = await h.request("/participants/CUST01/status?waitFor=locked")
     expect(unknown.status).toBe(400)
     expect(JSON.stringify(await unknown.json())).toMatch(

@@ -77,6 +77,8 @@ export const readParticipant = (
     return Reconcile.applyParticipant(shared, "read", code, at, entry, source)
   })
 
+const encodeAccount = Schema.encodeSync(Api.AccountRecord)
+
 const ACTIONS: ReadonlyArray<Enums.Action> = Enums.Action.literals
 const ACTION_SET: ReadonlySet<string> = new Set(ACTIONS)
 
@@ -134,15 +136,14 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
   const membershipOf = async (c: Ctx, zrn: string): Promise<Memberships.Membership> => {
     const held = Memberships.fresh(shared, zrn)
     if (held !== undefined) return held
-    await Memberships.readAccountOnce(shared, zrn, async () => {
+    const read = await Memberships.readAccountOnce(shared, zrn, async () => {
       const at = shared.now()
       const account = await forward(shared, c, "getAccount", () =>
         shared.upstream.getAccount(zrn, { requestId: c.get("requestId") })
       )
       await Reconcile.apply(shared, "access", zrn, at, account)
-      Memberships.learn(shared, zrn, Schema.encodeSync(Api.AccountRecord)(account), at)
+      return Memberships.learn(shared, zrn, encodeAccount(account), at)
     })
-    const read = Memberships.fresh(shared, zrn)
     if (read === undefined) {
       throw new RouteNotFound({
         message: `account ${zrn} names no primary participant in its record, so no access can be decided`
