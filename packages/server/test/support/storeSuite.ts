@@ -1141,6 +1141,21 @@ export const storeSuite = (factory: StoreFactory): void => {
       expect(mine(await s.claimDueParticipants(q))).toEqual([a])
     })
 
+    it("retention prunes participant inbox entries and events with the rest (the log stays a suffix)", async () => {
+      const p = code()
+      const old = Date.now() - 2 * HOUR
+      const n = { ...pnote(p, "approved", old), receivedAt: old }
+      expect((await s.ingestParticipant(n))._tag).toBe("applied")
+      // Everything received before far in the future goes: the whole log and inbox of this store.
+      const pruned = await s.prune({ before: Date.now() + 1_000 * HOUR, now: Date.now() })
+      expect(pruned.events).toBeGreaterThanOrEqual(1)
+      expect(pruned.inbox).toBeGreaterThanOrEqual(1)
+      expect(await s.log({ after: 0, participant: p, limit: 10 })).toEqual([])
+      // Its inbox entry is gone (the id is not a duplicate any more); the projection stays.
+      expect((await s.ingestParticipant(n))._tag).toBe("confirmed")
+      expect((await s.participants([p]))[0]).toMatchObject({ status: "approved" })
+    })
+
     it("answers ping while open, and fails once closed", async () => {
       await s.ping()
       await s.close()
