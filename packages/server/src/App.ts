@@ -28,6 +28,7 @@ import * as AccountRoutes from "./internal/routes/accounts.js"
 import * as AuditRoutes from "./internal/routes/audit.js"
 import * as EventRoutes from "./internal/routes/events.js"
 import * as OperationRoutes from "./internal/routes/operations.js"
+import * as ParticipantRoutes from "./internal/routes/participants.js"
 import * as WebhookRoutes from "./internal/routes/webhooks.js"
 import type { Logger } from "./Logger.js"
 import type { Metrics } from "./Metrics.js"
@@ -170,6 +171,7 @@ export const make = (deps: Deps): App => {
   app.route("/webhooks", WebhookRoutes.routes(shared))
   app.route("/events", EventRoutes.routes(shared))
   app.route("/audit", AuditRoutes.routes(shared))
+  app.route("/", ParticipantRoutes.routes(shared))
   app.route("/", AccountRoutes.routes(shared))
 
   app.notFound((c) => {

@@ -15,18 +15,24 @@ export interface Metrics {
   readonly request: (route: string, method: string, status: number, caller: string, seconds: number) => void
   /** One upstream call: endpoint name, seconds, and the error code when it failed. */
   readonly upstream: (endpoint: string, seconds: number, errorCode: string | undefined) => void
-  /** One webhook: `applied`, `confirmed`, `stale`, `duplicate` or `rejected` (with the reason). */
+  /**
+   * One webhook: `applied`, `confirmed`, `stale`, `duplicate` or `rejected` (with the reason), of a
+   * `kind`: `account` (`customer_account_status_changed`, the default) or `participant`. A rejection
+   * is counted under `account` when the payload type was not read yet.
+   */
   readonly webhook: (
     outcome: "applied" | "confirmed" | "stale" | "duplicate" | "rejected",
-    reason?: string
+    reason?: string,
+    kind?: "account" | "participant"
   ) => void
   /**
    * One re-read of an account: why (`sweep`, `catch_up`, `command`: before refusing a status command,
    * `refresh`) and what it did (`repaired`, `confirmed`, `stale`: a newer fact was held, `failed`).
    */
   readonly reconcile: (
-    trigger: "sweep" | "catch_up" | "command" | "refresh",
-    outcome: "repaired" | "confirmed" | "stale" | "failed"
+    trigger: "sweep" | "catch_up" | "command" | "refresh" | "access" | "read",
+    outcome: "repaired" | "confirmed" | "stale" | "failed",
+    kind?: "account" | "participant"
   ) => void
   /** 1 while the background reconciliation is catching up after a start, else 0. */
   readonly reconcileCatchingUp: Gauge
@@ -86,8 +92,8 @@ export const make = (options: MetricsOptions = {}): Metrics => {
   })
   const webhooks = new Counter({
     name: "mta_webhooks_received_total",
-    help: "Webhook notifications received, by outcome (applied, confirmed, stale, duplicate, rejected).",
-    labelNames: ["outcome"] as const,
+    help: "Webhook notifications received, by outcome (applied, confirmed, stale, duplicate, rejected) and kind (account, participant).",
+    labelNames: ["outcome", "kind"] as const,
     registers: [registry]
   })
   const webhooksRejected = new Counter({
@@ -109,8 +115,8 @@ export const make = (options: MetricsOptions = {}): Metrics => {
   })
   const reconciled = new Counter({
     name: "mta_reconcile_total",
-    help: "Accounts re-read upstream to reconcile the projection, by trigger (sweep, catch_up, command, refresh) and outcome (repaired, confirmed, stale, failed).",
-    labelNames: ["trigger", "outcome"] as const,
+    help: "Accounts and participants re-read upstream to reconcile the projections, by trigger (sweep, catch_up, command, refresh, access, read), outcome (repaired, confirmed, stale, failed) and kind (account, participant).",
+    labelNames: ["trigger", "outcome", "kind"] as const,
     registers: [registry]
   })
   const reconcileCatchingUp = new Gauge({
@@ -142,13 +148,13 @@ export const make = (options: MetricsOptions = {}): Metrics => {
       upstreamDuration.observe({ endpoint }, seconds)
       if (errorCode !== undefined) upstreamErrors.inc({ endpoint, code: errorCode })
     },
-    webhook: (outcome, reason) => {
-      webhooks.inc({ outcome })
+    webhook: (outcome, reason, kind = "account") => {
+      webhooks.inc({ outcome, kind })
       if (outcome === "duplicate") webhooksDuplicate.inc()
       if (outcome === "rejected") webhooksRejected.inc({ reason: reason ?? "unknown" })
     },
     rateLimited: (limit, caller) => limited.inc({ limit, caller }),
-    reconcile: (trigger, outcome) => reconciled.inc({ trigger, outcome }),
+    reconcile: (trigger, outcome, kind = "account") => reconciled.inc({ trigger, outcome, kind }),
     reconcileCatchingUp,
     render: () => registry.metrics()
   }

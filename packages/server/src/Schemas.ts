@@ -52,7 +52,16 @@ export type StatusResponse = typeof StatusResponse.Type
 /** Query of `GET /events`. */
 export const EventsQuery = Schema.Struct({
   zrn: Schema.optional(
-    Schema.String.annotations({ description: "only events of this account (any accepted ZRN form)" })
+    Schema.String.annotations({
+      description:
+        "only events of this account (any accepted ZRN form); with `participant`, the events of either"
+    })
+  ),
+  participant: Schema.optional(
+    Schema.String.annotations({
+      description:
+        "only participant_status_changed events of this participant (6 characters A-Z, 0-9); with `zrn`, the events of either"
+    })
   ),
   last_event_id: Schema.optional(
     Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()).annotations({
@@ -91,6 +100,121 @@ export const StatusChangedEvent = Schema.Struct({
 }).annotations({ identifier: "StatusChangedEvent" })
 /** The `data` of one server-sent event. */
 export type StatusChangedEvent = typeof StatusChangedEvent.Type
+
+/** The `data` of one server-sent event named `participant_status_changed`. */
+export const ParticipantStatusChangedEvent = Schema.Struct({
+  id: Schema.Number.annotations({
+    description: "event id, from the same sequence as the account events; send it back as Last-Event-ID"
+  }),
+  type: Schema.Literal("participant_status_changed"),
+  source: Schema.Literal("webhook", "reconcile").annotations({
+    description:
+      "webhook: a notification from zerohash; reconcile: the proxy re-read the participant and found its status changed"
+  }),
+  participant_code: Schema.String,
+  status: Schema.String.annotations({ description: "the participant status (unknown values kept as sent)" }),
+  reason_code: Schema.NullOr(Schema.String),
+  occurred_at: Schema.String.annotations({
+    description: "ISO 8601 webhook timestamp, or when the repairing read was sent"
+  }),
+  received_at: Schema.String,
+  notification_id: Schema.NullOr(Schema.String).annotations({
+    description: "the webhook's notification id; null for a repair"
+  }),
+  payload: Schema.Unknown.annotations({
+    description: "the webhook payload as sent (unknown fields kept), or the list entry the read answered"
+  })
+}).annotations({ identifier: "ParticipantStatusChangedEvent" })
+/** The `data` of one participant event. */
+export type ParticipantStatusChangedEvent = typeof ParticipantStatusChangedEvent.Type
+
+/** A participant code as the proxy's own participant routes take it: exactly 6 of A-Z, 0-9. */
+export const PARTICIPANT_CODE = /^[A-Z0-9]{6}$/
+/** The rule, for messages. */
+export const PARTICIPANT_CODE_RULE = "exactly 6 characters A-Z or 0-9 (e.g. CUST01)"
+
+/** Query of `GET /participants/{participant_code}/status`. */
+export const ParticipantStatusQuery = Schema.Struct({
+  wait_for: Schema.optional(
+    Schema.String.pipe(Schema.pattern(/^[a-z_]{1,40}$/)).annotations({
+      description: "answer once the participant has this status (long poll); any status string is accepted",
+      message: () =>
+        "wait_for must be a participant status such as submitted, pending_approval, approved, rejected or locked"
+    })
+  ),
+  timeout_ms: StatusQuery.fields.timeout_ms
+}).annotations({ identifier: "ParticipantStatusQuery" })
+/** Query of `GET /participants/{participant_code}/status`. */
+export type ParticipantStatusQuery = typeof ParticipantStatusQuery.Type
+
+/** Body of `GET /participants/{participant_code}/status`. */
+export const ParticipantStatusResponse = Schema.Struct({
+  participant_code: Schema.String,
+  status: Schema.String.annotations({ description: "the last known status (unknown values are kept)" }),
+  reason_code: Schema.NullOr(Schema.String),
+  updated_at: Schema.String.annotations({
+    description:
+      "ISO 8601 time the status was true (the webhook's timestamp, or when the proxy's read was sent)"
+  }),
+  confirmed_at: Schema.String.annotations({
+    description: "ISO 8601 time zerohash last confirmed this status (a webhook naming it, or a read)"
+  }),
+  timed_out: Schema.Boolean.annotations({
+    description: "true when `wait_for` was given and the status did not reach it within timeout_ms"
+  })
+}).annotations({ identifier: "ParticipantStatusResponse" })
+/** Body of `GET /participants/{participant_code}/status`. */
+export type ParticipantStatusResponse = typeof ParticipantStatusResponse.Type
+
+/** Query of `GET /accounts/{zrn}/access`. */
+export const AccessQuery = Schema.Struct({
+  participant: Schema.optional(
+    Schema.String.annotations({
+      description: "the member asking (6 characters A-Z, 0-9); omitted: every member of the account"
+    })
+  ),
+  action: Schema.optional(
+    Schema.String.annotations({ description: "view, buy, sell, deposit or withdraw; omitted: every action" })
+  )
+}).annotations({ identifier: "AccessQuery" })
+
+/** One (participant, action) of `GET /accounts/{zrn}/access`. */
+export const AccessDecision = Schema.Struct({
+  participant: Schema.String,
+  role: Schema.NullOr(Schema.Literal("primary", "secondary", "advisor")).annotations({
+    description: "the participant's place on the account; null when not a member"
+  }),
+  authorization: Schema.NullOr(Schema.String).annotations({
+    description: "full_trading, limited_trading or view_only by the account type's defaults; null when none"
+  }),
+  participant_status: Schema.NullOr(Schema.String).annotations({
+    description:
+      "from the participant projection; null when not a member or when zerohash lists no such participant"
+  }),
+  reason_code: Schema.NullOr(Schema.String),
+  action: Schema.String,
+  allowed: Schema.Boolean,
+  reasons: Schema.Array(Schema.Struct({ rule: Schema.String, message: Schema.String })).annotations({
+    description:
+      "every failing rule (Membership, Authorization, AccountStatus, ParticipantStatus) as Access.decide gives it; empty when allowed"
+  })
+}).annotations({ identifier: "AccessDecision" })
+/** One decision. */
+export type AccessDecision = typeof AccessDecision.Type
+
+/** Body of `GET /accounts/{zrn}/access`. */
+export const AccessResponse = Schema.Struct({
+  zrn: Schema.String,
+  as_of: Schema.Struct({
+    account_status: Schema.NullOr(Schema.String).annotations({ description: "null while provisioning" }),
+    updated_at: Schema.NullOr(Schema.String).annotations({
+      description: "ISO 8601 time the account status was true, as the projection holds it"
+    })
+  }),
+  decisions: Schema.Array(AccessDecision)
+}).annotations({ identifier: "AccessResponse" })
+/** Body of `GET /accounts/{zrn}/access`. */
+export type AccessResponse = typeof AccessResponse.Type
 
 const Instant = Schema.String.pipe(
   Schema.filter((s) => (/^[0-9]{1,15}$/.test(s) || !Number.isNaN(Date.parse(s)) ? undefined : "not a time")),
@@ -190,6 +314,16 @@ export const WebhookPayload = Schema.Struct({
   tenants: Schema.optional(Schema.Array(Schema.String)),
   financial_advisors: Schema.optional(Schema.Array(Schema.String))
 }).annotations({ identifier: "StatusChangedPayload" })
+
+/** The participant webhook payload, for the documentation of `POST /webhooks/zerohash`. */
+export const ParticipantWebhookPayload = Schema.Struct({
+  participant_code: Schema.String,
+  participant_status: Schema.String,
+  timestamp: Schema.Number.annotations({ description: "when the status changed, epoch ms (orders events)" }),
+  reason_code: Schema.optional(Schema.String),
+  reject_reasons: Schema.optional(Schema.Array(Schema.String)),
+  kyc_attempts: Schema.optional(Schema.Number)
+}).annotations({ identifier: "ParticipantStatusChangedPayload" })
 
 /** Error bodies, as documented (the domain's, which carry `code` and `request_id`). */
 export const errorBodies = {

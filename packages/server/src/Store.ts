@@ -168,6 +168,142 @@ export interface Change {
   readonly event?: AccountEvent | undefined
 }
 
+/** What the proxy knows about one participant's status (the participant projection). */
+export interface ParticipantRecord {
+  readonly participantCode: string
+  /** The last known status (unknown values kept as sent). */
+  readonly status: string
+  /** Its reason code (`null`: none). */
+  readonly reasonCode: string | null
+  /** When that status was true, epoch ms: the webhook's timestamp, or when the read was sent. */
+  readonly updatedAt: number
+  readonly source: Exclude<StatusSource, "create">
+  /** When the upstream last said this status held, epoch ms (what the reconciliation goes by). */
+  readonly confirmedAt: number
+}
+
+/** One `participant_status_changed` notification, verified and decoded. */
+export interface ParticipantNotification {
+  readonly notificationId: string
+  readonly participantCode: string
+  readonly status: string
+  readonly reasonCode: string | null
+  /** The payload's `timestamp`, epoch ms: what orders events. */
+  readonly occurredAt: number
+  readonly receivedAt: number
+  /** The decoded payload, unknown fields kept. */
+  readonly payload: unknown
+  readonly bodySha256?: string | undefined
+  readonly legacy?: boolean | undefined
+}
+
+/** An entry of the event log: one change of a participant's status; ids shared with account events. */
+export interface ParticipantEvent {
+  readonly id: number
+  readonly type: "participant_status_changed"
+  readonly source: EventSource
+  readonly notificationId: string | null
+  readonly participantCode: string
+  readonly status: string
+  readonly reasonCode: string | null
+  readonly occurredAt: number
+  readonly receivedAt: number
+  /** The webhook's payload, or the list entry a repairing read found. */
+  readonly payload: unknown
+}
+
+/** Any entry of the event log. */
+export type StoreEvent = AccountEvent | ParticipantEvent
+
+/** What `ingestParticipant` did: as `IngestOutcome`, for a participant. */
+export type ParticipantIngestOutcome =
+  | { readonly _tag: "applied"; readonly event: ParticipantEvent; readonly record: ParticipantRecord }
+  | { readonly _tag: "confirmed"; readonly record: ParticipantRecord }
+  | { readonly _tag: "stale"; readonly current: ParticipantRecord }
+  | { readonly _tag: "duplicate"; readonly by?: "id" | "content" | "body" | undefined }
+
+/** What a read of a participant upstream (`GET /participants?participant_code=`) found. */
+export interface ParticipantReading {
+  readonly participantCode: string
+  readonly status: string
+  readonly reasonCode: string | null
+  /** When the read was sent, epoch ms. */
+  readonly at: number
+  readonly receivedAt: number
+  readonly payload: unknown
+  /** `read`: a first read of a participant the proxy did not know; `reconcile`: a re-read. */
+  readonly source: "read" | "reconcile"
+}
+
+/** What `reconcileParticipant` did: as `ReconcileOutcome` (a first sighting appends no event). */
+export type ParticipantReconcileOutcome =
+  | {
+      readonly _tag: "repaired"
+      readonly record: ParticipantRecord
+      readonly event: ParticipantEvent | undefined
+    }
+  | { readonly _tag: "confirmed"; readonly record: ParticipantRecord }
+  | { readonly _tag: "stale"; readonly current: ParticipantRecord }
+
+/** A change to the participant projection, as the participant change feed announces it. */
+export interface ParticipantChange {
+  readonly record: ParticipantRecord
+  readonly event?: ParticipantEvent | undefined
+}
+
+/** Which participant records are due for a re-read (`claimDueParticipants`). */
+export interface ParticipantDueQuery {
+  readonly now: number
+  /** Every participant confirmed at or before this is due. */
+  readonly staleBefore: number
+  readonly leaseUntil: number
+  readonly limit: number
+}
+
+/** Filters of `log`: events after an id, of one account and/or one participant (either matches). */
+export interface LogQuery {
+  readonly after: number
+  readonly zrn?: string | undefined
+  readonly participant?: string | undefined
+  readonly limit: number
+}
+
+/** Whether an event matches `log`'s filters: no filter, or the account's or the participant's (a union). */
+export const matches = (
+  event: StoreEvent,
+  zrn: string | undefined,
+  participant: string | undefined
+): boolean =>
+  (zrn === undefined && participant === undefined) ||
+  (event.type === "participant_status_changed"
+    ? event.participantCode === participant
+    : zrn !== undefined && event.zrn === zrn)
+
+/**
+ * The dedupe key of a participant notification's signed content: participant, status, reason and
+ * event time (prefixed so it never equals an account's key).
+ */
+export const participantContentKey = (
+  n: Pick<ParticipantNotification, "participantCode" | "status" | "reasonCode" | "occurredAt">
+): string =>
+  createHash("sha256")
+    .update(`participant\n${n.participantCode}\n${n.occurredAt}\n${n.status}\n${n.reasonCode ?? ""}`)
+    .digest("hex")
+
+/** The event a participant notification appends, as `id`. */
+export const participantEventOf = (n: ParticipantNotification, id: number): ParticipantEvent => ({
+  id,
+  type: "participant_status_changed",
+  source: "webhook",
+  notificationId: n.notificationId,
+  participantCode: n.participantCode,
+  status: n.status,
+  reasonCode: n.reasonCode,
+  occurredAt: n.occurredAt,
+  receivedAt: n.receivedAt,
+  payload: n.payload
+})
+
 /** A stored response of an idempotent call. */
 export interface StoredResponse {
   readonly status: number
@@ -399,7 +535,7 @@ export interface Store {
   readonly alive: (now: number, downtimeMs: number) => Promise<number | undefined>
   /** The projection of one account. */
   readonly status: (zrn: string) => Promise<StatusRecord | undefined>
-  /** Events with `id > after`, oldest first, optionally of one account. */
+  /** Account events with `id > after`, oldest first, optionally of one account (`log` has every event). */
   readonly events: (query: {
     readonly after: number
     readonly zrn?: string | undefined
@@ -412,6 +548,37 @@ export interface Store {
    * changes made by other replicas too); returns the unsubscribe function.
    */
   readonly subscribe: (listener: (change: Change) => void) => () => void
+
+  /**
+   * Records a verified `participant_status_changed` notification, one atomic step, by the rules of
+   * `ingest`: dedupe by notification id, by signed content and (legacy) by body, in the same inbox;
+   * ordered by the payload's timestamp (an older one is kept in the inbox, not applied); the status
+   * and reason already held only confirm; anything else updates the participant projection and appends
+   * a `participant_status_changed` event to the one event log.
+   */
+  readonly ingestParticipant: (notification: ParticipantNotification) => Promise<ParticipantIngestOutcome>
+  /**
+   * Records a read of a participant upstream, one atomic step: a first sighting is recorded (no
+   * event); another status or reason, not older than the record, repairs it with an event of source
+   * `reconcile`; the one held is confirmed. Ends the record's lease.
+   */
+  readonly reconcileParticipant: (reading: ParticipantReading) => Promise<ParticipantReconcileOutcome>
+  /** The participant projection of these codes, in order (`undefined`: not known). */
+  readonly participants: (
+    codes: ReadonlyArray<string>
+  ) => Promise<ReadonlyArray<ParticipantRecord | undefined>>
+  /** Claims up to `limit` participants due for a re-read, oldest confirmation first, under a lease. */
+  readonly claimDueParticipants: (query: ParticipantDueQuery) => Promise<ReadonlyArray<ParticipantRecord>>
+  /** Holds these participants back from `claimDueParticipants` until `until` (`0`: due again at once). */
+  readonly deferDueParticipants: (codes: ReadonlyArray<string>, until: number) => Promise<void>
+  /**
+   * The whole event log (account and participant events) with `id > after`, oldest first; with `zrn`
+   * and/or `participant`, the events of that account or of that participant (either matches).
+   * `events` is its view of the account events.
+   */
+  readonly log: (query: LogQuery) => Promise<ReadonlyArray<StoreEvent>>
+  /** As `subscribe`, for the participant projection (in event-id order with the account changes). */
+  readonly subscribeParticipants: (listener: (change: ParticipantChange) => void) => () => void
 
   /** Claims an idempotency key atomically (across replicas with PostgreSQL). */
   readonly claimIdempotencyKey: (input: ClaimInput) => Promise<ClaimOutcome>
@@ -518,9 +685,12 @@ export const memory = (options: MemoryOptions = {}): Store => {
   const leases = new Map<string, number>()
   let aliveAt: number | undefined
   let catchUpMark: number | undefined
-  const log: Array<AccountEvent> = []
+  const log: Array<StoreEvent> = []
   let lastEventId = 0
   const listeners = new Set<(change: Change) => void>()
+  const participantProjection = new Map<string, ParticipantRecord>()
+  const participantLeases = new Map<string, number>()
+  const participantListeners = new Set<(change: ParticipantChange) => void>()
   const idempotency = new Map<string, KeyRecord>()
   let claims = 0
   const auditLog: Array<AuditEntry> = []
@@ -535,6 +705,26 @@ export const memory = (options: MemoryOptions = {}): Store => {
         // A failing listener must not stop the others or the write that triggered it.
       }
     }
+  }
+
+  const notifyParticipant = (change: ParticipantChange) => {
+    for (const listener of participantListeners) {
+      try {
+        listener(change)
+      } catch {
+        // As `notify`.
+      }
+    }
+  }
+  const confirmParticipant = (current: ParticipantRecord, at: number): ParticipantRecord => {
+    if (at <= current.confirmedAt) return current
+    const record = { ...current, confirmedAt: at }
+    participantProjection.set(current.participantCode, record)
+    return record
+  }
+  const appendEvent = (event: StoreEvent) => {
+    log.push(event)
+    if (log.length > eventLimit) log.splice(0, log.length - eventLimit)
   }
 
   /** The record with `confirmedAt` moved to `at` (when later): nothing visible changes. */
@@ -558,7 +748,11 @@ export const memory = (options: MemoryOptions = {}): Store => {
     if (contents.get(entry.content) === id) contents.delete(entry.content)
     if (entry.body !== undefined && bodies.get(entry.body) === id) bodies.delete(entry.body)
   }
-  const remember = (n: Notification, content: string, identity: string | undefined) => {
+  const remember = (
+    n: Pick<Notification, "notificationId" | "receivedAt" | "bodySha256">,
+    content: string,
+    identity: string | undefined
+  ) => {
     inbox.set(n.notificationId, { receivedAt: n.receivedAt, content, body: n.bodySha256, identity })
     contents.set(content, n.notificationId)
     if (n.bodySha256 !== undefined) bodies.set(n.bodySha256, n.notificationId)
@@ -706,9 +900,115 @@ export const memory = (options: MemoryOptions = {}): Store => {
       let i = first === undefined ? 0 : Math.max(0, after + 1 - first.id)
       for (; i < log.length && out.length < limit; i++) {
         const event = log[i]!
-        if (zrn === undefined || event.zrn === zrn) out.push(event)
+        if (event.type === "customer_account_status_changed" && (zrn === undefined || event.zrn === zrn))
+          out.push(event)
       }
       return out
+    },
+    log: async ({ after, zrn, participant, limit }) => {
+      const out: Array<StoreEvent> = []
+      const first = log[0]
+      let i = first === undefined ? 0 : Math.max(0, after + 1 - first.id)
+      for (; i < log.length && out.length < limit; i++) {
+        const event = log[i]!
+        if (matches(event, zrn, participant)) out.push(event)
+      }
+      return out
+    },
+    ingestParticipant: async (n) => {
+      if (inbox.has(n.notificationId)) return { _tag: "duplicate", by: "id" }
+      const content = participantContentKey(n)
+      if (contents.has(content)) return { _tag: "duplicate", by: "content" }
+      if (n.legacy === true && n.bodySha256 !== undefined && bodies.has(n.bodySha256)) {
+        return { _tag: "duplicate", by: "body" }
+      }
+      remember(n, content, undefined)
+      const current = participantProjection.get(n.participantCode)
+      if (current !== undefined && n.occurredAt < current.updatedAt) return { _tag: "stale", current }
+      const confirmedAt = Math.min(n.occurredAt, n.receivedAt)
+      if (current !== undefined && current.status === n.status && current.reasonCode === n.reasonCode) {
+        return { _tag: "confirmed", record: confirmParticipant(current, confirmedAt) }
+      }
+      const record: ParticipantRecord = {
+        participantCode: n.participantCode,
+        status: n.status,
+        reasonCode: n.reasonCode,
+        updatedAt: n.occurredAt,
+        source: "webhook",
+        confirmedAt
+      }
+      participantProjection.set(n.participantCode, record)
+      const event = participantEventOf(n, ++lastEventId)
+      appendEvent(event)
+      notifyParticipant({ record, event })
+      return { _tag: "applied", event, record }
+    },
+    reconcileParticipant: async ({
+      participantCode,
+      status,
+      reasonCode,
+      at,
+      receivedAt,
+      payload,
+      source
+    }) => {
+      participantLeases.delete(participantCode)
+      const current = participantProjection.get(participantCode)
+      if (current !== undefined && current.status === status && current.reasonCode === reasonCode) {
+        return { _tag: "confirmed", record: confirmParticipant(current, at) }
+      }
+      if (current !== undefined && at < current.updatedAt) return { _tag: "stale", current }
+      const record: ParticipantRecord = {
+        participantCode,
+        status,
+        reasonCode,
+        updatedAt: at,
+        source: current === undefined ? source : "reconcile",
+        confirmedAt: at
+      }
+      participantProjection.set(participantCode, record)
+      let event: ParticipantEvent | undefined
+      if (current !== undefined) {
+        event = {
+          id: ++lastEventId,
+          type: "participant_status_changed",
+          source: "reconcile",
+          notificationId: null,
+          participantCode,
+          status,
+          reasonCode,
+          occurredAt: at,
+          receivedAt,
+          payload
+        }
+        appendEvent(event)
+      }
+      notifyParticipant({ record, event })
+      return { _tag: "repaired", record, event }
+    },
+    participants: async (codes) => codes.map((code) => participantProjection.get(code)),
+    claimDueParticipants: async ({ now, staleBefore, leaseUntil, limit }) => {
+      const due: Array<ParticipantRecord> = []
+      for (const record of participantProjection.values()) {
+        if ((participantLeases.get(record.participantCode) ?? 0) > now) continue
+        if (record.confirmedAt <= staleBefore) due.push(record)
+      }
+      due.sort((a, b) => a.confirmedAt - b.confirmedAt)
+      const claimed = due.slice(0, limit)
+      for (const record of claimed) participantLeases.set(record.participantCode, leaseUntil)
+      return claimed
+    },
+    deferDueParticipants: async (codes, until) => {
+      for (const code of codes) {
+        if (until <= 0) participantLeases.delete(code)
+        else participantLeases.set(code, until)
+      }
+    },
+    subscribeParticipants: (listener) => {
+      participantListeners.add(listener)
+      return () => {
+        participantListeners.delete(listener)
+      }
     },
     lastEventId: async () => lastEventId,
     subscribe: (listener) => {
@@ -848,6 +1148,7 @@ export const memory = (options: MemoryOptions = {}): Store => {
     close: async () => {
       closed = true
       listeners.clear()
+      participantListeners.clear()
     }
   }
 }

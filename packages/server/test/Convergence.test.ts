@@ -212,8 +212,14 @@ describe("webhooks lost while the proxy is down (embedded store, process)", () =
     ])
     expect(events[1]!.id).toBeGreaterThan(events[0]!.id)
     const repairs =
-      (await metricValue(proxy.url, 'mta_reconcile_total{trigger="catch_up",outcome="repaired"}')) +
-      (await metricValue(proxy.url, 'mta_reconcile_total{trigger="command",outcome="repaired"}'))
+      (await metricValue(
+        proxy.url,
+        'mta_reconcile_total{trigger="catch_up",outcome="repaired",kind="account"}'
+      )) +
+      (await metricValue(
+        proxy.url,
+        'mta_reconcile_total{trigger="command",outcome="repaired",kind="account"}'
+      ))
     expect(repairs).toBeGreaterThanOrEqual(8)
     expect(proxy.stdout()).not.toMatch(/"level":(50|60)/)
   }, 120_000)
@@ -274,7 +280,7 @@ describe.skipIf(postgresUnavailable !== undefined)(
       expect([...perAccount.keys()].sort()).toEqual([...zrns].sort())
       expect([...perAccount.values()].every((n) => n === 1)).toBe(true)
       const catchUp = async (url: string, outcome: string) =>
-        metricValue(url, `mta_reconcile_total{trigger="catch_up",outcome="${outcome}"}`)
+        metricValue(url, `mta_reconcile_total{trigger="catch_up",outcome="${outcome}",kind="account"}`)
       expect((await catchUp(a.url, "repaired")) + (await catchUp(b.url, "repaired"))).toBe(5)
       expect((await catchUp(a.url, "confirmed")) + (await catchUp(b.url, "confirmed"))).toBe(5)
     }, 180_000)

@@ -110,7 +110,7 @@ describe("proxy (process) in front of a standalone simulator: webhooks, long pol
     })
     expect(await status.json()).toMatchObject({ status: "open", timed_out: false })
     expect(await (await fetch(`${proxy.url}/metrics`)).text()).toMatch(
-      /mta_webhooks_received_total\{outcome="applied"\} [1-9]/
+      /mta_webhooks_received_total\{outcome="applied",kind="account"\} [1-9]/
     )
   })
 

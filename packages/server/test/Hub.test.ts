@@ -59,7 +59,7 @@ describe("the hub", () => {
   it("hands the events of a turn to every stream together, as the same array", async () => {
     const { store, emit } = feed()
     const hub = Hub.make(store)
-    const seen: Array<Array<ReadonlyArray<Store.AccountEvent>>> = [[], [], []]
+    const seen: Array<Array<ReadonlyArray<Store.StoreEvent>>> = [[], [], []]
     for (const calls of seen)
       hub.stream(
         (events) => calls.push(events),

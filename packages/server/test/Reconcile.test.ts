@@ -85,11 +85,15 @@ describe("POST /accounts/{zrn}/status/refresh", () => {
       notification_id: null,
       account: { zrn, status: "open", participant_code: "CUST01" }
     })
-    expect(await metric(h, 'mta_reconcile_total{trigger="refresh",outcome="repaired"}')).toBe(1)
+    expect(await metric(h, 'mta_reconcile_total{trigger="refresh",outcome="repaired",kind="account"}')).toBe(
+      1
+    )
     // Again: nothing changed, so no event; the record is only confirmed.
     const again = await h.request(`/accounts/${zrn}/status/refresh`, { method: "POST", json: {} })
     expect(await again.json()).toMatchObject({ status: "open", updated_at: body.updated_at })
-    expect(await metric(h, 'mta_reconcile_total{trigger="refresh",outcome="confirmed"}')).toBe(1)
+    expect(await metric(h, 'mta_reconcile_total{trigger="refresh",outcome="confirmed",kind="account"}')).toBe(
+      1
+    )
     expect(await h.store.events({ after: 0, zrn, limit: 10 })).toHaveLength(1)
   })
 
@@ -164,7 +168,7 @@ describe("POST /accounts/{zrn}/status/refresh", () => {
     expect(r.status).toBe(429)
     expect(await r.json()).toMatchObject({ code: "upstream_rate_limited" })
     expect(upstreamCalls(h, "getAccount", before)).toHaveLength(0)
-    expect(await metric(h, 'mta_reconcile_total{trigger="refresh",outcome="failed"}')).toBe(1)
+    expect(await metric(h, 'mta_reconcile_total{trigger="refresh",outcome="failed",kind="account"}')).toBe(1)
   })
 })
 
@@ -194,7 +198,9 @@ describe("the trust window: no command refused on a status older than it", () =>
       ["withdraw_locked", "webhook"],
       ["locked", "reconcile"]
     ])
-    expect(await metric(h, 'mta_reconcile_total{trigger="command",outcome="repaired"}')).toBe(1)
+    expect(await metric(h, 'mta_reconcile_total{trigger="command",outcome="repaired",kind="account"}')).toBe(
+      1
+    )
   })
 
   it("refuses at once, without an upstream call, on a record confirmed within the window", async () => {
@@ -217,7 +223,9 @@ describe("the trust window: no command refused on a status older than it", () =>
     expect(await r.json()).toMatchObject({ code: "transition_rejected" })
     expect(upstreamCalls(h, "getAccount", before)).toHaveLength(1)
     expect(upstreamCalls(h, "unlock", before)).toHaveLength(0)
-    expect(await metric(h, 'mta_reconcile_total{trigger="command",outcome="confirmed"}')).toBe(1)
+    expect(await metric(h, 'mta_reconcile_total{trigger="command",outcome="confirmed",kind="account"}')).toBe(
+      1
+    )
     expect(await h.store.status(zrn)).toMatchObject({ confirmedAt: clock.t, updatedAt: clock.t - 119_999 })
     // Confirmed just now: the next refusal needs no read.
     clock.t += 1_000
@@ -235,7 +243,7 @@ describe("the trust window: no command refused on a status older than it", () =>
     const r = await h.request(`/accounts/${zrn}/unlock`, { method: "POST" })
     expect(r.status).toBe(202)
     expect(upstreamCalls(h, "unlock", before)).toHaveLength(1)
-    expect(await metric(h, 'mta_reconcile_total{trigger="command",outcome="failed"}')).toBe(1)
+    expect(await metric(h, 'mta_reconcile_total{trigger="command",outcome="failed",kind="account"}')).toBe(1)
     // The read failed: nothing was repaired, nothing made up.
     expect((await h.store.status(zrn))?.status).toBe("withdraw_locked")
   })
@@ -279,7 +287,7 @@ describe("webhooks and the event stream", () => {
       ["locked", "webhook", "string"]
     ])
     expect(received[1]!.id).toBe(received[0]!.id + 1)
-    expect(await metric(h, 'mta_webhooks_received_total{outcome="confirmed"}')).toBe(1)
+    expect(await metric(h, 'mta_webhooks_received_total{outcome="confirmed",kind="account"}')).toBe(1)
   })
 })
 
@@ -305,7 +313,7 @@ describe("background reconciliation (App.reconciler)", () => {
     // The old one is due, the provisioning one not yet.
     expect(await h.app.reconciler.pass()).toBe(1)
     expect(upstreamCalls(h, "getAccount", before).map((e) => e.path)).toEqual([`/accounts/${old}/details`])
-    expect(await metric(h, 'mta_reconcile_total{trigger="sweep",outcome="confirmed"}')).toBe(1)
+    expect(await metric(h, 'mta_reconcile_total{trigger="sweep",outcome="confirmed",kind="account"}')).toBe(1)
     expect(await h.store.status(old)).toMatchObject({ status: "open", confirmedAt: T })
     // 30 s on, its webhook has still not come: it is re-read, and found open.
     clock.t += 31_000
@@ -313,7 +321,7 @@ describe("background reconciliation (App.reconciler)", () => {
     const repairs = (await h.store.events({ after: 0, limit: 100 })).filter((e) => e.source === "reconcile")
     expect(repairs.map((e) => [e.zrn, e.status])).toEqual([[provisioning, "open"]])
     expect(await h.store.status(provisioning)).toMatchObject({ status: "open", source: "reconcile" })
-    expect(await metric(h, 'mta_reconcile_total{trigger="sweep",outcome="repaired"}')).toBe(1)
+    expect(await metric(h, 'mta_reconcile_total{trigger="sweep",outcome="repaired",kind="account"}')).toBe(1)
     // Nothing else is due; the sweep reads with its own request ids.
     expect(await h.app.reconciler.pass()).toBe(0)
     const reads = upstreamCalls(h, "getAccount", before)
@@ -332,7 +340,7 @@ describe("background reconciliation (App.reconciler)", () => {
     clock.t += 1_000_000
     h.simulator.injectFault(Fault.failNext(1, { endpoint: "getAccount", status: 503 }))
     expect(await h.app.reconciler.pass()).toBe(2)
-    expect(await metric(h, 'mta_reconcile_total{trigger="sweep",outcome="failed"}')).toBe(2)
+    expect(await metric(h, 'mta_reconcile_total{trigger="sweep",outcome="failed",kind="account"}')).toBe(2)
     const readsOf = (zrn: string) => upstreamCalls(h, "getAccount").filter((e) => e.path.includes(zrn)).length
     // Neither is due again at once; the failed one is 30 s later, the unknown one only after 15 min.
     clock.t += 1_000
@@ -395,7 +403,9 @@ describe("background reconciliation (App.reconciler)", () => {
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
       expect(await statuses()).toEqual(zrns.map(() => "open"))
-      expect(await metric(h, 'mta_reconcile_total{trigger="catch_up",outcome="repaired"}')).toBe(12)
+      expect(
+        await metric(h, 'mta_reconcile_total{trigger="catch_up",outcome="repaired",kind="account"}')
+      ).toBe(12)
       // 50% of 2 000 per 10 s, every 50 ms: 5 a pass.
       while (h.app.reconciler.catchingUp() && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 50))

@@ -130,10 +130,10 @@ describe.skipIf(postgresUnavailable !== undefined)("two proxies sharing one Post
     expect(await answer.json()).toMatchObject({ zrn, status: "open", timed_out: false })
     expect(sim.simulator.webhooks().find((w) => w.zrn === zrn)?.outcome).toBe("delivered")
     expect(await (await fetch(`${a.url}/metrics`)).text()).toMatch(
-      /mta_webhooks_received_total\{outcome="applied"\} [1-9]/
+      /mta_webhooks_received_total\{outcome="applied",kind="account"\} [1-9]/
     )
     expect(await (await fetch(`${b.url}/metrics`)).text()).not.toMatch(
-      /mta_webhooks_received_total\{outcome="applied"\}/
+      /mta_webhooks_received_total\{outcome="applied",kind="account"\}/
     )
     // b's event stream replays it from the shared log (resume by Last-Event-ID works on any replica).
     const controller = new AbortController()

@@ -166,7 +166,9 @@ describe("webhook authenticity, against the proxy process with the standalone si
       .find((w) => w.zrn === Zrn.format(account.zrn) && w.status === "open")
     expect(record?.outcome).toBe("delivered")
     const before = await statusOf(account.zrn.id)
-    const applied = (await metrics()).match(/mta_webhooks_received_total\{outcome="applied"\} (\d+)/)?.[1]
+    const applied = (await metrics()).match(
+      /mta_webhooks_received_total\{outcome="applied",kind="account"} (\d+)/
+    )?.[1]
 
     // The delivery's body, timestamp and signature again, under a new notification id.
     const replay = signWebhook(record!.rawBody, {
@@ -188,7 +190,9 @@ describe("webhook authenticity, against the proxy process with the standalone si
     const text = await metrics()
     expect(text).toMatch(/mta_webhooks_rejected_total\{reason="LegacyNotAllowed"\} 1/)
     expect(text).toMatch(/mta_webhooks_duplicate_total 1/)
-    expect(text.match(/mta_webhooks_received_total\{outcome="applied"\} (\d+)/)?.[1]).toBe(applied)
+    expect(text.match(/mta_webhooks_received_total\{outcome="applied",kind="account"} (\d+)/)?.[1]).toBe(
+      applied
+    )
 
     // Signed with the retiring secret (a notification sent before the vendor switched): accepted.
     const locked = JSON.stringify({ ...(record!.payload as object), status: "locked" })

@@ -9,11 +9,18 @@
  * behind gets the events it missed together, in one call; streams at the same place in the tail get
  * the same array in a turn, so `routes/events.ts` frames a batch once for all of them.
  */
-import type { AccountEvent, Change, StatusRecord, Store } from "../Store.js"
+import type {
+  Change,
+  ParticipantChange,
+  ParticipantRecord,
+  StatusRecord,
+  Store,
+  StoreEvent
+} from "../Store.js"
 
 /** A long poll's wait: resolves with the record that matched, or `undefined` on timeout or drain. */
-export interface Waiter {
-  readonly promise: Promise<StatusRecord | undefined>
+export interface Waiter<R = StatusRecord> {
+  readonly promise: Promise<R | undefined>
   readonly cancel: () => void
 }
 
@@ -25,12 +32,18 @@ export interface StreamSubscription {
 export interface Hub {
   /** Waits until `zrn`'s projection satisfies `accept`, for at most `timeoutMs`. Register before reading. */
   readonly wait: (zrn: string, accept: (record: StatusRecord) => boolean, timeoutMs: number) => Waiter
+  /** The same for a participant's projection (`GET /participants/{code}/status`). */
+  readonly waitParticipant: (
+    code: string,
+    accept: (record: ParticipantRecord) => boolean,
+    timeoutMs: number
+  ) => Waiter<ParticipantRecord>
   /**
    * Calls `onEvents` with the events appended since the subscription (in order, each once; several
    * at a time when they came together or the stream was behind) and `onClose` when drained.
    */
   readonly stream: (
-    onEvents: (events: ReadonlyArray<AccountEvent>) => void,
+    onEvents: (events: ReadonlyArray<StoreEvent>) => void,
     onClose: () => void
   ) => StreamSubscription
   /** Releases every waiter (as a timeout) and closes every stream; new ones are released at once. */
@@ -50,14 +63,17 @@ const STREAMS_PER_TURN = 32
 const COMPACT_AT = 4_096
 
 interface Entry {
-  readonly accept: (record: StatusRecord) => boolean
-  readonly resolve: (record: StatusRecord | undefined) => void
+  readonly accept: (record: never) => boolean
+  readonly resolve: (record: unknown) => void
   /** The record that satisfied it, once due. */
-  due: StatusRecord | undefined
+  due: unknown
 }
 
+/** Participant waiters share the map with account waiters, under keys no ZRN can be. */
+const participantKey = (code: string) => `\u0000participant:${code}`
+
 interface StreamEntry {
-  readonly onEvents: (events: ReadonlyArray<AccountEvent>) => void
+  readonly onEvents: (events: ReadonlyArray<StoreEvent>) => void
   readonly onClose: () => void
   /** Position in the tail of the next event this stream has not had. */
   next: number
@@ -71,7 +87,7 @@ export const make = (store: Store): Hub => {
   const streams = new Set<StreamEntry>()
   const dueStreams: Array<StreamEntry> = []
   /** Events not yet handed to every stream; `tail[0]` is at position `tailStart`. */
-  let tail: Array<AccountEvent> = []
+  let tail: Array<StoreEvent> = []
   let tailStart = 0
   let draining = false
   let scheduled = false
@@ -83,7 +99,7 @@ export const make = (store: Store): Hub => {
   }
 
   /** Hands `s` every event it has not had; `batches` shares one array per starting position. */
-  const deliver = (s: StreamEntry, batches: Map<number, ReadonlyArray<AccountEvent>>) => {
+  const deliver = (s: StreamEntry, batches: Map<number, ReadonlyArray<StoreEvent>>) => {
     s.queued = false
     const end = tailStart + tail.length
     if (!s.open || s.next >= end) return
@@ -109,7 +125,7 @@ export const make = (store: Store): Hub => {
       duePolls.splice(0, pollHead)
       pollHead = 0
     }
-    const batches = new Map<number, ReadonlyArray<AccountEvent>>()
+    const batches = new Map<number, ReadonlyArray<StoreEvent>>()
     const streamEnd = Math.min(dueStreams.length, streamHead + STREAMS_PER_TURN)
     for (; streamHead < streamEnd; streamHead++) deliver(dueStreams[streamHead]!, batches)
     if (streamHead === dueStreams.length || streamHead >= COMPACT_AT) {
@@ -124,11 +140,11 @@ export const make = (store: Store): Hub => {
     if (duePolls.length > 0 || dueStreams.length > 0) schedule()
   }
 
-  const unsubscribe = store.subscribe((change: Change) => {
-    const set = waiters.get(change.record.zrn)
+  const onChange = (key: string, change: Change | ParticipantChange) => {
+    const set = waiters.get(key)
     if (set !== undefined) {
       for (const entry of set) {
-        if (entry.due === undefined && entry.accept(change.record)) {
+        if (entry.due === undefined && (entry.accept as (r: unknown) => boolean)(change.record)) {
           entry.due = change.record
           duePolls.push(entry)
         }
@@ -144,37 +160,49 @@ export const make = (store: Store): Hub => {
       }
     }
     if (duePolls.length > 0 || dueStreams.length > 0) schedule()
-  })
+  }
+  const unsubscribeAccounts = store.subscribe((change) => onChange(change.record.zrn, change))
+  const unsubscribeParticipants = store.subscribeParticipants((change) =>
+    onChange(participantKey(change.record.participantCode), change)
+  )
+  const unsubscribe = () => {
+    unsubscribeAccounts()
+    unsubscribeParticipants()
+  }
+
+  const wait = <R>(zrn: string, accept: (record: R) => boolean, timeoutMs: number): Waiter<R> => {
+    let entry: Entry | undefined
+    let timer: NodeJS.Timeout | undefined
+    let settled = false
+    const promise = new Promise<R | undefined>((resolve) => {
+      if (draining) return resolve(undefined)
+      const done = (record: unknown) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        const set = waiters.get(zrn)
+        if (set !== undefined && entry !== undefined) {
+          set.delete(entry)
+          if (set.size === 0) waiters.delete(zrn)
+        }
+        resolve(record as R | undefined)
+      }
+      entry = { accept: accept as (record: never) => boolean, resolve: done, due: undefined }
+      let set = waiters.get(zrn)
+      if (set === undefined) {
+        set = new Set()
+        waiters.set(zrn, set)
+      }
+      set.add(entry)
+      timer = setTimeout(() => done(entry?.due), timeoutMs)
+    })
+    return { promise, cancel: () => entry?.resolve(undefined) }
+  }
 
   return {
-    wait: (zrn, accept, timeoutMs) => {
-      let entry: Entry | undefined
-      let timer: NodeJS.Timeout | undefined
-      let settled = false
-      const promise = new Promise<StatusRecord | undefined>((resolve) => {
-        if (draining) return resolve(undefined)
-        const done = (record: StatusRecord | undefined) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          const set = waiters.get(zrn)
-          if (set !== undefined && entry !== undefined) {
-            set.delete(entry)
-            if (set.size === 0) waiters.delete(zrn)
-          }
-          resolve(record)
-        }
-        entry = { accept, resolve: done, due: undefined }
-        let set = waiters.get(zrn)
-        if (set === undefined) {
-          set = new Set()
-          waiters.set(zrn, set)
-        }
-        set.add(entry)
-        timer = setTimeout(() => done(entry?.due), timeoutMs)
-      })
-      return { promise, cancel: () => entry?.resolve(undefined) }
-    },
+    wait: (zrn, accept, timeoutMs) => wait<StatusRecord>(zrn, accept, timeoutMs),
+    waitParticipant: (code, accept, timeoutMs) =>
+      wait<ParticipantRecord>(participantKey(code), accept, timeoutMs),
     stream: (onEvents, onClose) => {
       if (draining) {
         queueMicrotask(onClose)
@@ -193,7 +221,7 @@ export const make = (store: Store): Hub => {
       draining = true
       // What is due is handed over first: a long poll that matched answers with its record, and every
       // stream gets the events it has not had before it closes.
-      const batches = new Map<number, ReadonlyArray<AccountEvent>>()
+      const batches = new Map<number, ReadonlyArray<StoreEvent>>()
       for (; streamHead < dueStreams.length; streamHead++) deliver(dueStreams[streamHead]!, batches)
       for (const set of [...waiters.values()]) for (const entry of [...set]) entry.resolve(entry.due)
       for (const s of [...streams]) {

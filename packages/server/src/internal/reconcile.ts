@@ -25,7 +25,7 @@ import type { ReconcileOutcome, StatusRecord } from "../Store.js"
 import type { Shared } from "./context.js"
 
 /** Why an account was re-read: the label of `mta_reconcile_total`. */
-export type Trigger = "sweep" | "catch_up" | "command" | "refresh"
+export type Trigger = "sweep" | "catch_up" | "command" | "refresh" | "access"
 
 const encodeAccount = Schema.encodeSync(Api.AccountRecord)
 

@@ -8,7 +8,7 @@
  * is older than the trust window), then call the upstream through the client and encode its answer
  * with the endpoint's response Schema.
  */
-import { Api, Composition, Endpoint, Lifecycle, Participants, Zrn } from "@mta/domain"
+import { Api, Composition, Endpoint, Lifecycle, Limits, Participants, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
 import type { Context } from "hono"
 import { Hono } from "hono"
@@ -21,6 +21,7 @@ import { outcomeOf, summarize } from "../audit.js"
 import { checkQuery, jsonBodyOf, readBody } from "../body.js"
 import type { HonoEnv, RawAnswer, RawReads, Shared } from "../context.js"
 import { guard } from "../idempotency.js"
+import * as Memberships from "../memberships.js"
 import { authorize, jsonResponse, onClientGone } from "../middleware.js"
 import type { EgressRefusal, EgressSlot } from "../rateLimit.js"
 import * as Reconcile from "../reconcile.js"
@@ -65,6 +66,18 @@ const decodeWith = <A, I>(schema: Schema.Schema<A, I>, input: unknown): A => {
     throw new InvalidRequest({ messages: Api.formatErrors(decoded.left as never) })
   }
   return decoded.right as A
+}
+
+/** A participant code as the proxy's participant routes take it (`Schemas.PARTICIPANT_CODE`); 400 otherwise. */
+export const participantCodeOf = (raw: string, what: string): string => {
+  if (!Schemas.PARTICIPANT_CODE.test(raw)) {
+    throw new InvalidRequest({
+      messages: [
+        `${what} must be ${Schemas.PARTICIPANT_CODE_RULE}, got ${JSON.stringify(Limits.truncate(raw))}`
+      ]
+    })
+  }
+  return raw
 }
 
 const memberCode = (raw: string, what: string): string => {
@@ -117,7 +130,12 @@ const refuse = (shared: Shared, caller: string, slot: EgressRefusal): never => {
 const noRelease = (_at: number): void => {}
 
 /** Calls the upstream under the vendor's budget, recording latency and errors. */
-const forward = async <A>(shared: Shared, c: Ctx, endpoint: string, call: () => Promise<A>): Promise<A> => {
+export const forward = async <A>(
+  shared: Shared,
+  c: Ctx,
+  endpoint: string,
+  call: () => Promise<A>
+): Promise<A> => {
   const admitted = admit(shared, c)
   const release = typeof admitted === "function" ? admitted : await admitted
   const start = performance.now()
@@ -224,7 +242,11 @@ const member =
   async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
     const body = decodeWith(Api.ParticipantCodeRequest, await jsonBodyOf(c))
-    return forward(shared, c, name, () => shared.upstream[name](zrn, body.participant_code, call))
+    const result = await forward(shared, c, name, () =>
+      shared.upstream[name](zrn, body.participant_code, call)
+    )
+    Memberships.forget(shared, zrn)
+    return result
   }
 
 /**
@@ -300,13 +322,21 @@ const handlers: { readonly [N in Endpoint.Name]: Handler } = {
   removeTenant: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
     const code = memberCode(c.req.param("tenant") ?? "", "tenant")
-    return forward(shared, c, "removeTenant", () => shared.upstream.removeTenant(zrn, code, call))
+    const result = await forward(shared, c, "removeTenant", () =>
+      shared.upstream.removeTenant(zrn, code, call)
+    )
+    Memberships.forget(shared, zrn)
+    return result
   },
   addAdvisor: member("addAdvisor"),
   removeAdvisor: async (c, shared, call) => {
     const zrn = zrnOf(c, shared)
     const code = memberCode(c.req.param("financial_advisor") ?? "", "financial_advisor")
-    return forward(shared, c, "removeAdvisor", () => shared.upstream.removeAdvisor(zrn, code, call))
+    const result = await forward(shared, c, "removeAdvisor", () =>
+      shared.upstream.removeAdvisor(zrn, code, call)
+    )
+    Memberships.forget(shared, zrn)
+    return result
   },
   divest: command("divest"),
   close: command("close"),

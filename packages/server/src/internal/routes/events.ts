@@ -1,6 +1,9 @@
 /**
  * `GET /events`: server-sent events of status changes (an applied webhook, or a repair the proxy made
- * after re-reading the account: `source`), resumable with `Last-Event-ID`.
+ * after re-reading the account or participant: `source`), resumable with `Last-Event-ID`. Account
+ * (`customer_account_status_changed`) and participant (`participant_status_changed`) events share one
+ * log and one sequence of ids. `?zrn=` keeps an account's events, `?participant=` a participant's;
+ * both together keep the events of either (a union: an account screen that follows one member).
  *
  * The stream subscribes to live events first and replays the log second, buffering what arrives
  * meanwhile, so no event falls between the replay and the live feed and none is sent twice.
@@ -17,31 +20,47 @@ import { Either, Schema } from "effect"
 import { Hono } from "hono"
 import { InvalidRequest } from "../../Errors.js"
 import * as Schemas from "../../Schemas.js"
-import type { AccountEvent } from "../../Store.js"
+import { matches, type StoreEvent } from "../../Store.js"
 import { checkQuery } from "../body.js"
 import type { HonoEnv, Shared } from "../context.js"
 import { authorize, headerOf, onClientGone } from "../middleware.js"
-import { parseCustomerZrn } from "./accounts.js"
+import { parseCustomerZrn, participantCodeOf } from "./accounts.js"
 
 const encoder = new TextEncoder()
 const REPLAY_PAGE = 500
 
 /** The SSE `data` of one event. */
-export const eventData = (event: AccountEvent): Schemas.StatusChangedEvent => ({
-  id: event.id,
-  type: event.type,
-  source: event.source,
-  zrn: event.zrn,
-  status: event.status,
-  occurred_at: new Date(event.occurredAt).toISOString(),
-  received_at: new Date(event.receivedAt).toISOString(),
-  notification_id: event.notificationId,
-  account: event.payload
-})
+export const eventData = (
+  event: StoreEvent
+): Schemas.StatusChangedEvent | Schemas.ParticipantStatusChangedEvent =>
+  event.type === "participant_status_changed"
+    ? {
+        id: event.id,
+        type: event.type,
+        source: event.source,
+        participant_code: event.participantCode,
+        status: event.status,
+        reason_code: event.reasonCode,
+        occurred_at: new Date(event.occurredAt).toISOString(),
+        received_at: new Date(event.receivedAt).toISOString(),
+        notification_id: event.notificationId,
+        payload: event.payload
+      }
+    : {
+        id: event.id,
+        type: event.type,
+        source: event.source,
+        zrn: event.zrn,
+        status: event.status,
+        occurred_at: new Date(event.occurredAt).toISOString(),
+        received_at: new Date(event.receivedAt).toISOString(),
+        notification_id: event.notificationId,
+        account: event.payload
+      }
 
 /** The SSE frame of one event, formatted once however many streams send it. */
-const frames = new WeakMap<AccountEvent, string>()
-const frameOf = (event: AccountEvent): string => {
+const frames = new WeakMap<StoreEvent, string>()
+const frameOf = (event: StoreEvent): string => {
   let frame = frames.get(event)
   if (frame === undefined) {
     frame = `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(eventData(event))}\n\n`
@@ -56,12 +75,20 @@ interface Chunk {
   readonly last: number
 }
 
-/** The frames of `events` newer than `after` (and of `zrn` when filtered), as one chunk. */
-const chunkOf = (events: ReadonlyArray<AccountEvent>, zrn: string | undefined, after: number): Chunk => {
+/** What a stream keeps: the events of an account and/or of a participant (either), or every one. */
+interface Filter {
+  readonly zrn: string | undefined
+  readonly participant: string | undefined
+  /** The key of the filter in a batch's chunks. */
+  readonly key: string
+}
+
+/** The frames of `events` newer than `after` (and matching the filter), as one chunk. */
+const chunkOf = (events: ReadonlyArray<StoreEvent>, filter: Filter, after: number): Chunk => {
   let text = ""
   let last = after
   for (const event of events) {
-    if (event.id <= last || (zrn !== undefined && event.zrn !== zrn)) continue
+    if (event.id <= last || !matches(event, filter.zrn, filter.participant)) continue
     last = event.id
     text += frameOf(event)
   }
@@ -74,10 +101,10 @@ const chunkOf = (events: ReadonlyArray<AccountEvent>, zrn: string | undefined, a
  * is serialised once however many streams send it.
  */
 const chunks = new WeakMap<
-  ReadonlyArray<AccountEvent>,
+  ReadonlyArray<StoreEvent>,
   { readonly oldest: number; byFilter: Map<string, Chunk> }
 >()
-const chunkFor = (events: ReadonlyArray<AccountEvent>, zrn: string | undefined, after: number): Chunk => {
+const chunkFor = (events: ReadonlyArray<StoreEvent>, filter: Filter, after: number): Chunk => {
   let batch = chunks.get(events)
   if (batch === undefined) {
     let oldest = Number.POSITIVE_INFINITY
@@ -85,12 +112,11 @@ const chunkFor = (events: ReadonlyArray<AccountEvent>, zrn: string | undefined, 
     batch = { oldest, byFilter: new Map() }
     chunks.set(events, batch)
   }
-  if (after >= batch.oldest) return chunkOf(events, zrn, after)
-  const key = zrn ?? ""
-  let chunk = batch.byFilter.get(key)
+  if (after >= batch.oldest) return chunkOf(events, filter, after)
+  let chunk = batch.byFilter.get(filter.key)
   if (chunk === undefined) {
-    chunk = chunkOf(events, zrn, -1)
-    batch.byFilter.set(key, chunk)
+    chunk = chunkOf(events, filter, -1)
+    batch.byFilter.set(filter.key, chunk)
   }
   return chunk.bytes === undefined ? { bytes: undefined, last: after } : chunk
 }
@@ -109,6 +135,11 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
     if (Either.isLeft(query)) throw new InvalidRequest({ messages: Api.formatErrors(query.left) })
     checkQuery(rawQuery)
     const zrn = query.right.zrn === undefined ? undefined : parseCustomerZrn(query.right.zrn, shared.geo)
+    const participant =
+      query.right.participant === undefined
+        ? undefined
+        : participantCodeOf(query.right.participant, "participant")
+    const filter: Filter = { zrn, participant, key: `${zrn ?? ""}\u0000${participant ?? ""}` }
     const header = headerOf(c, "last-event-id")?.trim()
     if (header !== undefined && header !== "" && !LAST_EVENT_ID.test(header)) {
       throw new InvalidRequest({
@@ -128,7 +159,7 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
         let forget = () => {}
         let sent = resumeFrom ?? 0
         let live = false
-        const pending: Array<AccountEvent> = []
+        const pending: Array<StoreEvent> = []
         const write = (chunk: Uint8Array) => {
           if (closed) return
           try {
@@ -137,8 +168,8 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
             finish()
           }
         }
-        const send = (events: ReadonlyArray<AccountEvent>) => {
-          const chunk = chunkFor(events, zrn, sent)
+        const send = (events: ReadonlyArray<StoreEvent>) => {
+          const chunk = chunkFor(events, filter, sent)
           sent = chunk.last
           if (chunk.bytes !== undefined) write(chunk.bytes)
         }
@@ -171,7 +202,7 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
           sent = await shared.store.lastEventId()
         } else {
           for (;;) {
-            const page = await shared.store.events({ after: sent, zrn, limit: REPLAY_PAGE })
+            const page = await shared.store.log({ after: sent, zrn, participant, limit: REPLAY_PAGE })
             send(page)
             if (page.length < REPLAY_PAGE || closed) break
           }

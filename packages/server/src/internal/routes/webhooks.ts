@@ -1,5 +1,11 @@
 /**
- * `POST /webhooks/zerohash`: the vendor's `customer_account_status_changed` notifications.
+ * `POST /webhooks/zerohash`: the vendor's `customer_account_status_changed` and
+ * `participant_status_changed` notifications (the `x-zh-hook-payload-type` header picks the kind).
+ *
+ * A participant notification goes through the same verification, the same notification-id, content
+ * (participant, status, reason, event time) and legacy-body dedupe, and is ordered by its payload's
+ * `timestamp`; `Store.ingestParticipant` records it in one step into the participant projection and
+ * the one event log. Unknown statuses and fields are kept.
  *
  * Verified over the raw bytes before parsing (the current signature, or the legacy one only with
  * `ZH_WEBHOOK_ACCEPT_LEGACY=true`; any of the configured secrets; 5-minute replay window, payload
@@ -16,7 +22,7 @@
  */
 import { createHash } from "node:crypto"
 import { Webhook } from "@mta/client"
-import { Webhook as DomainWebhook, Limits, Zrn } from "@mta/domain"
+import { Webhook as DomainWebhook, Limits, Participants, Zrn } from "@mta/domain"
 import { Either, Schema } from "effect"
 import { Hono } from "hono"
 import { WebhookRejected } from "../../Errors.js"
@@ -25,6 +31,7 @@ import type { HonoEnv, Shared } from "../context.js"
 import { named } from "../middleware.js"
 
 const encodePayload = Schema.encodeSync(DomainWebhook.StatusChangedPayload)
+const encodeParticipantPayload = Schema.encodeSync(Participants.StatusChangedPayload)
 
 export const routes = (shared: Shared): Hono<HonoEnv> => {
   const app = new Hono<HonoEnv>()
@@ -79,21 +86,59 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
       )
     }
     const event = verified.right
-    if (event.type !== DomainWebhook.payloadType) {
-      // Participant notifications are verified (the client decodes both types) but this proxy keeps no
-      // participant projection yet: refused as before, so zerohash retries rather than believing it done.
-      return reject(
-        "WrongPayloadType",
-        `webhook rejected (WrongPayloadType): ${DomainWebhook.headers.payloadType} ${event.type} is not ingested by this proxy version`,
-        event.notificationId
-      )
-    }
     if (event.notificationId === undefined || event.notificationId.trim() === "") {
       return reject(
         "MissingNotificationId",
         `webhook rejected (MissingNotificationId): no ${DomainWebhook.headers.notificationId} header`,
         undefined
       )
+    }
+    if (event.type === Participants.payloadType) {
+      const p = event.payload
+      if (!Participants.PARTICIPANT_CODE.test(p.participant_code)) {
+        return reject(
+          "InvalidPayload",
+          `webhook rejected (InvalidPayload): participant_code must be 6 characters (A-Z, a-z, 0-9, _ or -), got ${JSON.stringify(Limits.truncate(p.participant_code))}`,
+          event.notificationId
+        )
+      }
+      const payload = encodeParticipantPayload(p)
+      const problem = Limits.checkJson(payload, { stringMaxLength: Limits.defaults.webhookBodyBytes })
+      if (problem !== undefined) {
+        return reject(
+          "InvalidPayload",
+          `webhook rejected (InvalidPayload): the payload cannot be stored: ${problem}`,
+          event.notificationId,
+          { problem }
+        )
+      }
+      const outcome = await shared.store.ingestParticipant({
+        notificationId: event.notificationId,
+        participantCode: p.participant_code,
+        status: p.participant_status,
+        reasonCode: p.reason_code ?? null,
+        // The payload's timestamp orders participant events (participants.md), not the header's.
+        occurredAt: p.timestamp,
+        receivedAt: now,
+        payload,
+        bodySha256: createHash("sha256").update(rawBody).digest("hex"),
+        legacy: event.scheme === "legacy"
+      })
+      shared.metrics.webhook(outcome._tag, undefined, "participant")
+      if (outcome._tag !== "applied") {
+        shared.logger.info(
+          {
+            request_id: c.var.requestId,
+            notification_id: event.notificationId,
+            participant_code: p.participant_code,
+            outcome: outcome._tag,
+            ...(outcome._tag === "duplicate" && outcome.by !== undefined ? { duplicate_of: outcome.by } : {})
+          },
+          "webhook not applied"
+        )
+      }
+      const ack: Schemas.WebhookAck = { received: true, outcome: outcome._tag }
+      return c.json(ack, 200)
     }
     const zrn = Zrn.format(event.payload.zrn)
     const { urn: _urn, ...rest } = encodePayload(event.payload) as { urn?: string } & Record<string, unknown>

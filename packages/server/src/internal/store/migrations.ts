@@ -830,5 +830,168 @@ BEGIN
                             'reason', v_reason);
 END $$;
 `
+  },
+  {
+    version: 7,
+    name: "participant projection: participant_status_changed in the inbox, the projection and the event log",
+    sql: `
+-- Participant notifications share the inbox (one notification-id namespace, the same content and body
+-- dedupe) and the event log (one sequence of ids); they have no account, so zrn may be NULL there.
+-- mta_inbox.participant_code stays the create-identity column of account notifications: the subject
+-- of a participant notification goes in its own column.
+ALTER TABLE mta_inbox ALTER COLUMN zrn DROP NOT NULL;
+ALTER TABLE mta_inbox ADD COLUMN participant text;
+ALTER TABLE mta_events ALTER COLUMN zrn DROP NOT NULL;
+ALTER TABLE mta_events
+  ADD COLUMN type text NOT NULL DEFAULT 'customer_account_status_changed',
+  ADD COLUMN participant_code text,
+  ADD COLUMN reason_code text;
+CREATE INDEX mta_events_participant ON mta_events (participant_code, id) WHERE participant_code IS NOT NULL;
+
+CREATE TABLE mta_participants (
+  participant_code text PRIMARY KEY,
+  status text NOT NULL,
+  reason_code text,
+  updated_at bigint NOT NULL,
+  source text NOT NULL,
+  confirmed_at bigint NOT NULL,
+  lease_until bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX mta_participants_confirmed ON mta_participants (confirmed_at);
+
+-- Appends one participant event with the next id (the counter row stays locked until commit).
+CREATE FUNCTION mta_append_participant_event(e jsonb, origin text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_event bigint;
+BEGIN
+  UPDATE mta_counters SET value = value + 1 WHERE name = 'event' RETURNING value INTO v_event;
+  INSERT INTO mta_events (id, type, notification_id, zrn, participant_code, status, reason_code, occurred_at,
+                          received_at, payload, source)
+  VALUES (v_event, 'participant_status_changed', e->>'notification_id', NULL, e->>'participant_code',
+          e->>'status', e->>'reason_code', (e->>'occurred_at')::bigint, (e->>'received_at')::bigint,
+          e->'payload', e->>'source');
+  PERFORM pg_notify('mta_changes', jsonb_build_object('origin', origin, 'event', v_event)::text);
+  RETURN v_event;
+END $$;
+
+-- One participant notification, by the rules of mta_ingest: dedupe by id, content and (legacy) body;
+-- older than the record: kept, not applied; the status and reason held: confirmed; else applied.
+CREATE FUNCTION mta_ingest_participant(n jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  v_code text := n->>'participant_code';
+  v_at bigint := (n->>'occurred_at')::bigint;
+  v_confirmed bigint := LEAST((n->>'occurred_at')::bigint, (n->>'received_at')::bigint);
+  v_event bigint;
+  cur mta_participants%ROWTYPE;
+BEGIN
+  IF EXISTS (SELECT 1 FROM mta_inbox WHERE notification_id = n->>'notification_id') THEN
+    RETURN jsonb_build_object('outcome', 'duplicate', 'by', 'id');
+  END IF;
+  PERFORM pg_advisory_xact_lock(1836345601, hashtext(n->>'content_key'));
+  IF EXISTS (SELECT 1 FROM mta_inbox WHERE content_key = n->>'content_key') THEN
+    RETURN jsonb_build_object('outcome', 'duplicate', 'by', 'content');
+  END IF;
+  IF coalesce((n->>'legacy')::boolean, false) AND n->>'body_sha256' IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(1836345602, hashtext(n->>'body_sha256'));
+    IF EXISTS (SELECT 1 FROM mta_inbox WHERE body_sha256 = n->>'body_sha256') THEN
+      RETURN jsonb_build_object('outcome', 'duplicate', 'by', 'body');
+    END IF;
+  END IF;
+  INSERT INTO mta_inbox (notification_id, zrn, participant, status, occurred_at, received_at, payload, outcome,
+                         content_key, body_sha256)
+  VALUES (n->>'notification_id', NULL, v_code, n->>'status', v_at, (n->>'received_at')::bigint, n->'payload',
+          'pending', n->>'content_key', n->>'body_sha256')
+  ON CONFLICT (notification_id) DO NOTHING;
+  IF NOT FOUND THEN
+    RETURN jsonb_build_object('outcome', 'duplicate', 'by', 'id');
+  END IF;
+  SELECT * INTO cur FROM mta_participants WHERE participant_code = v_code FOR UPDATE;
+  IF FOUND AND v_at < cur.updated_at THEN
+    UPDATE mta_inbox SET outcome = 'stale' WHERE notification_id = n->>'notification_id';
+    RETURN jsonb_build_object('outcome', 'stale', 'current', to_jsonb(cur));
+  END IF;
+  IF FOUND AND cur.status = n->>'status' AND cur.reason_code IS NOT DISTINCT FROM n->>'reason_code' THEN
+    UPDATE mta_participants SET confirmed_at = GREATEST(confirmed_at, v_confirmed)
+      WHERE participant_code = v_code RETURNING * INTO cur;
+    UPDATE mta_inbox SET outcome = 'confirmed' WHERE notification_id = n->>'notification_id';
+    RETURN jsonb_build_object('outcome', 'confirmed', 'current', to_jsonb(cur));
+  END IF;
+  INSERT INTO mta_participants AS p (participant_code, status, reason_code, updated_at, source, confirmed_at)
+  VALUES (v_code, n->>'status', n->>'reason_code', v_at, 'webhook', v_confirmed)
+  ON CONFLICT (participant_code) DO UPDATE SET status = EXCLUDED.status, reason_code = EXCLUDED.reason_code,
+    updated_at = EXCLUDED.updated_at, source = EXCLUDED.source, confirmed_at = EXCLUDED.confirmed_at
+    WHERE p.updated_at <= EXCLUDED.updated_at
+  RETURNING * INTO cur;
+  IF NOT FOUND THEN
+    UPDATE mta_inbox SET outcome = 'stale' WHERE notification_id = n->>'notification_id';
+    SELECT * INTO cur FROM mta_participants WHERE participant_code = v_code;
+    RETURN jsonb_build_object('outcome', 'stale', 'current', to_jsonb(cur));
+  END IF;
+  v_event := mta_append_participant_event(n || '{"source": "webhook"}'::jsonb, origin);
+  UPDATE mta_inbox SET outcome = 'applied', event_id = v_event WHERE notification_id = n->>'notification_id';
+  RETURN jsonb_build_object('outcome', 'applied', 'id', v_event, 'current', to_jsonb(cur));
+END $$;
+
+CREATE FUNCTION mta_ingest_participants(items jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  it jsonb;
+  res jsonb := '[]'::jsonb;
+BEGIN
+  FOR it IN SELECT value FROM jsonb_array_elements(items) WITH ORDINALITY AS e(value, i) ORDER BY i LOOP
+    res := res || jsonb_build_array(mta_ingest_participant(it, origin));
+  END LOOP;
+  RETURN res;
+END $$;
+
+-- A read of a participant upstream: a first sighting is recorded without an event; another status or
+-- reason, not older, is repaired with an event of source reconcile; the one held is confirmed.
+CREATE FUNCTION mta_reconcile_participant(o jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  v_code text := o->>'participant_code';
+  v_at bigint := (o->>'at')::bigint;
+  v_event bigint;
+  cur mta_participants%ROWTYPE;
+BEGIN
+  SELECT * INTO cur FROM mta_participants WHERE participant_code = v_code FOR UPDATE;
+  IF NOT FOUND THEN
+    INSERT INTO mta_participants (participant_code, status, reason_code, updated_at, source, confirmed_at)
+    VALUES (v_code, o->>'status', o->>'reason_code', v_at, o->>'source', v_at)
+    ON CONFLICT (participant_code) DO NOTHING
+    RETURNING * INTO cur;
+    IF FOUND THEN
+      PERFORM pg_notify('mta_changes', jsonb_build_object('origin', origin, 'participant', to_jsonb(cur))::text);
+      RETURN jsonb_build_object('outcome', 'repaired', 'record', to_jsonb(cur));
+    END IF;
+    SELECT * INTO cur FROM mta_participants WHERE participant_code = v_code FOR UPDATE;
+  END IF;
+  IF cur.status = o->>'status' AND cur.reason_code IS NOT DISTINCT FROM o->>'reason_code' THEN
+    UPDATE mta_participants SET confirmed_at = GREATEST(confirmed_at, v_at), lease_until = 0
+      WHERE participant_code = v_code RETURNING * INTO cur;
+    RETURN jsonb_build_object('outcome', 'confirmed', 'record', to_jsonb(cur));
+  END IF;
+  IF v_at < cur.updated_at THEN
+    UPDATE mta_participants SET lease_until = 0 WHERE participant_code = v_code RETURNING * INTO cur;
+    RETURN jsonb_build_object('outcome', 'stale', 'record', to_jsonb(cur));
+  END IF;
+  UPDATE mta_participants SET status = o->>'status', reason_code = o->>'reason_code', updated_at = v_at,
+                              source = 'reconcile', confirmed_at = v_at, lease_until = 0
+    WHERE participant_code = v_code RETURNING * INTO cur;
+  v_event := mta_append_participant_event(jsonb_build_object('notification_id', NULL::text,
+    'participant_code', v_code, 'status', o->>'status', 'reason_code', o->>'reason_code', 'occurred_at', v_at,
+    'received_at', o->'received_at', 'payload', o->'payload', 'source', 'reconcile'), origin);
+  RETURN jsonb_build_object('outcome', 'repaired', 'id', v_event, 'record', to_jsonb(cur));
+END $$;
+
+CREATE FUNCTION mta_reconcile_participants(items jsonb, origin text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  it jsonb;
+  res jsonb := '[]'::jsonb;
+BEGIN
+  FOR it IN SELECT value FROM jsonb_array_elements(items) WITH ORDINALITY AS e(value, i) ORDER BY i LOOP
+    res := res || jsonb_build_array(mta_reconcile_participant(it, origin));
+  END LOOP;
+  RETURN res;
+END $$;
+`
   }
 ]

@@ -21,14 +21,27 @@ import type {
   ClaimInput,
   EventSource,
   IngestOutcome,
+  ParticipantChange,
+  ParticipantEvent,
+  ParticipantIngestOutcome,
+  ParticipantReconcileOutcome,
+  ParticipantRecord,
   PendingKey,
   ReconcileOutcome,
   StatusRecord,
   StatusSource,
   Store,
+  StoreEvent,
   StoreKind
 } from "../../Store.js"
-import { contentKey, eventOf, identityOf, PRUNE_BATCH } from "../../Store.js"
+import {
+  contentKey,
+  eventOf,
+  identityOf,
+  PRUNE_BATCH,
+  participantContentKey,
+  participantEventOf
+} from "../../Store.js"
 import { groupCommit, isDeadlock, keyId, lane, type ProjectionRow } from "./batch.js"
 import { claimedRecord, DEFAULT_PENDING_LIMIT_MS, decideClaim } from "./claim.js"
 import { MIGRATION_LOCK, type Migration, migrations } from "./migrations.js"
@@ -100,8 +113,12 @@ export const migrate = async (
 
 interface EventRow {
   readonly id: number
+  /** Migration 7; absent (the default) on an account event. */
+  readonly type?: string
   readonly notification_id: string | null
   readonly zrn: string
+  readonly participant_code?: string | null
+  readonly reason_code?: string | null
   readonly status: string
   readonly occurred_at: number
   readonly received_at: number
@@ -120,6 +137,60 @@ interface AuditRow {
   readonly status: number
   readonly request_id: string
 }
+
+/** A participant projection row as the database returns it (migration 7). */
+interface ParticipantRow {
+  readonly participant_code: string
+  readonly status: string
+  readonly reason_code: string | null
+  readonly updated_at: number
+  readonly source: string
+  readonly confirmed_at: number
+}
+
+const toParticipant = (r: ParticipantRow): ParticipantRecord => ({
+  participantCode: r.participant_code,
+  status: r.status,
+  reasonCode: r.reason_code,
+  updatedAt: Number(r.updated_at),
+  source: r.source as ParticipantRecord["source"],
+  confirmedAt: Number(r.confirmed_at)
+})
+
+/** The record a participant event leaves. */
+const recordOfParticipantEvent = (event: ParticipantEvent): ParticipantRecord => ({
+  participantCode: event.participantCode,
+  status: event.status,
+  reasonCode: event.reasonCode,
+  updatedAt: event.occurredAt,
+  source: event.source,
+  confirmedAt: event.source === "webhook" ? Math.min(event.occurredAt, event.receivedAt) : event.occurredAt
+})
+
+/** What `mta_ingest_participant` and `mta_reconcile_participant` did. */
+interface ParticipantStepRow {
+  readonly outcome: "applied" | "repaired" | "confirmed" | "stale" | "duplicate"
+  readonly by?: string
+  readonly id?: number | string
+  readonly current?: ParticipantRow
+  readonly record?: ParticipantRow
+}
+
+const toStoreEvent = (r: EventRow): StoreEvent =>
+  r.type === "participant_status_changed"
+    ? {
+        id: Number(r.id),
+        type: "participant_status_changed",
+        source: r.source,
+        notificationId: r.notification_id,
+        participantCode: r.participant_code ?? "",
+        status: r.status,
+        reasonCode: r.reason_code ?? null,
+        occurredAt: Number(r.occurred_at),
+        receivedAt: Number(r.received_at),
+        payload: r.payload
+      }
+    : toEvent(r)
 
 const toEvent = (r: EventRow): AccountEvent => ({
   id: Number(r.id),
@@ -222,7 +293,8 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     const rows =
       zrn === undefined
         ? await query<{ row: EventRow }>(
-            `SELECT ${EVENT_COLUMNS} FROM mta_events e WHERE id > $1 ORDER BY id LIMIT $2`,
+            `SELECT ${EVENT_COLUMNS} FROM mta_events e
+             WHERE id > $1 AND type = 'customer_account_status_changed' ORDER BY id LIMIT $2`,
             [after, limit]
           )
         : await query<{ row: EventRow }>(
@@ -230,6 +302,45 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
             [zrn, after, limit]
           )
     return rows.map((r) => toEvent(r.row))
+  }
+  /** The whole log (both types), optionally the events of an account or of a participant (a union). */
+  const readLog = async (
+    after: number,
+    zrn: string | undefined,
+    participant: string | undefined,
+    limit: number
+  ): Promise<ReadonlyArray<StoreEvent>> => {
+    const filters: Array<string> = []
+    const params: Array<unknown> = [after, limit]
+    if (zrn !== undefined) {
+      params.push(zrn)
+      filters.push(`zrn = $${params.length}`)
+    }
+    if (participant !== undefined) {
+      params.push(participant)
+      filters.push(`participant_code = $${params.length}`)
+    }
+    const where = filters.length === 0 ? "" : ` AND (${filters.join(" OR ")})`
+    const rows = await query<{ row: EventRow }>(
+      `SELECT ${EVENT_COLUMNS} FROM mta_events e WHERE id > $1${where} ORDER BY id LIMIT $2`,
+      params
+    )
+    return rows.map((r) => toStoreEvent(r.row))
+  }
+  const participantListeners = new Set<(change: ParticipantChange) => void>()
+  const deliverParticipant = (change: ParticipantChange) => {
+    for (const listener of participantListeners) {
+      try {
+        listener(change)
+      } catch {
+        // As `deliver`.
+      }
+    }
+  }
+  const deliverEvent = (event: StoreEvent) => {
+    if (event.type === "participant_status_changed")
+      deliverParticipant({ record: recordOfParticipantEvent(event), event })
+    else deliver({ record: recordOfEvent(event), event })
   }
   const lastEventId = async () =>
     Number(await one<number>("SELECT value::float8 AS v FROM mta_counters WHERE name = 'event'", []))
@@ -249,11 +360,11 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
           again = false
           for (;;) {
             if (closed) return
-            const page = await readEvents(delivered, undefined, PAGE)
+            const page = await readLog(delivered, undefined, undefined, PAGE)
             for (const event of page) {
               if (event.id <= delivered) continue
               delivered = event.id
-              deliver({ record: recordOfEvent(event), event })
+              deliverEvent(event)
             }
             if (page.length < PAGE) break
           }
@@ -268,10 +379,10 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     return pumping
   }
   /** Delivers a locally committed event; resolves once it (and every one before it) is delivered. */
-  const localEvent = async (event: AccountEvent): Promise<void> => {
+  const localEvent = async (event: StoreEvent): Promise<void> => {
     if (pumping === undefined && event.id === delivered + 1) {
       delivered = event.id
-      deliver({ record: recordOfEvent(event), event })
+      deliverEvent(event)
     } else if (event.id > delivered) {
       await pump()
     }
@@ -282,7 +393,7 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     unlisten = await driver.listen(
       "mta_changes",
       (payload) => {
-        let message: { origin?: string; event?: number; record?: ProjectionRow }
+        let message: { origin?: string; event?: number; record?: ProjectionRow; participant?: ParticipantRow }
         try {
           message = JSON.parse(payload) as typeof message
         } catch {
@@ -291,6 +402,11 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
         if (message.origin === origin) return
         if (message.event !== undefined) void pump()
         else if (message.record !== undefined) deliver({ record: toRecord(message.record) })
+        else if (message.participant !== undefined) {
+          const record = toParticipant(message.participant)
+          rememberParticipant(record)
+          deliverParticipant({ record })
+        }
       },
       () => void pump()
     )
@@ -378,7 +494,53 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     256
   )
 
+  /** Runs `fn(items)` through a lane: one call per batch, retried on a deadlock (as `reconcileLane`). */
+  const participantLane = (fn: string) =>
+    lane<Record<string, unknown>>(
+      async (items) => {
+        const text = JSON.stringify(items)
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await one<ReadonlyArray<ParticipantStepRow>>(`SELECT ${fn}($1::jsonb, $2) AS r`, [
+              text,
+              origin
+            ])
+          } catch (error) {
+            if (!isDeadlock(error) || attempt >= 3) throw error
+          }
+        }
+      },
+      driver.concurrency,
+      driver.deferred === true,
+      256
+    )
+  const ingestParticipantLane = participantLane("mta_ingest_participants")
+  const reconcileParticipantLane = participantLane("mta_reconcile_participants")
+  const readParticipants = lane<string>(
+    async (codes) => {
+      const rows = await query<{ row: ParticipantRow }>(
+        "SELECT to_jsonb(p) AS row FROM mta_participants p WHERE participant_code = ANY($1::text[])",
+        [[...new Set(codes)]]
+      )
+      const found = new Map(rows.map((r) => [r.row.participant_code, r.row]))
+      return codes.map((code) => found.get(code))
+    },
+    driver.concurrency,
+    driver.deferred === true,
+    256
+  )
+
   const CACHE_LIMIT = 100_000
+  // Read-through like `cache`, for a database this process alone writes; `null`: known absent.
+  const participantCache =
+    options.cacheProjection === true ? new Map<string, ParticipantRecord | null>() : undefined
+  function rememberParticipant(record: ParticipantRecord) {
+    if (participantCache === undefined) return
+    participantCache.delete(record.participantCode)
+    participantCache.set(record.participantCode, record)
+    if (participantCache.size > CACHE_LIMIT)
+      participantCache.delete(participantCache.keys().next().value as string)
+  }
   const cache = options.cacheProjection === true ? new Map<string, StatusRecord | null>() : undefined
   const remember = (zrn: string, record: StatusRecord | null) => {
     if (cache === undefined) return
@@ -493,6 +655,125 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     events: async ({ after, zrn, limit }) => {
       guard()
       return readEvents(after, zrn, limit)
+    },
+    log: async ({ after, zrn, participant, limit }) => {
+      guard()
+      return readLog(after, zrn, participant, limit)
+    },
+    ingestParticipant: async (n) => {
+      guard()
+      const r = (await ingestParticipantLane({
+        notification_id: n.notificationId,
+        participant_code: n.participantCode,
+        status: n.status,
+        reason_code: n.reasonCode,
+        occurred_at: n.occurredAt,
+        received_at: n.receivedAt,
+        payload: n.payload,
+        content_key: participantContentKey(n),
+        body_sha256: n.bodySha256 ?? null,
+        legacy: n.legacy === true
+      })) as ParticipantStepRow
+      if (r.outcome === "duplicate") {
+        return { _tag: "duplicate", ...(r.by === undefined ? {} : { by: r.by as "id" | "content" | "body" }) }
+      }
+      const current = toParticipant(r.current!)
+      rememberParticipant(current)
+      if (r.outcome === "stale") return { _tag: "stale", current }
+      if (r.outcome === "confirmed") return { _tag: "confirmed", record: current }
+      const event = participantEventOf(n, Number(r.id))
+      await localEvent(event)
+      return { _tag: "applied", event, record: current } satisfies ParticipantIngestOutcome
+    },
+    reconcileParticipant: async (reading) => {
+      guard()
+      const r = (await reconcileParticipantLane({
+        participant_code: reading.participantCode,
+        status: reading.status,
+        reason_code: reading.reasonCode,
+        at: reading.at,
+        received_at: reading.receivedAt,
+        payload: reading.payload,
+        source: reading.source
+      })) as ParticipantStepRow
+      const record = toParticipant(r.record!)
+      rememberParticipant(record)
+      if (r.outcome === "confirmed") return { _tag: "confirmed", record }
+      if (r.outcome === "stale") return { _tag: "stale", current: record }
+      if (r.id === undefined) {
+        deliverParticipant({ record })
+        return { _tag: "repaired", record, event: undefined }
+      }
+      const event: ParticipantEvent = {
+        id: Number(r.id),
+        type: "participant_status_changed",
+        source: "reconcile",
+        notificationId: null,
+        participantCode: reading.participantCode,
+        status: reading.status,
+        reasonCode: reading.reasonCode,
+        occurredAt: reading.at,
+        receivedAt: reading.receivedAt,
+        payload: reading.payload
+      }
+      await localEvent(event)
+      return { _tag: "repaired", record, event } satisfies ParticipantReconcileOutcome
+    },
+    participants: async (codes) => {
+      guard()
+      if (participantCache !== undefined) {
+        let missing = false
+        const out: Array<ParticipantRecord | undefined> = []
+        for (const code of codes) {
+          const cached = participantCache.get(code)
+          if (cached === undefined) {
+            missing = true
+            break
+          }
+          out.push(cached ?? undefined)
+        }
+        if (!missing) return out
+      }
+      const rows = (await Promise.all(codes.map((code) => readParticipants(code)))) as ReadonlyArray<
+        ParticipantRow | undefined
+      >
+      return rows.map((row, i) => {
+        const record = row === undefined ? undefined : toParticipant(row)
+        if (participantCache !== undefined) {
+          if (record === undefined) participantCache.set(codes[i]!, null)
+          else rememberParticipant(record)
+        }
+        return record
+      })
+    },
+    claimDueParticipants: async ({ now, staleBefore, leaseUntil, limit }) => {
+      guard()
+      const rows = await query<{ row: ParticipantRow }>(
+        `WITH due AS (
+           SELECT participant_code FROM mta_participants
+           WHERE confirmed_at <= $1 AND lease_until <= $2
+           ORDER BY confirmed_at LIMIT $3
+           FOR UPDATE SKIP LOCKED)
+         UPDATE mta_participants p SET lease_until = $4 FROM due
+         WHERE p.participant_code = due.participant_code
+         RETURNING to_jsonb(p) AS row`,
+        [staleBefore, now, limit, leaseUntil]
+      )
+      return rows.map((r) => toParticipant(r.row)).sort((a, b) => a.confirmedAt - b.confirmedAt)
+    },
+    deferDueParticipants: async (codes, until) => {
+      guard()
+      if (codes.length === 0) return
+      await query("UPDATE mta_participants SET lease_until = $2 WHERE participant_code = ANY($1::text[])", [
+        codes,
+        until
+      ])
+    },
+    subscribeParticipants: (listener) => {
+      participantListeners.add(listener)
+      return () => {
+        participantListeners.delete(listener)
+      }
     },
     lastEventId: async () => {
       guard()
@@ -682,6 +963,7 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
       closed = true
       for (const t of timers) clearInterval(t)
       listeners.clear()
+      participantListeners.clear()
       await pumping
       await unlisten?.().catch(() => {})
       await driver.close()
