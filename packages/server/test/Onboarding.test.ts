@@ -10,12 +10,15 @@
  * it and lock the custodian participant at its own request (`user_request`): it may sell and withdraw
  * but not buy.
  */
+
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
 import { type AccessAnswer, type Client, createClient, verifyWebhook } from "@mta/client"
 import type { Enums } from "@mta/domain"
 import { Callers } from "@mta/server"
 import { type Server as SimServer, type Simulator, startSimulatorServer } from "@mta/testkit"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort, type ProxyProcess, startProxyProcess, upstreamEnv } from "./support.js"
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
+import { freePort, type ProxyProcess, repoDir, startProxyProcess, upstreamEnv } from "./support.js"
 
 const TOKEN = "onboarding-token"
 const WEBHOOK_SECRET = "onboarding-webhook-secret"
@@ -234,4 +237,24 @@ describe("onboarding through the proxy (process, real port), driven by @mta/clie
       expect(event.type).toBe("participant_status_changed")
     }
   }, 120_000)
+
+  it("the client README's onboarding example runs as written against this proxy", async () => {
+    const lines: Array<string> = []
+    vi.spyOn(console, "log").mockImplementation((...args: Array<unknown>) => {
+      lines.push(args.map(String).join(" "))
+    })
+    vi.stubEnv("MTA_PROXY_URL", proxy.url)
+    vi.stubEnv("MTA_TOKEN", TOKEN)
+    try {
+      await import(pathToFileURL(join(repoDir, "packages/client/examples/onboarding.ts")).href)
+    } finally {
+      vi.restoreAllMocks()
+      vi.unstubAllEnvs()
+    }
+    expect(lines).toEqual([
+      "approved both",
+      "minor primary view_only may not buy (Authorization)",
+      "custodian secondary full_trading may buy"
+    ])
+  }, 60_000)
 })
