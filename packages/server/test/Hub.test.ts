@@ -19,7 +19,8 @@ const feed = () => {
       return () => {
         listener = () => {}
       }
-    }
+    },
+    subscribeParticipants: () => () => {}
   } as unknown as Store.Store
   return { store, emit: (change: Change) => listener(change) }
 }

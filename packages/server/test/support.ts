@@ -188,13 +188,15 @@ export const signWebhook = (
     readonly id?: string
     readonly secret?: string
     readonly legacyOnly?: boolean
+    /** Default `customer_account_status_changed`. */
+    readonly payloadType?: string
   } = {}
 ): Record<string, string> => {
   const timestamp = String(options.timestamp ?? Date.now())
   const secret = options.secret ?? WEBHOOK_SECRET
   const headers: Record<string, string> = {
     "content-type": "application/json",
-    "x-zh-hook-payload-type": "customer_account_status_changed",
+    "x-zh-hook-payload-type": options.payloadType ?? "customer_account_status_changed",
     "x-zh-hook-notification-id": options.id ?? crypto.randomUUID(),
     "x-zh-hook-timestamp": timestamp,
     "x-zh-hook-signature-256": createHmac("sha256", secret).update(body).digest("hex")

@@ -74,10 +74,18 @@ export const parse = (payload: unknown, learntAt: number, occurredAt: number): M
 
 const LIMIT = 100_000
 
+/**
+ * How long after a tenant or advisor change through this proxy the account's membership is read again
+ * for every access request (the vendor applies such a change in the background, after its 202).
+ */
+const UNSETTLED_MS = 30_000
+
 interface State {
   readonly entries: Map<string, Membership>
+  /** Accounts with a member change in flight: until when their membership is not kept. */
+  readonly unsettled: Map<string, number>
   /** Upstream reads in flight, shared by concurrent requests. */
-  readonly accountReads: Map<string, Promise<unknown>>
+  readonly accountReads: Map<string, Promise<Membership | undefined>>
   readonly participantReads: Map<string, Promise<ParticipantRecord | undefined>>
 }
 
@@ -87,7 +95,12 @@ const states = new WeakMap<Store, State>()
 const stateOf = (shared: Shared): State => {
   let state = states.get(shared.store)
   if (state === undefined) {
-    const created: State = { entries: new Map(), accountReads: new Map(), participantReads: new Map() }
+    const created: State = {
+      entries: new Map(),
+      unsettled: new Map(),
+      accountReads: new Map(),
+      participantReads: new Map()
+    }
     state = created
     states.set(shared.store, created)
     shared.store.subscribe((change) => {
@@ -99,29 +112,51 @@ const stateOf = (shared: Shared): State => {
   return state
 }
 
-const learnInto = (state: State, zrn: string, payload: unknown, learntAt: number, occurredAt: number) => {
-  const held = state.entries.get(zrn)
-  if (held !== undefined && occurredAt < held.occurredAt) return
+const learnInto = (
+  state: State,
+  zrn: string,
+  payload: unknown,
+  learntAt: number,
+  occurredAt: number
+): Membership | undefined => {
   const parsed = parse(payload, learntAt, occurredAt)
-  if (parsed === undefined) return
+  const held = state.entries.get(zrn)
+  if (parsed === undefined || (held !== undefined && occurredAt < held.occurredAt)) return parsed
   state.entries.delete(zrn)
   state.entries.set(zrn, parsed)
   if (state.entries.size > LIMIT) state.entries.delete(state.entries.keys().next().value as string)
+  return parsed
 }
 
-/** Records an account record read at `at` (a read is as new as when it was sent). */
-export const learn = (shared: Shared, zrn: string, payload: unknown, at: number): void =>
+/** Records an account record read at `at` (a read is as new as when it was sent); its membership. */
+export const learn = (shared: Shared, zrn: string, payload: unknown, at: number): Membership | undefined =>
   learnInto(stateOf(shared), zrn, payload, shared.now(), at)
 
-/** Forgets an account's membership (after a tenant or advisor change through this proxy). */
+/**
+ * Forgets an account's membership after a tenant or advisor change through this proxy, and keeps none
+ * for a while (`UNSETTLED_MS`): the vendor applies the change after answering, so a read made meanwhile
+ * may not show it yet.
+ */
 export const forget = (shared: Shared, zrn: string): void => {
-  states.get(shared.store)?.entries.delete(zrn)
+  const state = stateOf(shared)
+  state.entries.delete(zrn)
+  state.unsettled.set(zrn, shared.now() + UNSETTLED_MS)
 }
 
-/** The membership held for `zrn` when learnt within the trust window. */
+/** The membership held for `zrn` when learnt within the trust window (none while a change settles). */
 export const fresh = (shared: Shared, zrn: string): Membership | undefined => {
-  const held = stateOf(shared).entries.get(zrn)
-  return held !== undefined && shared.now() - held.learntAt <= shared.projectionTrustMs ? held : undefined
+  const state = stateOf(shared)
+  const held = state.entries.get(zrn)
+  if (held === undefined) return undefined
+  const now = shared.now()
+  if (state.unsettled.size > 0) {
+    const until = state.unsettled.get(zrn)
+    if (until !== undefined) {
+      if (now < until) return undefined
+      state.unsettled.delete(zrn)
+    }
+  }
+  return now - held.learntAt <= shared.projectionTrustMs ? held : undefined
 }
 
 /** Runs `read` once for concurrent callers of the same key. */
@@ -138,8 +173,8 @@ const once = <A>(reads: Map<string, Promise<A>>, key: string, read: () => Promis
 export const readAccountOnce = (
   shared: Shared,
   zrn: string,
-  read: () => Promise<unknown>
-): Promise<unknown> => once(stateOf(shared).accountReads, zrn, read)
+  read: () => Promise<Membership | undefined>
+): Promise<Membership | undefined> => once(stateOf(shared).accountReads, zrn, read)
 
 /** Reads a participant once for concurrent callers. */
 export const readParticipantOnce = (

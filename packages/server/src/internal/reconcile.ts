@@ -15,13 +15,19 @@
  *   records confirmed before the mark remain. It also beats the store's heartbeat: a start (or any
  *   beat) after more than `downtimeMs` with no proxy alive sets the mark to now, since webhooks sent
  *   meanwhile may have been given up.
+ * - Participants: each pass then claims the participant records due (confirmed longer ago than
+ *   `maxAgeMs`, or before the catch-up mark) and re-reads them with `GET /participants?participant_code=`
+ *   as a sibling caller of the vendor budget (`mta:reconcile-participants`) with half the sweep's
+ *   share, so the two sweeps together stay within 1.5 × `share`. A changed status or reason is repaired
+ *   (`applyParticipant`: an event of source `reconcile`); a participant zerohash no longer lists waits
+ *   `maxAgeMs` before it is due again.
  */
 import { randomUUID } from "node:crypto"
-import { Api, Limits } from "@mta/domain"
+import { Api, Limits, Participants } from "@mta/domain"
 import { Schema } from "effect"
 import type { RateLimitSetting } from "../Callers.js"
 import { errorCodeOf } from "../Metrics.js"
-import type { ReconcileOutcome, StatusRecord } from "../Store.js"
+import type { ParticipantRecord, ReconcileOutcome, StatusRecord } from "../Store.js"
 import type { Shared } from "./context.js"
 
 /** Why an account was re-read: the label of `mta_reconcile_total`. */
@@ -68,6 +74,46 @@ export const apply = async (
   return outcome
 }
 
+const encodeEntry = Schema.encodeSync(Participants.ParticipantEntry)
+
+/**
+ * Records what a read of participant `code` sent at `at` found (its `GET /participants` entry) in the
+ * participant projection, counts it (`mta_reconcile_total{kind="participant"}`), and answers the record
+ * in force afterwards. `source` `read`: a first read of a participant the proxy did not know.
+ */
+export const applyParticipant = async (
+  shared: Shared,
+  trigger: "read" | "sweep" | "catch_up",
+  code: string,
+  at: number,
+  entry: Participants.ParticipantEntry,
+  source: "read" | "reconcile",
+  receivedAt: number = shared.now()
+): Promise<ParticipantRecord> => {
+  const raw = encodeEntry(entry)
+  const payload =
+    Limits.checkJson(raw, { stringMaxLength: Limits.defaults.webhookBodyBytes }) === undefined
+      ? raw
+      : { participant_code: code, status: entry.status }
+  const outcome = await shared.store.reconcileParticipant({
+    participantCode: code,
+    status: entry.status,
+    reasonCode: entry.reason_code ?? null,
+    at,
+    receivedAt,
+    payload,
+    source
+  })
+  shared.metrics.reconcile(trigger, outcome._tag, "participant")
+  if (outcome._tag === "repaired" && outcome.event !== undefined) {
+    shared.logger.info(
+      { participant_code: code, status: entry.status, trigger, event_id: outcome.event.id },
+      "participant projection repaired from a read"
+    )
+  }
+  return outcome._tag === "stale" ? outcome.current : outcome.record
+}
+
 /** The record in force after a reconciliation. */
 export const recordOf = (outcome: ReconcileOutcome): StatusRecord =>
   outcome._tag === "stale" ? outcome.current : outcome.record
@@ -103,6 +149,7 @@ export interface Reconciler {
  */
 const SWEEP_CALLER = "mta:reconcile"
 const CATCH_UP_CALLER = "mta:catch-up"
+const PARTICIPANT_CALLER = "mta:reconcile-participants"
 
 /** How long a record whose re-read failed waits before it is due again. */
 const RETRY_MS = 30_000
@@ -123,6 +170,8 @@ export const make = (shared: Shared, settings: Settings): Reconciler => {
   let catchingUp = false
   /** Re-reads the pace allows and the passes have not used yet. */
   let credit = 0
+  let participantCredit = 0
+  const participantShare = settings.share / 2
   let stopped = true
   let timer: NodeJS.Timeout | undefined
   let heartbeat: NodeJS.Timeout | undefined
@@ -247,6 +296,82 @@ export const make = (shared: Shared, settings: Settings): Reconciler => {
     if (deferred.length > 0) await shared.store.deferDue(deferred, 0)
     if (failed.length > 0) await shared.store.deferDue(failed, shared.now() + RETRY_MS)
     if (unknown.length > 0) await shared.store.deferDue(unknown, shared.now() + settings.maxAgeMs)
+    return due.length + (await participantPass(now))
+  }
+
+  /** Re-reads one claimed participant under the participant sweep's share. */
+  const readParticipant = async (
+    record: ParticipantRecord,
+    trigger: "sweep" | "catch_up"
+  ): Promise<"done" | "deferred" | "failed" | "unknown"> => {
+    let release: (at: number) => void = () => {}
+    if (shared.egress !== undefined) {
+      const slot = await shared.egress.admit(PARTICIPANT_CALLER, participantShare, shared.now())
+      if (typeof slot !== "function") return "deferred"
+      release = slot
+    }
+    const code = record.participantCode
+    const at = shared.now()
+    const started = performance.now()
+    let entry: Participants.ParticipantEntry | undefined
+    try {
+      const page = await shared.upstream.getParticipantPage(
+        { participant_code: code } as Participants.ParticipantQuery,
+        { requestId: `reconcile-${randomUUID()}` }
+      )
+      shared.metrics.upstream("listParticipants", (performance.now() - started) / 1000, undefined)
+      entry = page.message.find((e) => e.participant_code === code)
+    } catch (error) {
+      const errorCode = errorCodeOf(error)
+      shared.metrics.upstream("listParticipants", (performance.now() - started) / 1000, errorCode)
+      shared.metrics.reconcile(trigger, "failed", "participant")
+      shared.logger.warn(
+        { participant_code: code, trigger, code: errorCode },
+        "reconciliation: the participant could not be read"
+      )
+      return "failed"
+    } finally {
+      release(shared.now())
+    }
+    if (entry === undefined) {
+      shared.logger.info(
+        { participant_code: code, trigger },
+        "reconciliation: zerohash does not list the participant"
+      )
+      return "unknown"
+    }
+    try {
+      await applyParticipant(shared, trigger, code, at, entry, "reconcile")
+      return "done"
+    } catch {
+      shared.metrics.reconcile(trigger, "failed", "participant")
+      return "failed"
+    }
+  }
+
+  /** The participant side of a pass: claims what is due and re-reads it. Resolves with how many it claimed. */
+  const participantPass = async (now: number): Promise<number> => {
+    const perPass = perPassOf(participantShare)
+    participantCredit = Math.min(participantCredit + perPass, perPass + 1)
+    const limit = Math.floor(participantCredit)
+    if (limit < 1) return 0
+    const due = await shared.store.claimDueParticipants({
+      now,
+      staleBefore: Math.max(now - settings.maxAgeMs, mark ?? Number.NEGATIVE_INFINITY),
+      leaseUntil: now + shared.idempotencyLeaseMs,
+      limit
+    })
+    if (due.length === 0) return 0
+    const outcomes = await Promise.all(
+      due.map((r) => readParticipant(r, mark !== undefined && r.confirmedAt <= mark ? "catch_up" : "sweep"))
+    )
+    const codesOf = (outcome: string) =>
+      due.filter((_, i) => outcomes[i] === outcome).map((r) => r.participantCode)
+    const [deferred, failed, unknown] = [codesOf("deferred"), codesOf("failed"), codesOf("unknown")]
+    participantCredit -= due.length - deferred.length
+    if (deferred.length > 0) await shared.store.deferDueParticipants(deferred, 0)
+    if (failed.length > 0) await shared.store.deferDueParticipants(failed, shared.now() + RETRY_MS)
+    if (unknown.length > 0) await shared.store.deferDueParticipants(unknown, shared.now() + settings.maxAgeMs)
     return due.length
   }
 

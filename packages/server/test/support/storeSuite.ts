@@ -35,6 +35,23 @@ const note = (z: string, status: string, occurredAt: number, extra: Record<strin
   payload: { zrn: z, status, ...extra }
 })
 const HOUR = 3_600_000
+const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+/** A fresh participant code (6 of A-Z, 0-9). */
+const code = () => Array.from({ length: 6 }, () => ALNUM[Math.floor(Math.random() * ALNUM.length)]).join("")
+const pnote = (p: string, status: string, occurredAt: number, reasonCode: string | null = null) => ({
+  notificationId: randomUUID(),
+  participantCode: p,
+  status,
+  reasonCode,
+  occurredAt,
+  receivedAt: occurredAt + 5,
+  payload: {
+    participant_code: p,
+    participant_status: status,
+    timestamp: occurredAt,
+    ...(reasonCode === null ? {} : { reason_code: reasonCode })
+  }
+})
 
 export const storeSuite = (factory: StoreFactory): void => {
   const run = factory.skip === undefined ? describe : describe.skip
@@ -915,6 +932,213 @@ export const storeSuite = (factory: StoreFactory): void => {
       // Event ids keep growing after the reopen.
       await s.ingest(note(z, "open", now + 5))
       expect(await s.lastEventId()).toBe(last + 3)
+    })
+
+    it("ingests participant notifications: applied, confirmed, stale, duplicate by id and by content", async () => {
+      const p = code()
+      const base = await s.lastEventId()
+      const changes: Array<string> = []
+      const off = s.subscribeParticipants((c) => {
+        if (c.record.participantCode === p) changes.push(`${c.record.status}/${c.record.reasonCode}`)
+      })
+      const first = pnote(p, "submitted", 100)
+      expect(await s.ingestParticipant(first)).toMatchObject({
+        _tag: "applied",
+        event: { id: base + 1, type: "participant_status_changed", participantCode: p, status: "submitted" },
+        record: {
+          participantCode: p,
+          status: "submitted",
+          reasonCode: null,
+          updatedAt: 100,
+          source: "webhook"
+        }
+      })
+      // The same notification id again, whatever it says.
+      expect(await s.ingestParticipant({ ...first, status: "approved", occurredAt: 900 })).toMatchObject({
+        _tag: "duplicate",
+        by: "id"
+      })
+      // The same signed content under another id.
+      expect(await s.ingestParticipant({ ...first, notificationId: randomUUID() })).toMatchObject({
+        _tag: "duplicate",
+        by: "content"
+      })
+      expect((await s.ingestParticipant(pnote(p, "approved", 300)))._tag).toBe("applied")
+      // Older than the record: kept in the inbox (its id is a duplicate after), not applied.
+      const stale = pnote(p, "rejected", 200)
+      expect(await s.ingestParticipant(stale)).toMatchObject({
+        _tag: "stale",
+        current: { status: "approved", updatedAt: 300 }
+      })
+      expect((await s.ingestParticipant(stale))._tag).toBe("duplicate")
+      // The status and reason held, not older: only confirmed (no event).
+      const confirmed = await s.ingestParticipant(pnote(p, "approved", 400))
+      expect(confirmed).toMatchObject({ _tag: "confirmed", record: { status: "approved", updatedAt: 300 } })
+      expect(confirmed._tag === "confirmed" && confirmed.record.confirmedAt).toBe(400)
+      // Another reason with the same status is a change; an unknown status is kept as sent.
+      expect((await s.ingestParticipant(pnote(p, "locked", 500, "user_request")))._tag).toBe("applied")
+      expect((await s.ingestParticipant(pnote(p, "locked", 600, "compliance_issue")))._tag).toBe("applied")
+      expect((await s.ingestParticipant(pnote(p, "frozen_by_regulator", 700)))._tag).toBe("applied")
+      expect(await s.participants([p, code()])).toEqual([
+        {
+          participantCode: p,
+          status: "frozen_by_regulator",
+          reasonCode: null,
+          updatedAt: 700,
+          source: "webhook",
+          confirmedAt: 700
+        },
+        undefined
+      ])
+      const events = await s.log({ after: base, participant: p, limit: 10 })
+      expect(events.map((e) => [e.id - base, e.status])).toEqual([
+        [1, "submitted"],
+        [2, "approved"],
+        [3, "locked"],
+        [4, "locked"],
+        [5, "frozen_by_regulator"]
+      ])
+      expect(events[2]).toMatchObject({
+        type: "participant_status_changed",
+        source: "webhook",
+        reasonCode: "user_request",
+        occurredAt: 500,
+        receivedAt: 505,
+        payload: { participant_code: p, participant_status: "locked", reason_code: "user_request" }
+      })
+      // Account events are not participant events: `events` keeps only account events.
+      expect(await s.events({ after: base, limit: 10 })).toEqual([])
+      off()
+      expect(changes).toEqual([
+        "submitted/null",
+        "approved/null",
+        "locked/user_request",
+        "locked/compliance_issue",
+        "frozen_by_regulator/null"
+      ])
+    })
+
+    it("keeps one event log for accounts and participants, filtered by account, participant, or either", async () => {
+      const z = zrn()
+      const p = code()
+      const other = code()
+      const base = await s.lastEventId()
+      await s.ingest(note(z, "open", 1_000))
+      await s.ingestParticipant(pnote(p, "approved", 1_001))
+      await s.ingestParticipant(pnote(other, "approved", 1_002))
+      await s.ingest(note(z, "locked", 1_003))
+      const ids = async (q: { zrn?: string; participant?: string }) =>
+        (await s.log({ after: base, limit: 10, ...q })).map((e) => e.id - base)
+      expect(await ids({})).toEqual([1, 2, 3, 4])
+      expect(await ids({ zrn: z })).toEqual([1, 4])
+      expect(await ids({ participant: p })).toEqual([2])
+      expect(await ids({ zrn: z, participant: p })).toEqual([1, 2, 4])
+      expect((await s.events({ after: base, limit: 10 })).map((e) => e.id - base)).toEqual([1, 4])
+      expect(await s.lastEventId()).toBe(base + 4)
+    })
+
+    it("a participant notification and an account notification never dedupe each other", async () => {
+      const p = code()
+      const n = pnote(p, "approved", 2_000)
+      expect((await s.ingestParticipant(n))._tag).toBe("applied")
+      // The same notification id on an account notification: one inbox, one id namespace.
+      expect((await s.ingest({ ...note(zrn(), "open", 2_000), notificationId: n.notificationId }))._tag).toBe(
+        "duplicate"
+      )
+    })
+
+    it("reconciles participants with reads: first sighting without an event, repairs, confirms, stale", async () => {
+      const p = code()
+      const base = await s.lastEventId()
+      const reading = (status: string, at: number, reasonCode: string | null = null) => ({
+        participantCode: p,
+        status,
+        reasonCode,
+        at,
+        receivedAt: at + 3,
+        payload: { participant_code: p, status },
+        source: "reconcile" as const
+      })
+      const first = await s.reconcileParticipant({ ...reading("submitted", 100), source: "read" })
+      expect(first).toMatchObject({ _tag: "repaired", event: undefined, record: { source: "read" } })
+      expect(await s.lastEventId()).toBe(base)
+      expect(await s.reconcileParticipant(reading("submitted", 150))).toMatchObject({
+        _tag: "confirmed",
+        record: { confirmedAt: 150, updatedAt: 100 }
+      })
+      const repaired = await s.reconcileParticipant(reading("approved", 200))
+      expect(repaired).toMatchObject({
+        _tag: "repaired",
+        record: { status: "approved", source: "reconcile" },
+        event: {
+          id: base + 1,
+          source: "reconcile",
+          notificationId: null,
+          status: "approved",
+          occurredAt: 200
+        }
+      })
+      // A webhook newer than a read: the read sent before it does not override it.
+      await s.ingestParticipant(pnote(p, "locked", 400, "user_request"))
+      expect(await s.reconcileParticipant(reading("approved", 300))).toMatchObject({
+        _tag: "stale",
+        current: { status: "locked", reasonCode: "user_request" }
+      })
+      expect((await s.log({ after: base, participant: p, limit: 10 })).map((e) => e.source)).toEqual([
+        "reconcile",
+        "webhook"
+      ])
+    })
+
+    it("claims participants due for a re-read under a lease, oldest confirmation first", async () => {
+      const now = Date.now() + 10 * HOUR
+      const [a, b, c] = [code(), code(), code()]
+      await s.reconcileParticipant({
+        participantCode: a,
+        status: "approved",
+        reasonCode: null,
+        at: now - 3_000,
+        receivedAt: now,
+        payload: {},
+        source: "read"
+      })
+      await s.reconcileParticipant({
+        participantCode: b,
+        status: "approved",
+        reasonCode: null,
+        at: now - 2_000,
+        receivedAt: now,
+        payload: {},
+        source: "read"
+      })
+      await s.reconcileParticipant({
+        participantCode: c,
+        status: "approved",
+        reasonCode: null,
+        at: now + 1_000,
+        receivedAt: now,
+        payload: {},
+        source: "read"
+      })
+      const mine = (rs: ReadonlyArray<{ participantCode: string }>) =>
+        rs.map((r) => r.participantCode).filter((x) => [a, b, c].includes(x))
+      const q = { now, staleBefore: now - 1_000, leaseUntil: now + 60_000, limit: 10_000 }
+      expect(mine(await s.claimDueParticipants(q))).toEqual([a, b])
+      // Leased: not claimed again until the lease ends or the record is deferred.
+      expect(mine(await s.claimDueParticipants(q))).toEqual([])
+      await s.deferDueParticipants([b], 0)
+      expect(mine(await s.claimDueParticipants(q))).toEqual([b])
+      // A read ends the lease.
+      await s.reconcileParticipant({
+        participantCode: a,
+        status: "approved",
+        reasonCode: null,
+        at: now - 1_500,
+        receivedAt: now,
+        payload: {},
+        source: "reconcile"
+      })
+      expect(mine(await s.claimDueParticipants(q))).toEqual([a])
     })
 
     it("answers ping while open, and fails once closed", async () => {

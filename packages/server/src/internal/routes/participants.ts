@@ -14,7 +14,7 @@
  *
  * Reads: not audited (as every read).
  */
-import { Access, Api, Enums, Participants } from "@mta/domain"
+import { Access, Api, Enums, type Participants } from "@mta/domain"
 import { Either, Schema } from "effect"
 import type { Context } from "hono"
 import { Hono } from "hono"
@@ -74,32 +74,10 @@ export const readParticipant = (
     )
     const entry = page.message.find((e) => e.participant_code === code)
     if (entry === undefined) return undefined
-    return record(shared, code, entry, at, source, "read")
+    return Reconcile.applyParticipant(shared, "read", code, at, entry, source)
   })
 
-const encodeEntry = Schema.encodeSync(Participants.ParticipantEntry)
-
-/** Records a list entry read at `at` in the participant projection; the record in force afterwards. */
-export const record = async (
-  shared: Shared,
-  code: string,
-  entry: Participants.ParticipantEntry,
-  at: number,
-  source: "read" | "reconcile",
-  trigger: "read" | "sweep"
-): Promise<ParticipantRecord> => {
-  const outcome = await shared.store.reconcileParticipant({
-    participantCode: code,
-    status: entry.status,
-    reasonCode: entry.reason_code ?? null,
-    at,
-    receivedAt: shared.now(),
-    payload: encodeEntry(entry),
-    source
-  })
-  shared.metrics.reconcile(trigger, outcome._tag, "participant")
-  return outcome._tag === "stale" ? outcome.current : outcome.record
-}
+const encodeAccount = Schema.encodeSync(Api.AccountRecord)
 
 const ACTIONS: ReadonlyArray<Enums.Action> = Enums.Action.literals
 const ACTION_SET: ReadonlySet<string> = new Set(ACTIONS)
@@ -158,15 +136,14 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
   const membershipOf = async (c: Ctx, zrn: string): Promise<Memberships.Membership> => {
     const held = Memberships.fresh(shared, zrn)
     if (held !== undefined) return held
-    await Memberships.readAccountOnce(shared, zrn, async () => {
+    const read = await Memberships.readAccountOnce(shared, zrn, async () => {
       const at = shared.now()
       const account = await forward(shared, c, "getAccount", () =>
         shared.upstream.getAccount(zrn, { requestId: c.get("requestId") })
       )
       await Reconcile.apply(shared, "access", zrn, at, account)
-      Memberships.learn(shared, zrn, Schema.encodeSync(Api.AccountRecord)(account), at)
+      return Memberships.learn(shared, zrn, encodeAccount(account), at)
     })
-    const read = Memberships.fresh(shared, zrn)
     if (read === undefined) {
       throw new RouteNotFound({
         message: `account ${zrn} names no primary participant in its record, so no access can be decided`
