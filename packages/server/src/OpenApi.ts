@@ -213,11 +213,58 @@ export const document = (): Record<string, unknown> => {
       ...errorResponses([400, 401, 403, 404, 429, 500, 502, 503, 504])
     }
   })
+  add("/participants/{participant_code}/status", "GET", {
+    operationId: "getParticipantStatus",
+    summary:
+      "The participant's status as the proxy's participant projection knows it; long poll with wait_for",
+    description:
+      "Answers at once without `wait_for`. With `wait_for`, answers when the projection reaches that status (a `participant_status_changed` webhook, or a re-read) or after `timeout_ms` (`timed_out: true`). A participant the projection does not know is read once upstream (`GET /participants?participant_code=`, under the caller's share of the vendor budget) and recorded; one zerohash does not list is a 404. The code must be exactly 6 characters A-Z or 0-9. Requires scope `participants:read`.",
+    tags: ["status and events"],
+    security: [{ bearer: ["participants:read"] }],
+    "x-scope": "participants:read",
+    parameters: [
+      {
+        name: "participant_code",
+        in: "path",
+        required: true,
+        description: "exactly 6 characters A-Z or 0-9",
+        schema: { type: "string", pattern: "^[A-Z0-9]{6}$" }
+      },
+      ...queryParameters(Schemas.ParticipantStatusQuery),
+      requestIdParam
+    ],
+    responses: {
+      200: {
+        description: "OK",
+        headers: requestIdHeader,
+        content: json(schemaOf(Schemas.ParticipantStatusResponse))
+      },
+      ...errorResponses([400, 401, 403, 404, 429, 502, 503, 504])
+    }
+  })
+  add("/accounts/{zrn}/access", "GET", {
+    operationId: "getAccess",
+    summary: "May each member do each action on the account now, and why not",
+    description:
+      "The access decision (participants.md): for every member of the account (or `participant`) and every action (or `action`), whether it is allowed, with every failing rule (`Membership`, `Authorization`, `AccountStatus`, `ParticipantStatus`) as the domain's `Access.decide` lists them. Computed from the proxy's knowledge: the membership from the last account record it saw (a webhook, a repair or a read; read upstream when it has none or it is older than MTA_PROJECTION_TRUST_MS), the account status from the status projection, each member's status from the participant projection (read upstream when unknown, once per participant). A participant who is not a member gets one decision (the action asked, or `view`), not allowed, rule `Membership`. It is advice, not a guarantee: `as_of` says how fresh the account status is. Requires scope `accounts:read`.",
+    tags: ["status and events"],
+    security: [{ bearer: ["accounts:read"] }],
+    "x-scope": "accounts:read",
+    parameters: [
+      { name: "zrn", in: "path", required: true, ...PARAMS.zrn },
+      ...queryParameters(Schemas.AccessQuery),
+      requestIdParam
+    ],
+    responses: {
+      200: { description: "OK", headers: requestIdHeader, content: json(schemaOf(Schemas.AccessResponse)) },
+      ...errorResponses([400, 401, 403, 404, 429, 502, 503, 504])
+    }
+  })
   add("/events", "GET", {
     operationId: "streamEvents",
-    summary: "Server-sent events of status changes; resumable with Last-Event-ID",
+    summary: "Server-sent events of account and participant status changes; resumable with Last-Event-ID",
     description:
-      "A `text/event-stream`: one `customer_account_status_changed` event per change of an account's status, `id` increasing: an applied webhook (`source: webhook`), or a repair after the proxy re-read the account and found a change whose webhook it never got (`source: reconcile`, `notification_id: null`). A notification naming the status already known is no change and appends none. Reconnect with `Last-Event-ID` (or `?last_event_id=`) to receive what was missed. Requires scope `events:read`.",
+      "A `text/event-stream`: one `customer_account_status_changed` event per change of an account's status and one `participant_status_changed` event per change of a participant's status or reason code, from one log (`id` increasing across both): an applied webhook (`source: webhook`), or a repair after the proxy re-read the account or participant and found a change whose webhook it never got (`source: reconcile`, `notification_id: null`). A notification naming the status already known is no change and appends none. `?zrn=` keeps one account's events, `?participant=` one participant's; both together keep the events of either. Reconnect with `Last-Event-ID` (or `?last_event_id=`) to receive what was missed. Requires scope `events:read`.",
     tags: ["status and events"],
     security: [{ bearer: ["events:read"] }],
     "x-scope": "events:read",
@@ -227,8 +274,15 @@ export const document = (): Record<string, unknown> => {
     ],
     responses: {
       200: {
-        description: "An event stream; each event's data is a StatusChangedEvent",
-        content: { "text/event-stream": { schema: schemaOf(Schemas.StatusChangedEvent) } }
+        description:
+          "An event stream; each event's data is a StatusChangedEvent (event customer_account_status_changed) or a ParticipantStatusChangedEvent (event participant_status_changed)",
+        content: {
+          "text/event-stream": {
+            schema: {
+              oneOf: [schemaOf(Schemas.StatusChangedEvent), schemaOf(Schemas.ParticipantStatusChangedEvent)]
+            }
+          }
+        }
       },
       ...errorResponses([400, 401, 403, 429])
     }
@@ -249,12 +303,17 @@ export const document = (): Record<string, unknown> => {
   })
   add("/webhooks/zerohash", "POST", {
     operationId: "receiveWebhook",
-    summary: "zerohash's customer_account_status_changed webhook",
+    summary: "zerohash's customer_account_status_changed and participant_status_changed webhooks",
     description:
-      "Verified over the raw body (x-zh-hook-signature, or the legacy x-zh-hook-signature-256) with a 5-minute replay window; deduplicated by x-zh-hook-notification-id; applied by timestamp. No bearer token: the signature authenticates.",
+      "Verified over the raw body (x-zh-hook-signature, or the legacy x-zh-hook-signature-256) with a 5-minute replay window; deduplicated by x-zh-hook-notification-id and by content; applied by timestamp (a participant notification by its payload's `timestamp`). `x-zh-hook-payload-type` picks the kind: the status projection or the participant projection. No bearer token: the signature authenticates.",
     tags: ["webhooks"],
     security: [],
-    requestBody: { required: true, content: json(schemaOf(Schemas.WebhookPayload)) },
+    requestBody: {
+      required: true,
+      content: json({
+        oneOf: [schemaOf(Schemas.WebhookPayload), schemaOf(Schemas.ParticipantWebhookPayload)]
+      })
+    },
     responses: {
       200: { description: "Accepted", content: json(schemaOf(Schemas.WebhookAck)) },
       ...errorResponses([400, 401])

@@ -264,4 +264,44 @@ describe("participant projection through the proxy", () => {
     expect(three.map((e) => e.id)).toEqual([...three.map((e) => e.id)].sort((a, b) => a - b))
     expect(three[1]!.id).toBe(b1!.id)
   })
+  it("the background reconciliation re-reads stale participants and repairs them with a reconcile event", async () => {
+    // No webhooks reach this proxy: only the re-read can tell it the participant was locked.
+    const h = harness({ webhooks: false, reconcileMaxAgeMs: 1, reconcileShare: 1 })
+    expect(await json(await h.request("/participants/CUST06/status"))).toMatchObject({ status: "approved" })
+    const start = await h.store.lastEventId()
+    h.simulator.moveParticipant("CUST06", "compliance_lock", "compliance_issue")
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(await h.app.reconciler.pass()).toBeGreaterThanOrEqual(1)
+    expect(await json(await h.request("/participants/CUST06/status"))).toMatchObject({
+      status: "locked",
+      reason_code: "compliance_issue"
+    })
+    const events = await h.store.log({ after: start, participant: "CUST06", limit: 10 })
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: "participant_status_changed",
+        source: "reconcile",
+        notificationId: null,
+        status: "locked",
+        reasonCode: "compliance_issue"
+      })
+    ])
+    const metrics = await h.metrics.render()
+    expect(
+      sampleOf(metrics, 'mta_reconcile_total{trigger="sweep",outcome="repaired",kind="participant"}')
+    ).toBe(1)
+    expect(
+      sampleOf(metrics, 'mta_reconcile_total{trigger="read",outcome="repaired",kind="participant"}')
+    ).toBe(1)
+    // Nothing changed since: the next re-read only confirms.
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    await h.app.reconciler.pass()
+    expect(await h.store.log({ after: start, participant: "CUST06", limit: 10 })).toHaveLength(1)
+    expect(
+      sampleOf(
+        await h.metrics.render(),
+        'mta_reconcile_total{trigger="sweep",outcome="confirmed",kind="participant"}'
+      )
+    ).toBe(1)
+  })
 })

@@ -33,6 +33,8 @@ export interface Membership {
   readonly account: Composition.Membership
   /** Primary, tenants, advisors, each once, in that order. */
   readonly members: ReadonlyArray<Member>
+  /** Their codes, in the same order. */
+  readonly codes: ReadonlyArray<string>
   readonly byCode: ReadonlyMap<string, Member>
   /** When the proxy learnt it (its clock), ms: what the trust window goes by. */
   readonly learntAt: number
@@ -69,7 +71,7 @@ export const parse = (payload: unknown, learntAt: number, occurredAt: number): M
   add(account.participant_code, "primary")
   for (const code of account.tenants) add(code, "secondary")
   for (const code of account.financial_advisors) add(code, "advisor")
-  return { account, members, byCode, learntAt, occurredAt }
+  return { account, members, codes: members.map((m) => m.code), byCode, learntAt, occurredAt }
 }
 
 const LIMIT = 100_000

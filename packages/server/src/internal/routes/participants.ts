@@ -20,7 +20,7 @@ import type { Context } from "hono"
 import { Hono } from "hono"
 import { InvalidRequest, RouteNotFound } from "../../Errors.js"
 import * as Schemas from "../../Schemas.js"
-import type { ParticipantRecord } from "../../Store.js"
+import type { ParticipantRecord, StatusRecord } from "../../Store.js"
 import { checkQuery } from "../body.js"
 import type { HonoEnv, Shared } from "../context.js"
 import * as Memberships from "../memberships.js"
@@ -84,10 +84,32 @@ const ACTION_SET: ReadonlySet<string> = new Set(ACTIONS)
 
 type Decision = Schemas.AccessDecision
 const NO_REASONS: ReadonlyArray<never> = Object.freeze([])
+const NO_MEMBERS: ReadonlyArray<Memberships.Member> = Object.freeze([])
+const NO_RECORDS: ReadonlyArray<ParticipantRecord | undefined> = Object.freeze([])
+
+/** An access answer and what it was computed from. */
+interface Answer {
+  readonly membership: Memberships.Membership
+  readonly status: StatusRecord | undefined
+  readonly records: ReadonlyArray<ParticipantRecord | undefined>
+  readonly text: string
+}
+/** Answers kept per (account, participant, action) asked. */
+const ANSWERS = 10_000
+
+const sameRecords = (
+  a: ReadonlyArray<ParticipantRecord | undefined>,
+  b: ReadonlyArray<ParticipantRecord | undefined>
+): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
 
 export const routes = (shared: Shared): Hono<HonoEnv> => {
   const app = new Hono<HonoEnv>()
   Memberships.start(shared)
+  const answers = new Map<string, Answer>()
 
   const statusQuery = Schema.decodeUnknownEither(Schemas.ParticipantStatusQuery, { errors: "all" })
   const statusPath = "/participants/:participant_code/status"
@@ -180,6 +202,28 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
 
     const membership = await membershipOf(c, zrn)
     const statusRecord = await shared.store.status(zrn)
+    const nonMember = participant !== undefined && !membership.byCode.has(participant)
+    const members = nonMember
+      ? NO_MEMBERS
+      : participant === undefined
+        ? membership.members
+        : [membership.byCode.get(participant)!]
+    const records: ReadonlyArray<ParticipantRecord | undefined> =
+      members.length === 0
+        ? NO_RECORDS
+        : await statusesOf(c, participant === undefined ? membership.codes : [participant])
+    // The answer is a function of these inputs only: the same objects (nothing changed since) answer
+    // the same text, without deciding and serialising again.
+    const key = `${zrn}\u0000${participant ?? ""}\u0000${action ?? ""}`
+    const cached = answers.get(key)
+    if (
+      cached !== undefined &&
+      cached.membership === membership &&
+      cached.status === statusRecord &&
+      sameRecords(cached.records, records)
+    ) {
+      return jsonResponse(c, 200, cached.text)
+    }
     const accountStatus = statusRecord?.status ?? null
     const account: Access.Account = {
       ...membership.account,
@@ -217,16 +261,10 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
         reasons: decision.allowed ? NO_REASONS : decision.reasons
       })
     }
-
-    if (participant !== undefined && !membership.byCode.has(participant)) {
+    if (nonMember) {
       // Not a member: one decision (the action asked, or view), whatever the actions asked.
-      decide(participant, undefined, undefined, action === undefined ? "view" : (action as Enums.Action))
+      decide(participant!, undefined, undefined, action === undefined ? "view" : (action as Enums.Action))
     } else {
-      const members = participant === undefined ? membership.members : [membership.byCode.get(participant)!]
-      const records = await statusesOf(
-        c,
-        members.map((m) => m.code)
-      )
       for (let i = 0; i < members.length; i++) {
         const member = members[i]!
         for (const act of actions) decide(member.code, member, records[i], act)
@@ -240,7 +278,11 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
       },
       decisions
     }
-    return jsonResponse(c, 200, JSON.stringify(body))
+    const text = JSON.stringify(body)
+    answers.delete(key)
+    answers.set(key, { membership, status: statusRecord, records, text })
+    if (answers.size > ANSWERS) answers.delete(answers.keys().next().value as string)
+    return jsonResponse(c, 200, text)
   })
 
   return app
