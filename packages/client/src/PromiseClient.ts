@@ -17,6 +17,7 @@ import { type ClientConfig, resolve } from "./ClientConfig.js"
 import type { ClientError } from "./ClientError.js"
 import type { Hook, HookEvents, HookName, Hooks } from "./Hooks.js"
 import * as Protocol from "./Protocol.js"
+import type { AccessAnswer, AccessQuery } from "./ProxyRoutes.js"
 import type { WithResponse } from "./ResponseInfo.js"
 import { activeContext } from "./Tracing.js"
 import {
@@ -87,6 +88,11 @@ export interface Client extends PromiseEndpointMethods {
     status: Participants.ParticipantStatusOrUnknown,
     options?: PromiseWaitOptions
   ): Promise<ParticipantStatusReached>
+  /**
+   * The proxy's access decision (`GET /accounts/{zrn}/access`; bearer credentials only): may each
+   * member do each action now, and every rule that says no. Rejects with `InvalidInput` when signed.
+   */
+  access(zrn: ZrnInput, query?: AccessQuery, options?: PromiseCallOptions): Promise<AccessAnswer>
   /**
    * The same methods answering `{ data, response }`: `response` is the last response's status,
    * headers, request id and whether the proxy replayed it (`ResponseInfo`).
@@ -211,6 +217,10 @@ export const createClient = (config: PromiseClientConfig): Client => {
     waitForParticipantStatus: (code, status, options) => {
       const { effectOptions, signal } = split(options)
       return runPromise(service.waitForParticipantStatus(code, status, effectOptions), signal)
+    },
+    access: (zrn, query, options) => {
+      const { effectOptions, signal } = split(options)
+      return runPromise(service.access(zrn, query, effectOptions), signal)
     },
     withResponse,
     on(event, handler) {

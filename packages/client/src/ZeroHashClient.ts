@@ -23,6 +23,7 @@ import type { Hooks } from "./Hooks.js"
 import { isMutation } from "./internal/errors.js"
 import { type Limits, newRequestId, send } from "./internal/http.js"
 import * as Protocol from "./Protocol.js"
+import { type AccessAnswer, type AccessQuery, accessRow, participantStatusRow } from "./ProxyRoutes.js"
 import type { WithResponse } from "./ResponseInfo.js"
 
 /** A customer account as read (create, update, details). */
@@ -159,6 +160,17 @@ export interface Service extends EndpointMethods {
     status: Participants.ParticipantStatusOrUnknown,
     options?: WaitOptions
   ) => Effect.Effect<ParticipantStatusReached, ClientError>
+  /**
+   * The proxy's access decision (`GET /accounts/{zrn}/access`, bearer credentials only): may each
+   * member (or `query.participant`) do each action (or `query.action`) on the account now, and if not,
+   * every rule that says no. Advice from the proxy's latest knowledge (`as_of`); zerohash decides at
+   * order time. With signed credentials an `InvalidInput` (zerohash has no such endpoint).
+   */
+  readonly access: (
+    zrn: ZrnInput,
+    query?: AccessQuery,
+    options?: CallOptions
+  ) => Effect.Effect<AccessAnswer, ClientError>
 }
 
 /** The client service. Build it with `ZeroHashClient.layer(config)` or `ZeroHashClient.layerConfig()`. */
@@ -374,6 +386,22 @@ export const fromResolved = (resolved: Resolved, hooks?: Hooks): Service => {
       )
     })
 
+  /** The proxy's record of the participant, as a list entry (the fields the long poll carries). */
+  const entryOfAnswer = (answer: {
+    readonly participant_code: string
+    readonly status: Participants.ParticipantStatusOrUnknown
+    readonly reason_code?: string | null | undefined
+    readonly updated_at?: string | null | undefined
+  }): ParticipantEntry => {
+    const updated = answer.updated_at == null ? Number.NaN : Date.parse(answer.updated_at)
+    return {
+      participant_code: answer.participant_code,
+      status: answer.status,
+      ...(answer.reason_code == null ? {} : { reason_code: answer.reason_code }),
+      ...(Number.isNaN(updated) ? {} : { updated_at: updated })
+    } as ParticipantEntry
+  }
+
   const waitForParticipantStatus: Service["waitForParticipantStatus"] = (code, status, options = {}) =>
     Effect.gen(function* () {
       const requestId = options.requestId ?? (yield* newRequestId)
@@ -383,6 +411,7 @@ export const fromResolved = (resolved: Resolved, hooks?: Hooks): Service => {
       let interval = options.intervalMs ?? 250
       const deadline = (yield* Clock.currentTimeMillis) + timeoutMs
       let last = "nothing read yet"
+      let longPolling = resolved.waitStrategy === "longPoll"
       for (;;) {
         const remaining = deadline - (yield* Clock.currentTimeMillis)
         if (remaining <= 0) {
@@ -397,14 +426,49 @@ export const fromResolved = (resolved: Resolved, hooks?: Hooks): Service => {
           )
         }
         const inner: InternalCallOptions = { requestId, deadlineMs: remaining, [PARENT_CONTEXT]: parent }
-        const participant = yield* getParticipant(code, inner)
-        last = participant.status
-        if (participant.status === status) return { participant }
+        if (longPolling) {
+          // The proxy's participant projection: it holds the request until the status or `timeout_ms`.
+          const waitMs = Math.max(1, Math.min(remaining, 30_000))
+          const answer = yield* Effect.either(
+            call(participantStatusRow, [code, { wait_for: status, timeout_ms: waitMs }], inner, {
+              timeoutMs: waitMs + 5_000,
+              deadlineMs: remaining + 5_000
+            }).pipe(Effect.map((r) => r.data))
+          )
+          if (Either.isLeft(answer)) {
+            // A proxy without the route, or a participant it cannot find: read the list instead,
+            // which also gives the real NotFound if there is none.
+            if (answer.left._tag === "NotFound") {
+              longPolling = false
+              continue
+            }
+            return yield* Effect.fail(answer.left)
+          }
+          last = answer.right.status
+          if (answer.right.status === status) return { participant: entryOfAnswer(answer.right) }
+          if (answer.right.timed_out === true) continue
+        } else {
+          const participant = yield* getParticipant(code, inner)
+          last = participant.status
+          if (participant.status === status) return { participant }
+        }
         const now = yield* Clock.currentTimeMillis
         yield* Effect.sleep(Math.max(0, Math.min(interval, deadline - now)))
         interval = Math.min(maxInterval, interval * 2)
       }
     })
+
+  const access: Service["access"] = (zrn, query = {}, options) => {
+    if (!bearer) {
+      const requestId = options?.requestId ?? randomUUID()
+      return Effect.fail(
+        Protocol.invalidInput("access", requestId, "credentials", [
+          "access is a route of the mta proxy, not of zerohash: configure the client with { bearerToken } and the proxy's baseUrl"
+        ])
+      )
+    }
+    return Effect.map(call(accessRow, [zrn, query], options), (r) => r.data)
+  }
 
   const service: Service = {
     ...endpoints,
@@ -413,7 +477,8 @@ export const fromResolved = (resolved: Resolved, hooks?: Hooks): Service => {
     waitForStatus,
     listParticipants,
     getParticipant,
-    waitForParticipantStatus
+    waitForParticipantStatus,
+    access
   }
   return withSummary(service, "ZeroHashClient", resolved.summary)
 }

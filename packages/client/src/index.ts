@@ -48,6 +48,9 @@ export {
 } from "./PromiseClient.js"
 // The wire protocol: requests, headers and responses of every endpoint
 export * as Protocol from "./Protocol.js"
+export type { AccessAnswer, AccessDecision, AccessQuery } from "./ProxyRoutes.js"
+// The proxy's own routes (participant status long poll, access decision)
+export * as ProxyRoutes from "./ProxyRoutes.js"
 export { type ResponseHeaders, ResponseInfo, responseOf, type WithResponse } from "./ResponseInfo.js"
 export * as Retry from "./Retry.js"
 export * as Signing from "./Signing.js"

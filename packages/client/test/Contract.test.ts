@@ -8,10 +8,11 @@ import {
   type ClientError,
   createClient,
   isClientError,
-  nodeTransport
+  nodeTransport,
+  verifyWebhook
 } from "@mta/client"
-import { Api } from "@mta/domain"
-import { Contract, createSimulator, startSimulatorServer } from "@mta/testkit"
+import { Api, Participants } from "@mta/domain"
+import { Contract, createSimulator, Simulator, startSimulatorServer } from "@mta/testkit"
 import { Schema } from "effect"
 import { afterAll, beforeAll, describe, it } from "vitest"
 import { viaLayer } from "./support.js"
@@ -38,6 +39,14 @@ const ok = (status: number, body: unknown): CallResult => ({ status, body })
 const encodeAccount = Schema.encodeSync(Api.AccountResponse)
 const encodeReason = Schema.encodeSync(Api.StatusReasonResponse)
 const encodePage = Schema.encodeSync(Api.LedgerPage)
+const encodeParticipant = Schema.encodeSync(Participants.ParticipantResponse)
+const encodeParticipants = Schema.encodeSync(Participants.ParticipantPage)
+
+/** The suite's webhook check: the client's `verifyWebhook`, as a platform's receiver runs it. */
+const verifier =
+  (secret: string): Contract.WebhookVerifier =>
+  ({ headers, rawBody }) =>
+    verifyWebhook({ secret, headers, rawBody })
 
 /** A contract target that makes every call through a client. */
 const clientTarget = (
@@ -49,6 +58,8 @@ const clientTarget = (
     const zrn = p.zrn ?? ""
     const body = p.body as never
     const code = (p.body as { participant_code?: string } | undefined)?.participant_code ?? ""
+    const requestId = p.headers?.["x-request-id"]
+    const options = requestId === undefined ? {} : { requestId }
     switch (endpoint) {
       case "createAccount":
         return ok(202, encodeAccount(await client.createAccount(body)))
@@ -79,6 +90,16 @@ const clientTarget = (
         const query = page === undefined ? filters : { ...filters, page: Number(page) }
         return ok(200, encodePage(await client.getLedgerPage(query)))
       }
+      case "createParticipant":
+      case "createMinor":
+        return ok(201, encodeParticipant(await client[endpoint](body, options)))
+      case "listParticipants": {
+        const { page, ...filters } = p.query ?? {}
+        const query = page === undefined ? filters : { ...filters, page: Number(page) }
+        return ok(200, encodeParticipants(await client.getParticipantPage(query as never)))
+      }
+      case "lockParticipant":
+        return ok(200, await client.lockParticipant(p.participant ?? "", body))
       default:
         throw new Error(`no client method for ${endpoint}`)
     }
@@ -110,9 +131,10 @@ Contract.contractSuite(
       fetch: (url, init) => simulator.fetch(new Request(url, init)),
       ...settings
     }),
-    Contract.simulatorTarget(simulator).control
+    Contract.simulatorControl(simulator)
   ),
-  api
+  api,
+  { verifyWebhook: verifier(simulator.webhookSecret) }
 )
 
 // Over a real loopback port through the Promise API and the pooled node:http transport.
@@ -129,7 +151,10 @@ Contract.contractSuite(
         ...settings
       })
       return {
-        target: clientTarget("client over TCP", client, Contract.httpControl(server.url)),
+        target: clientTarget("client over TCP", client, {
+          ...Contract.httpControl(server.url),
+          webhooks: Contract.simulatorControl(server.simulator).webhooks!
+        }),
         stop: async () => {
           transport.close()
           await server.close()
@@ -138,5 +163,6 @@ Contract.contractSuite(
     },
     { control: true }
   ),
-  api
+  api,
+  { verifyWebhook: verifier(Simulator.defaultWebhookSecret) }
 )

@@ -28,7 +28,7 @@ afterAll(() => {
 })
 
 describe("README", () => {
-  it.each(["promise", "effect", "webhook", "observe", "proxy", "tracing"])(
+  it.each(["promise", "effect", "webhook", "observe", "proxy", "tracing", "onboarding"])(
     "shows examples/%s.ts verbatim",
     (name) => {
       expect(readme).toContain(`\`\`\`ts\n${example(name)}\`\`\``)

@@ -319,3 +319,141 @@ describe("the proxy's long poll (bearer credentials)", () => {
     })
   )
 })
+
+describe("the proxy's participant long poll and access decision (bearer credentials)", () => {
+  /** A client on a transport that records each request and answers from `answer`. */
+  const stubbed = (answer: (url: URL, n: number) => { status: number; body: unknown }) =>
+    Effect.gen(function* () {
+      const seen: Array<string> = []
+      const client = yield* Effect.provide(
+        ZeroHashClient,
+        ZeroHashClient.layer({
+          baseUrl: "http://proxy.test",
+          credentials: { bearerToken: "caller-token" },
+          maxRetries: 0,
+          transport: async (request) => {
+            seen.push(`${request.method} ${request.url} ${request.headers.authorization}`)
+            const { status, body } = answer(new URL(request.url), seen.length)
+            return new Response(JSON.stringify(body), { status })
+          }
+        })
+      )
+      return { client, seen }
+    })
+
+  it.effect(
+    "waitForParticipantStatus long-polls the proxy's projection and asks again after a timed-out answer",
+    () =>
+      Effect.gen(function* () {
+        const record = {
+          participant_code: "AB12CD",
+          reason_code: null,
+          updated_at: "2026-12-06T12:00:00.000Z",
+          confirmed_at: "2026-12-06T12:00:00.000Z"
+        }
+        const { client, seen } = yield* stubbed((_url, n) => ({
+          status: 200,
+          body:
+            n === 1
+              ? { ...record, status: "submitted", timed_out: true }
+              : { ...record, status: "approved", timed_out: false }
+        }))
+        const reached = yield* client.waitForParticipantStatus("AB12CD", "approved", { timeoutMs: 20_000 })
+        expect(reached.participant).toEqual({
+          participant_code: "AB12CD",
+          status: "approved",
+          updated_at: Date.parse("2026-12-06T12:00:00.000Z")
+        })
+        expect(seen).toEqual([
+          "GET http://proxy.test/participants/AB12CD/status?wait_for=approved&timeout_ms=20000 Bearer caller-token",
+          "GET http://proxy.test/participants/AB12CD/status?wait_for=approved&timeout_ms=20000 Bearer caller-token"
+        ])
+      })
+  )
+
+  it.effect("waitForParticipantStatus falls back to the list when the proxy answers 404", () =>
+    Effect.gen(function* () {
+      const { client, seen } = yield* stubbed((url) =>
+        url.pathname.endsWith("/status")
+          ? { status: 404, body: { error: "Not Found", code: "not_found" } }
+          : {
+              status: 200,
+              body: {
+                message: [{ participant_code: "AB12CD", status: "locked", reason_code: "user_request" }],
+                page: 1,
+                total_pages: 1
+              }
+            }
+      )
+      const reached = yield* client.waitForParticipantStatus("AB12CD", "locked", { timeoutMs: 5_000 })
+      expect(reached.participant.reason_code).toBe("user_request")
+      expect(seen.map((s) => s.split(" ")[1])).toEqual([
+        "http://proxy.test/participants/AB12CD/status?wait_for=locked&timeout_ms=5000",
+        "http://proxy.test/participants?participant_code=AB12CD"
+      ])
+    })
+  )
+
+  it.effect("access asks the proxy and decodes every decision with the domain's names", () =>
+    Effect.gen(function* () {
+      const zrn = "zrn:zh:us:accounts:customer:c761fc96-5c44-40d4-8eb2-3fcd5d06754e"
+      const { client, seen } = yield* stubbed(() => ({
+        status: 200,
+        body: {
+          zrn,
+          as_of: { account_status: "locked", updated_at: "2026-12-06T12:00:00.000Z" },
+          decisions: [
+            {
+              participant: "MINOR1",
+              role: "primary",
+              authorization: "view_only",
+              participant_status: "approved",
+              reason_code: null,
+              action: "buy",
+              allowed: false,
+              reasons: [
+                { rule: "Authorization", message: "view_only does not allow buy" },
+                { rule: "AccountStatus", message: "a locked account does not allow buy" }
+              ]
+            }
+          ]
+        }
+      }))
+      const answer = yield* client.access(`customer:${zrn.split(":").at(-1)}`, {
+        participant: "MINOR1",
+        action: "buy"
+      })
+      expect(answer.as_of.account_status).toBe("locked")
+      expect(answer.decisions[0]?.reasons.map((r) => r.rule)).toEqual(["Authorization", "AccountStatus"])
+      expect(seen).toEqual([
+        `GET http://proxy.test/accounts/${zrn}/access?participant=MINOR1&action=buy Bearer caller-token`
+      ])
+      // A question that cannot be asked is refused before anything is sent.
+      const bad = yield* Effect.flip(client.access(zrn, { action: "trade" as never }))
+      expect(bad._tag).toBe("InvalidInput")
+      expect(bad.message).toMatch(/action/)
+      expect(seen).toHaveLength(1)
+    })
+  )
+
+  it.effect("access with signed credentials is an InvalidInput: zerohash has no such endpoint", () =>
+    Effect.gen(function* () {
+      let sent = 0
+      const client = yield* Effect.provide(
+        ZeroHashClient,
+        ZeroHashClient.layer({
+          baseUrl: "https://api.cert.zerohash.com",
+          credentials: { apiKey: "k", apiSecret: "c2VjcmV0", passphrase: "p" },
+          transport: async () => {
+            sent++
+            return new Response("{}", { status: 200 })
+          }
+        })
+      )
+      const error = yield* Effect.flip(client.access("customer:c761fc96-5c44-40d4-8eb2-3fcd5d06754e"))
+      expect(error._tag).toBe("InvalidInput")
+      expect(error.message).toMatch(/bearerToken/)
+      expect(sent).toBe(0)
+    })
+  )
+})

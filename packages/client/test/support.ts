@@ -133,6 +133,7 @@ export const viaLayer = (config: ClientConfig): Client => {
     waitForStatus: (zrn, status, options) => run(service.waitForStatus(zrn, status, options)),
     listParticipants: (query, options) => Stream.toAsyncIterable(service.listParticipants(query, options)),
     getParticipant: (code, options) => run(service.getParticipant(code, options)),
+    access: (zrn, query, options) => run(service.access(zrn, query, options)),
     waitForParticipantStatus: (code, status, options) =>
       run(service.waitForParticipantStatus(code, status, options)),
     withResponse: Object.fromEntries(

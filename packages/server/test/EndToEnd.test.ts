@@ -9,7 +9,7 @@
  * - In its embedded default: the README's walk-through (create a JTIC account, wait for open, lock it,
  *   watch the event), and server-sent events resuming after a reconnect.
  */
-import { createClient } from "@mta/client"
+import { createClient, verifyWebhook } from "@mta/client"
 import { Zrn } from "@mta/domain"
 import { Callers } from "@mta/server"
 import { Contract, Fault, type Server as SimServer, startSimulatorServer } from "@mta/testkit"
@@ -51,22 +51,6 @@ const startRemote = async (
   return { sim, proxy }
 }
 
-const simControl = (sim: SimServer.SimulatorServer): Contract.ContractControl => ({
-  addParticipant: async (p) => {
-    sim.simulator.addParticipant(p as never)
-  },
-  setBalance: async (b) => {
-    sim.simulator.setBalance(b)
-  },
-  enableFeature: async (name, enabled) => sim.simulator.enableFeature(name, enabled),
-  setStatusReason: async (zrn, fields) => sim.simulator.setStatusReason(zrn, fields),
-  injectFault: async (spec) => {
-    sim.simulator.injectFault(spec)
-  },
-  clearFaults: async () => sim.simulator.clearFaults(),
-  settle: () => sim.simulator.settle()
-})
-
 // The testkit's contract suite, through the proxy.
 Contract.contractSuite(
   Contract.deferred(
@@ -74,7 +58,7 @@ Contract.contractSuite(
     async () => {
       const { sim, proxy } = await startRemote()
       return {
-        target: proxyTarget("proxy", proxy.url, TOKEN, simControl(sim)),
+        target: proxyTarget("proxy", proxy.url, TOKEN, Contract.simulatorControl(sim.simulator)),
         stop: async () => {
           await proxy.stop()
           await sim.close()
@@ -83,7 +67,10 @@ Contract.contractSuite(
     },
     { control: true }
   ),
-  { describe, it, beforeAll, afterAll }
+  { describe, it, beforeAll, afterAll },
+  // Every participant webhook the simulator delivered (to the proxy, and to the suite's listener) must
+  // pass the client's `verifyWebhook`, as a platform's receiver would run it.
+  { verifyWebhook: ({ headers, rawBody }) => verifyWebhook({ secret: WEBHOOK_SECRET, headers, rawBody }) }
 )
 
 describe("proxy (process) in front of a standalone simulator: webhooks, long poll, shutdown", () => {

@@ -355,7 +355,8 @@ export const proxyTarget = (
       method,
       headers: {
         authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" })
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...params.headers
       },
       ...(body === undefined ? {} : { body })
     })

@@ -7,7 +7,7 @@
 import { strict as assert } from "node:assert"
 import { randomUUID } from "node:crypto"
 import type { EndpointName } from "../router.js"
-import type { CallResult, ContractControl, ContractTarget } from "./targets.js"
+import type { CallResult, ContractControl, ContractTarget, WebhookVerifier } from "./targets.js"
 
 /** The shape of the test framework the suite registers with (vitest, jest, node:test wrappers). */
 export interface TestApi {
@@ -40,8 +40,24 @@ const messages = (r: CallResult): string => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Options of `contractSuite`. */
+export interface ContractOptions {
+  /**
+   * Checks each webhook the target's simulator delivered for the suite's participants (the client's
+   * `verifyWebhook`, say). Only where the target's control plane shows its webhooks (`webhooks`).
+   */
+  readonly verifyWebhook?: WebhookVerifier
+}
+
+/** A `YYYY-MM-DD` date `years` before today (UTC), on the 15th of January: far from any birthday edge. */
+const yearsAgo = (years: number): string => `${new Date().getUTCFullYear() - years}-01-15`
+
 /** Registers the contract scenarios for one target. Pass `{ skip: reason }` to register them skipped. */
-export const contractSuite = (target: ContractTarget | { readonly skip: string }, api: TestApi): void => {
+export const contractSuite = (
+  target: ContractTarget | { readonly skip: string },
+  api: TestApi,
+  options: ContractOptions = {}
+): void => {
   const { describe, it, beforeAll, afterAll } = api
   if ("skip" in target) {
     describe("contract suite", () => {
@@ -111,6 +127,140 @@ export const contractSuite = (target: ContractTarget | { readonly skip: string }
     const r = await t.call(name, { zrn })
     expectStatus(r, expected, name)
     return r
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Participants (16–19): unique emails per run, since certification is shared state.
+  // -------------------------------------------------------------------------------------------
+
+  const emailOf = (what: string) => `${label(what)}@example.com`
+
+  const adultBody = (what: string, fields: Record<string, unknown> = {}): Record<string, unknown> => ({
+    first_name: "Ada",
+    last_name: `Contract ${run}`,
+    email: emailOf(what),
+    address_one: "1 Main St",
+    city: "Chicago",
+    zip: "60601",
+    jurisdiction_code: "US-IL",
+    date_of_birth: yearsAgo(36),
+    sanction_screening: "pass",
+    sanction_screening_timestamp: Date.now() - 60_000,
+    ...fields
+  })
+
+  const minorBody = (
+    custodian: string,
+    what: string,
+    fields: Record<string, unknown> = {}
+  ): Record<string, unknown> => ({
+    first_name: "Tim",
+    last_name: `Contract ${run}`,
+    email: emailOf(what),
+    address_one: "1 Main St",
+    city: "Chicago",
+    jurisdiction_code: "US-IL",
+    date_of_birth: yearsAgo(10),
+    custodian_participant_code: custodian,
+    custodian_relationship: "parent",
+    utma_signed_timestamp: Date.now() - 60_000,
+    ...fields
+  })
+
+  /** Submits a participant (16 or 17) and checks the 201: the fields echoed, a code, the platform. */
+  const submit = async (
+    endpoint: "createParticipant" | "createMinor",
+    body: Record<string, unknown>,
+    requestId?: string
+  ): Promise<string> => {
+    const r = await t.call(endpoint, {
+      body,
+      ...(requestId === undefined ? {} : { headers: { "x-request-id": requestId } })
+    })
+    expectStatus(r, 201, endpoint)
+    const created = record(r)
+    assert.match(String(created.participant_code), /^[A-Za-z0-9]{6}$/, "a 6-character participant code")
+    assert.equal(created.email, body.email)
+    assert.equal(created.first_name, body.first_name)
+    assert.equal(typeof created.platform_code, "string", "the 201 names the platform")
+    return String(created.participant_code)
+  }
+
+  /** The participant's entry in `GET /participants?participant_code=` (exactly one). */
+  const entryOf = async (code: string): Promise<Record<string, unknown>> => {
+    const r = await t.call("listParticipants", { query: { participant_code: code } })
+    expectStatus(r, 200, "list participants")
+    const entries = (r.body as { message?: Array<Record<string, unknown>> }).message ?? []
+    assert.equal(entries.length, 1, `exactly one entry for ${code}, got ${show(r)}`)
+    return entries[0]!
+  }
+
+  /** Reads the participant (after the target's pending work) until it has `status`. */
+  const waitForParticipant = async (code: string, status: string): Promise<Record<string, unknown>> => {
+    if (t.control !== undefined) await t.control.settle()
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const entry = await entryOf(code)
+      if (entry.status === status) return entry
+      if (Date.now() > deadline)
+        assert.fail(`participant ${code} did not reach ${status} (still ${String(entry.status)})`)
+      await sleep(500)
+    }
+  }
+
+  /** An adult customer, submitted and approved: its code. */
+  const approvedAdult = async (what: string): Promise<string> => {
+    const code = await submit("createParticipant", adultBody(what))
+    await waitForParticipant(code, "approved")
+    return code
+  }
+
+  let unverifiedNoted = false
+  /**
+   * The `participant_status_changed` webhooks the target delivered for `code`, each checked with the
+   * suite's verifier: their decoded payloads, oldest first; `undefined` where the suite cannot see
+   * webhooks (no control plane, or one that does not show them) or was given no verifier.
+   */
+  const participantHooks = async (code: string): Promise<Array<Record<string, unknown>> | undefined> => {
+    const control = t.control
+    if (control?.webhooks === undefined) return undefined
+    await control.settle()
+    const received = await control.webhooks()
+    if (received === undefined) return undefined
+    if (options.verifyWebhook === undefined) {
+      if (!unverifiedNoted)
+        console.warn(`contract suite: ${t.name}: webhooks not verified (no verifyWebhook)`)
+      unverifiedNoted = true
+      return undefined
+    }
+    const mine = received.filter((hook) => {
+      if (hook.headers["x-zh-hook-payload-type"] !== "participant_status_changed") return false
+      try {
+        return (JSON.parse(hook.rawBody) as { participant_code?: unknown }).participant_code === code
+      } catch {
+        return false
+      }
+    })
+    const payloads: Array<Record<string, unknown>> = []
+    for (const hook of mine) {
+      const verified = await options.verifyWebhook(hook)
+      assert.equal(verified.type, "participant_status_changed", "the verified payload type")
+      payloads.push(verified.payload as Record<string, unknown>)
+    }
+    return payloads
+  }
+
+  /** Asserts the participant's verified webhooks, in order, where the suite can see them. */
+  const expectHooks = async (code: string, statuses: ReadonlyArray<string>) => {
+    const payloads = await participantHooks(code)
+    if (payloads === undefined) return undefined
+    assert.deepEqual(
+      payloads.map((p) => p.participant_status),
+      statuses,
+      `the participant_status_changed webhooks of ${code}`
+    )
+    for (const p of payloads) assert.equal(typeof p.timestamp, "number", "every payload has its timestamp")
+    return payloads
   }
 
   /** A scenario that needs the target's control plane. */
@@ -388,6 +538,208 @@ export const contractSuite = (target: ContractTarget | { readonly skip: string }
         assert.equal(body.page, 1)
         assert.equal(typeof body.total_pages, "number")
       })
+    })
+
+    describe("participants and onboarding", () => {
+      scenario("adult customer: submitted, then approved, listed with the entry's shape", async () => {
+        const body = adultBody("adult")
+        const r = await t.call("createParticipant", { body })
+        expectStatus(r, 201, "create customer")
+        const created = record(r)
+        const code = String(created.participant_code)
+        assert.match(code, /^[A-Za-z0-9]{6}$/)
+        assert.equal(created.status, "submitted", "KYC completes in the background")
+        for (const field of ["first_name", "last_name", "email", "jurisdiction_code", "date_of_birth"])
+          assert.equal(created[field], body[field], `the 201 echoes ${field}`)
+        const entry = await waitForParticipant(code, "approved")
+        assert.equal(entry.participant_code, code)
+        assert.equal(entry.participant_name, `${body.first_name} ${body.last_name}`)
+        assert.equal(entry.email, body.email)
+        assert.equal(entry.jurisdiction_code, "US-IL")
+        assert.equal(entry.reason_code ?? null, null, "no reason code when approved")
+        assert.equal(typeof entry.updated_at, "number", "updated_at in ms")
+        // The email filter finds the same participant; a status filter that excludes it does not.
+        const byEmail = await t.call("listParticipants", { query: { email: String(body.email) } })
+        expectStatus(byEmail, 200, "list by email")
+        const page = byEmail.body as {
+          message: Array<Record<string, unknown>>
+          count?: unknown
+          page?: unknown
+        }
+        assert.deepEqual(
+          page.message.map((e) => e.participant_code),
+          [code]
+        )
+        assert.equal(page.page, 1)
+        const rejectedOnly = await t.call("listParticipants", {
+          query: { participant_code: code, status: "rejected" }
+        })
+        assert.deepEqual((rejectedOnly.body as typeof page).message, [])
+        const unknown = await t.call("listParticipants", { query: { colour: "blue" } })
+        expectStatus(unknown, 400, "an unknown filter")
+        assert.match(messages(unknown), /colour/)
+        await expectHooks(code, ["submitted", "approved"])
+      })
+
+      scenario("minor with a custodian, then a UTMA account for them", async () => {
+        const custodian = await approvedAdult("custodian")
+        const minor = await submit("createMinor", minorBody(custodian, "minor"))
+        const entry = await waitForParticipant(minor, "approved")
+        assert.equal(entry.participant_name, `Tim Contract ${run}`)
+        const minors = await t.call("listParticipants", {
+          query: { participant_code: minor, minors: "true" }
+        })
+        expectStatus(minors, 200, "list minors")
+        assert.deepEqual(
+          (minors.body as { message: Array<Record<string, unknown>> }).message.map((e) => e.participant_code),
+          [minor]
+        )
+        const adults = await t.call("listParticipants", {
+          query: { participant_code: minor, minors: "false" }
+        })
+        assert.deepEqual(
+          (adults.body as { message: unknown[] }).message,
+          [],
+          "a minor is not listed as an adult"
+        )
+        // The domain's UTMA composition: the minor is the primary (utma_beneficiary), the custodian the
+        // one tenant (utma_custodian).
+        const zrn = await open(
+          { type: "utma", participant_code: minor, tenants: [custodian] },
+          "onboarded-utma"
+        )
+        const account = await details(zrn)
+        assert.equal(account.type, "utma")
+        assert.equal(account.participant_code, minor)
+        assert.deepEqual(account.tenants, [custodian])
+        await expectHooks(custodian, ["submitted", "approved"])
+        await expectHooks(minor, ["submitted", "approved"])
+      })
+
+      scenario("a minor's custodian must exist", async () => {
+        const r = await t.call("createMinor", { body: minorBody("ZZ9999", "orphan") })
+        expectStatus(r, 400, "unknown custodian")
+        assert.match(messages(r), /custodian_participant_code/)
+      })
+
+      scenario("adult and minor date checks", async () => {
+        const young = await t.call("createParticipant", {
+          body: adultBody("too-young", { date_of_birth: yearsAgo(12) })
+        })
+        expectStatus(young, 400, "a customer under 18")
+        assert.match(messages(young), /date_of_birth/)
+        const custodian = await approvedAdult("custodian-dates")
+        const old = await t.call("createMinor", {
+          body: minorBody(custodian, "too-old", { date_of_birth: yearsAgo(30) })
+        })
+        expectStatus(old, 400, "a minor who is an adult")
+        assert.match(messages(old), /date_of_birth/)
+        const unborn = await t.call("createParticipant", {
+          body: adultBody("unborn", { date_of_birth: `${new Date().getUTCFullYear() + 1}-01-15` })
+        })
+        expectStatus(unborn, 400, "a date of birth in the future")
+        assert.match(messages(unborn), /date_of_birth/)
+      })
+
+      scenario("an email is unique per platform: the same email with other data is refused", async () => {
+        const body = adultBody("dup-email")
+        await submit("createParticipant", body)
+        const other = await t.call("createParticipant", { body: { ...body, first_name: "Grace" } })
+        expectStatus(other, 400, "the same email, other data")
+        assert.match(messages(other), /Participant already exists with this email for this platform/)
+      })
+
+      scenario(
+        "X-Request-Id: the same payload again answers the first 201; another id is refused",
+        async () => {
+          const body = adultBody("replay")
+          const requestId = `${label("rid")}`
+          const first = await t.call("createParticipant", { body, headers: { "x-request-id": requestId } })
+          expectStatus(first, 201, "first submission")
+          const again = await t.call("createParticipant", { body, headers: { "x-request-id": requestId } })
+          expectStatus(again, 201, "the same payload and X-Request-Id")
+          assert.equal(
+            record(again).participant_code,
+            record(first).participant_code,
+            "the first answer again"
+          )
+          const otherId = await t.call("createParticipant", {
+            body,
+            headers: { "x-request-id": `${label("rid")}` }
+          })
+          expectStatus(otherId, 400, "the same payload with another X-Request-Id")
+          assert.match(messages(otherId), /Participant data already used with different requestID/)
+          const code = String(record(first).participant_code)
+          await waitForParticipant(code, "approved")
+          // One participant, not two: one submission's webhooks.
+          await expectHooks(code, ["submitted", "approved"])
+        }
+      )
+
+      scenario("lock a participant at its own request; a second lock is refused", async () => {
+        const code = await approvedAdult("lock")
+        const r = await t.call("lockParticipant", {
+          participant: code,
+          body: { reason_code: "user_request", notes: "customer closed the relationship" }
+        })
+        expectStatus(r, 200, "lock participant")
+        assert.equal(r.body, "OK")
+        const entry = await waitForParticipant(code, "locked")
+        assert.equal(entry.reason_code, "user_request")
+        const again = await t.call("lockParticipant", {
+          participant: code,
+          body: { reason_code: "user_request", notes: "again" }
+        })
+        expectStatus(again, 400, "second lock")
+        assert.notEqual(messages(again), "", "the refusal says why")
+        const bad = await t.call("lockParticipant", { participant: code, body: { reason_code: "bored" } })
+        expectStatus(bad, 400, "a lock without notes and with an unknown reason")
+        assert.match(messages(bad), /reason_code/)
+        assert.match(messages(bad), /notes/)
+        const hooks = await expectHooks(code, ["submitted", "approved", "locked"])
+        if (hooks !== undefined) assert.equal(hooks[2]!.reason_code, "user_request")
+      })
+
+      withControl(
+        "KYC rejected with reasons, then submitted again and approved",
+        async (control) => {
+          const body = adultBody("rejected")
+          await control.setKycOutcome!(
+            { status: "rejected", reject_reasons: ["id_document_expired", "address_mismatch"] },
+            { email: String(body.email) }
+          )
+          const code = await submit("createParticipant", body, label("rid"))
+          const entry = await waitForParticipant(code, "rejected")
+          assert.equal(entry.reason_code, "id_document_expired", "the first reject reason")
+          // A rejected participant may be submitted again with the same email and data.
+          const again = await submit("createParticipant", body, label("rid"))
+          assert.equal(again, code, "the same participant, submitted again")
+          await waitForParticipant(code, "approved")
+          const hooks = await expectHooks(code, ["submitted", "rejected", "submitted", "approved"])
+          if (hooks !== undefined) {
+            assert.deepEqual(hooks[1]!.reject_reasons, ["id_document_expired", "address_mismatch"])
+            assert.equal(hooks[1]!.kyc_attempts, 1)
+            assert.equal(hooks[1]!.reason_code, "id_document_expired")
+            assert.equal(hooks[3]!.reject_reasons, undefined, "an approval carries no reject reasons")
+          }
+        },
+        "setKycOutcome"
+      )
+
+      withControl(
+        "KYC pending, then approved by compliance",
+        async (control) => {
+          const body = adultBody("pending")
+          await control.setKycOutcome!({ status: "pending_approval" }, { email: String(body.email) })
+          const code = await submit("createParticipant", body)
+          await waitForParticipant(code, "pending_approval")
+          await control.decideParticipant!(code, { status: "approved" })
+          const entry = await waitForParticipant(code, "approved")
+          assert.equal(entry.reason_code ?? null, null)
+          await expectHooks(code, ["submitted", "pending_approval", "approved"])
+        },
+        "decideParticipant"
+      )
     })
 
     describe("documented errors", () => {

@@ -10,19 +10,39 @@ import type { FaultSpec } from "../../Fault.js"
 import type { SimulatorServer } from "../../Server.js"
 import { type Credentials, signedHeaders } from "../../Signing.js"
 import type { Simulator } from "../../Simulator.js"
+import type { KycOutcome } from "../participants.js"
 import type { EndpointName } from "../router.js"
 
 /** Path parameters, body and query of one call. */
 export interface CallParams {
   /** The customer account ZRN (canonical form is what a correct client sends). */
   readonly zrn?: string
-  /** The tenant or advisor path segment of the remove calls. */
+  /** The tenant or advisor path segment of the remove calls; the participant code of `lockParticipant`. */
   readonly participant?: string
   /** The JSON body; the status commands send `{}` when it is absent. */
   readonly body?: unknown
-  /** Query parameters of `listLedgerAccounts`. */
+  /** Query parameters of `listLedgerAccounts` and `listParticipants`. */
   readonly query?: Readonly<Record<string, string>>
+  /** Extra request headers (lower-case names), e.g. `x-request-id` of a participant submission. */
+  readonly headers?: Readonly<Record<string, string>>
 }
+
+/** A webhook as its receiver got it: the headers (lower-case names) and the body's exact text. */
+export interface ReceivedWebhook {
+  readonly headers: Readonly<Record<string, string>>
+  readonly rawBody: string
+}
+
+/**
+ * Checks one received webhook as a receiver must (signature, timestamp, payload type, payload Schema)
+ * and answers its payload type and decoded payload, or throws. The client's `verifyWebhook` is one;
+ * the testkit does not import the client, so the test that runs the suite passes it in.
+ */
+export type WebhookVerifier = (
+  hook: ReceivedWebhook
+) =>
+  | { readonly type: string; readonly payload: unknown }
+  | Promise<{ readonly type: string; readonly payload: unknown }>
 
 /** What a call answered: the status and the decoded JSON body (`undefined` when empty). */
 export interface CallResult {
@@ -44,6 +64,20 @@ export interface ContractControl {
   setStatusReason?(zrn: string, fields: Readonly<Record<string, unknown>>): Promise<void>
   injectFault?(spec: FaultSpec): Promise<void>
   clearFaults?(): Promise<void>
+  /** What KYC decides for the next submission, or for the submission with `email` (`Simulator.setKycOutcome`). */
+  setKycOutcome?(outcome: KycOutcome, options?: { readonly email?: string }): Promise<void>
+  /** Decides a participant waiting in `pending_approval` (`Simulator.decideParticipant`). */
+  decideParticipant?(
+    code: string,
+    outcome:
+      | { readonly status: "approved" }
+      | { readonly status: "rejected"; readonly reject_reasons?: ReadonlyArray<string> }
+  ): Promise<void>
+  /**
+   * Every webhook the target's simulator delivered so far, as received (oldest first); `undefined`
+   * when this target cannot see them.
+   */
+  webhooks?(): Promise<ReadonlyArray<ReceivedWebhook> | undefined>
   /** Runs the target's pending background work now. */
   settle(): Promise<void>
 }
@@ -92,6 +126,7 @@ export const pathOf = (endpoint: EndpointName, params: CallParams = {}): string 
     .replace("{zrn}", params.zrn ?? "")
     .replace("{tenant}", params.participant ?? "")
     .replace("{financial_advisor}", params.participant ?? "")
+    .replace("{participant_code}", params.participant ?? "")
   const query = params.query === undefined ? "" : new URLSearchParams(params.query).toString()
   return query === "" ? path : `${path}?${query}`
 }
@@ -149,7 +184,11 @@ export const httpTarget = (options: HttpTargetOptions): ContractTarget => {
       const response = await send(
         new Request(`${base}${path}`, {
           method,
-          headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
+          headers: {
+            ...headers,
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+            ...params.headers
+          },
           ...(body === undefined ? {} : { body })
         })
       )
@@ -162,6 +201,37 @@ export const httpTarget = (options: HttpTargetOptions): ContractTarget => {
   }
 }
 
+/**
+ * The control plane of a simulator in this process: every control call, and the webhooks it delivers
+ * from now on (received by an in-process listener, beside any URL it delivers to).
+ */
+export const simulatorControl = (simulator: Simulator): ContractControl => {
+  const received: Array<ReceivedWebhook> = []
+  simulator.onWebhook((event) => {
+    received.push({ headers: event.headers, rawBody: event.rawBody })
+  })
+  return {
+    addParticipant: async (p) => {
+      simulator.addParticipant(p as Parameters<Simulator["addParticipant"]>[0])
+    },
+    setBalance: async (b) => {
+      simulator.setBalance(b)
+    },
+    enableFeature: async (name, enabled) => simulator.enableFeature(name, enabled),
+    setStatusReason: async (zrn, fields) => simulator.setStatusReason(zrn, fields),
+    injectFault: async (spec) => {
+      simulator.injectFault(spec)
+    },
+    clearFaults: async () => simulator.clearFaults(),
+    setKycOutcome: async (outcome, options) => simulator.setKycOutcome(outcome, options),
+    decideParticipant: async (code, outcome) => {
+      simulator.decideParticipant(code, outcome)
+    },
+    webhooks: async () => [...received],
+    settle: () => simulator.settle()
+  }
+}
+
 /** The simulator as a target, in process, with its control plane. */
 export const simulatorTarget = (simulator: Simulator): ContractTarget =>
   httpTarget({
@@ -170,21 +240,7 @@ export const simulatorTarget = (simulator: Simulator): ContractTarget =>
     credentials: simulator.credentials,
     fetch: simulator.fetch,
     now: () => simulator.clock.now(),
-    control: {
-      addParticipant: async (p) => {
-        simulator.addParticipant(p as Parameters<Simulator["addParticipant"]>[0])
-      },
-      setBalance: async (b) => {
-        simulator.setBalance(b)
-      },
-      enableFeature: async (name, enabled) => simulator.enableFeature(name, enabled),
-      setStatusReason: async (zrn, fields) => simulator.setStatusReason(zrn, fields),
-      injectFault: async (spec) => {
-        simulator.injectFault(spec)
-      },
-      clearFaults: async () => simulator.clearFaults(),
-      settle: () => simulator.settle()
-    }
+    control: simulatorControl(simulator)
   })
 
 /** A control plane over HTTP (`/__simulator/`), for a standalone simulator server. */
@@ -210,18 +266,26 @@ export const httpControl = (
     clearFaults: async () => {
       await fetchImpl(`${baseUrl}/__simulator/faults`, { method: "DELETE" }).then((r) => r.arrayBuffer())
     },
+    setKycOutcome: (outcome, options) => post("kyc_outcome", { ...outcome, ...options }),
+    decideParticipant: (participant_code, outcome) =>
+      post("participant_decision", { participant_code, ...outcome }),
     settle: () => post("settle")
   }
 }
 
-/** A standalone simulator server as a target: real HTTP, control plane over HTTP. */
-export const serverTarget = (server: SimulatorServer): ContractTarget =>
-  httpTarget({
+/**
+ * A standalone simulator server as a target: real HTTP, control plane over HTTP; its webhooks are
+ * seen by an in-process listener (the control plane's record of them carries no signature headers).
+ */
+export const serverTarget = (server: SimulatorServer): ContractTarget => {
+  const { webhooks } = simulatorControl(server.simulator)
+  return httpTarget({
     name: `simulator server ${server.url}`,
     baseUrl: server.url,
     credentials: server.simulator.credentials,
-    control: httpControl(server.url)
+    control: { ...httpControl(server.url), ...(webhooks === undefined ? {} : { webhooks }) }
   })
+}
 
 /**
  * A target started in the suite's `beforeAll` (a server on a port, the proxy app) and stopped in its
@@ -241,6 +305,12 @@ export const deferred = (
   const ctl = (): ContractControl => {
     const control = current().control
     if (control === undefined) throw new Error(`contract target ${name} has no control plane`)
+    return control
+  }
+  // A started target promised a control plane: one without a call its scenarios need fails loudly.
+  const need = (what: keyof ContractControl): ContractControl => {
+    const control = ctl()
+    if (control[what] === undefined) throw new Error(`contract target ${name}'s control plane has no ${what}`)
     return control
   }
   return {
@@ -264,6 +334,9 @@ export const deferred = (
             setStatusReason: async (z, f) => ctl().setStatusReason?.(z, f),
             injectFault: async (f) => ctl().injectFault?.(f),
             clearFaults: async () => ctl().clearFaults?.(),
+            setKycOutcome: (o, e) => need("setKycOutcome").setKycOutcome!(o, e),
+            decideParticipant: (c, o) => need("decideParticipant").decideParticipant!(c, o),
+            webhooks: async () => ctl().webhooks?.(),
             settle: () => ctl().settle()
           }
         }
