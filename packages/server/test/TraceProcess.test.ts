@@ -2,9 +2,12 @@
  * The proxy as a process on a real port, with no OpenTelemetry SDK registered (the default
  * deployment), in front of the standalone simulator: a caller's `traceparent` still reaches zerohash
  * (the simulator's journal) and the proxy's access log line; a request without one, or with a
- * malformed one, carries none. With the SDK registered: `Tracing.test.ts`.
+ * malformed one, carries none. Then with the README's SDK registration (`examples/tracing.mjs`,
+ * loaded with `--import`): the proxy's own spans, exported, in the caller's trace. The span tree in
+ * detail, in process: `Tracing.test.ts`.
  */
 import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { Callers } from "@mta/server"
 import { type Server as SimServer, startSimulatorServer } from "@mta/testkit"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -14,6 +17,9 @@ const TOKEN = "trace-process-token"
 const CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 const CALLER_SPAN = "b7ad6b7169203331"
 const TRACEPARENT = `00-${CALLER_TRACE}-${CALLER_SPAN}-01`
+
+const TOKEN_SCOPES = () =>
+  JSON.stringify([{ name: "tracer", token_sha256: Callers.hashToken(TOKEN), scopes: Callers.allScopes }])
 
 describe("traces through the proxy process without an SDK", () => {
   let sim: SimServer.SimulatorServer
@@ -30,9 +36,7 @@ describe("traces through the proxy process without an SDK", () => {
         ...upstreamEnv(sim),
         ZH_WEBHOOK_SECRET: "whsec-trace",
         MTA_STORE: "memory",
-        MTA_CALLERS: JSON.stringify([
-          { name: "tracer", token_sha256: Callers.hashToken(TOKEN), scopes: Callers.allScopes }
-        ]),
+        MTA_CALLERS: TOKEN_SCOPES(),
         LOG_LEVEL: "info"
       },
       port
@@ -123,5 +127,72 @@ describe("traces through the proxy process without an SDK", () => {
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m)
     expect(text).not.toMatch(/^mta_(process|nodejs)_/m)
     expect(text).toContain(`mta_build_info{version="${version}",node_version="${process.versions.node}"} 1`)
+  })
+})
+
+describe("traces through the proxy process with the README's SDK registration (examples/tracing.mjs)", () => {
+  let sim: SimServer.SimulatorServer
+  let proxy: ProxyProcess
+  beforeAll(async () => {
+    sim = await startSimulatorServer({ seedDemo: true, asyncDelayMs: 0 })
+    proxy = await startProxyProcess(
+      {
+        ...upstreamEnv(sim),
+        ZH_WEBHOOK_SECRET: "whsec-trace",
+        MTA_STORE: "memory",
+        MTA_CALLERS: TOKEN_SCOPES(),
+        LOG_LEVEL: "info",
+        NODE_OPTIONS: `--import ${fileURLToPath(new URL("../examples/tracing.mjs", import.meta.url))}`
+      },
+      await freePort()
+    )
+  }, 60_000)
+  afterAll(async () => {
+    await proxy?.stop()
+    await sim?.close()
+  })
+
+  it("the proxy's spans are exported in the caller's trace; zerohash sees the proxy's CLIENT span as the parent", async () => {
+    const r = await fetch(`${proxy.url}/accounts`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        "content-type": "application/json",
+        traceparent: TRACEPARENT,
+        "x-request-id": "trace-sdk-1"
+      },
+      body: JSON.stringify(createBody(`trace-sdk-${Date.now()}`))
+    })
+    expect(r.status).toBe(202)
+    const upstream = sim.simulator
+      .journal()
+      .find((e) => e.endpoint === "createAccount" && e.headers["x-request-id"] === "trace-sdk-1")
+    const sent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(upstream?.headers.traceparent ?? "")
+    expect(sent?.[1]).toBe(CALLER_TRACE)
+    // Not the caller's span any more: the proxy's own CLIENT span.
+    expect(sent?.[2]).not.toBe(CALLER_SPAN)
+    const clientSpan = sent![2]!
+    // ConsoleSpanExporter prints each span as it ends; log lines are written asynchronously.
+    const accessLine = () =>
+      proxy
+        .stdout()
+        .split("\n")
+        .filter((l) => l.startsWith('{"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.msg === "request" && l.request_id === "trace-sdk-1")
+    const deadline = Date.now() + 10_000
+    while (!proxy.stdout().includes("name: 'POST /accounts'") || accessLine() === undefined) {
+      if (Date.now() > deadline) throw new Error(`no exported span or access line in:\n${proxy.stdout()}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const out = proxy.stdout()
+    expect(out).toContain(`traceId: '${CALLER_TRACE}'`)
+    expect(out).toContain(`id: '${clientSpan}'`)
+    expect(out).toContain("'http.route': '/accounts'")
+    const line = accessLine()!
+    expect(line.trace_id).toBe(CALLER_TRACE)
+    // The access line names the proxy's SERVER span (exported, the CLIENT span's parent), not the caller's.
+    expect(line.span_id).not.toBe(CALLER_SPAN)
+    expect(out).toContain(`id: '${String(line.span_id)}'`)
   })
 })

@@ -196,6 +196,21 @@ describe("one trace from the caller to zerohash (SDK registered)", () => {
     expect(server.attributes["url.path"]).toBe("/no/such/path")
   })
 
+  it("probes and scrapes make no trace of their own, but are traced inside a caller's trace", async () => {
+    const h = harness({ webhooks: false })
+    for (const path of ["/healthz", "/readyz", "/metrics"]) {
+      expect((await h.request(path, { token: null })).status).toBe(200)
+    }
+    expect(spans()).toEqual([])
+    expect((await h.request("/healthz", { token: null, headers: { traceparent: TRACEPARENT } })).status).toBe(
+      200
+    )
+    const probe = byName("GET /healthz", SpanKind.SERVER)
+    expect(probe.spanContext().traceId).toBe(CALLER_TRACE)
+    // The method and path were there from the start (a sampler sees them).
+    expect(probe.attributes).toMatchObject({ "http.request.method": "GET", "url.path": "/healthz" })
+  })
+
   it("the webhook receiver starts its own trace, linked to the sender's span", async () => {
     const h = harness({ webhooks: false })
     const body = JSON.stringify({

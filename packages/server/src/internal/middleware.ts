@@ -72,8 +72,6 @@ export const jsonResponse = (c: Context<HonoEnv>, status: number, text: string):
   return response
 }
 
-const WEBHOOKS = "/webhooks/"
-
 /**
  * Request id, the request's `SERVER` span (the active context while the request runs), access log
  * line with the trace and span ids, request metrics; sets `X-Request-Id` on every response.
@@ -86,7 +84,7 @@ export const observe = (shared: Shared): MiddlewareHandler<HonoEnv> => {
     c.set("requestId", requestId)
     c.set("route", "unmatched")
     c.set("caller", undefined)
-    const traced = Tracing.startRequest(c, c.req.path.startsWith(WEBHOOKS))
+    const traced = Tracing.startRequest(c, c.req.path)
     c.set("trace", traced.context)
     await context.with(traced.context, next)
     const res = c.res as Response & { [STAMPED]?: string }

@@ -15,6 +15,7 @@ import {
   type Attributes,
   type Context,
   context,
+  INVALID_SPAN_CONTEXT,
   type Link,
   ROOT_CONTEXT,
   type Span,
@@ -31,6 +32,9 @@ export const TRACER_NAME = "@mta/server"
 
 // A proxy tracer: it finds the SDK's tracer once one is registered, whenever that is.
 const tracer = trace.getTracer(TRACER_NAME)
+
+/** Where the webhook receivers are (`/webhooks/zerohash`). */
+const WEBHOOKS = "/webhooks/"
 
 /** The HTTP methods the semantic conventions know; any other is `_OTHER`. */
 const KNOWN_METHODS = new Set([
@@ -71,27 +75,38 @@ export interface RequestSpan {
   readonly context: Context
 }
 
+/** The operations routes: probes and scrapes, traced only when the request carries a trace. */
+const PROBES = new Set(["/healthz", "/readyz", "/metrics"])
+
+/** No span: a probe without a trace. */
+const NO_SPAN: RequestSpan = { span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT), context: ROOT_CONTEXT }
+
 /**
  * Starts the `SERVER` span of a request: the child of the caller's `traceparent` (extracted by the
  * registered propagator, or read as W3C), except for the webhook receiver, whose span is a root linked
- * to the sender's span (a notification is not part of the sender's trace).
+ * to the sender's span (a notification is not part of the sender's trace). A probe or a scrape
+ * (`/healthz`, `/readyz`, `/metrics`) has a span only inside a caller's trace: a trace per probe would
+ * bury the requests. The method and the path are given at the start, for samplers.
  */
-export const startRequest = (c: HonoContext<HonoEnv>, webhook: boolean): RequestSpan => {
+export const startRequest = (c: HonoContext<HonoEnv>, path: string): RequestSpan => {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
   const remote = Tracing.extractContext(incoming?.headers ?? c.req.raw.headers)
   const method = c.req.method
   const known = KNOWN_METHODS.has(method)
+  const start: Attributes = { "http.request.method": known ? method : "_OTHER", "url.path": path }
   let span: Span
-  if (webhook) {
+  if (path.startsWith(WEBHOOKS)) {
     const sender = trace.getSpanContext(remote)
     const links: Array<Link> = sender === undefined ? [] : [{ context: sender }]
     span = tracer.startSpan(
       known ? method : "HTTP",
-      { kind: SpanKind.SERVER, root: true, links },
+      { kind: SpanKind.SERVER, root: true, links, attributes: start },
       ROOT_CONTEXT
     )
+  } else if (PROBES.has(path) && trace.getSpanContext(remote) === undefined) {
+    return NO_SPAN
   } else {
-    span = tracer.startSpan(known ? method : "HTTP", { kind: SpanKind.SERVER }, remote)
+    span = tracer.startSpan(known ? method : "HTTP", { kind: SpanKind.SERVER, attributes: start }, remote)
   }
   if (span.isRecording()) {
     const url = new URL(c.req.url)
@@ -100,12 +115,7 @@ export const startRequest = (c: HonoContext<HonoEnv>, webhook: boolean): Request
       const v = incoming?.headers[name] ?? c.req.header(name)
       return Array.isArray(v) ? v.join(", ") : v
     }
-    const attributes: Attributes = {
-      "http.request.method": known ? method : "_OTHER",
-      "url.path": url.pathname,
-      "url.scheme": scheme,
-      ...hostOf(header("host") ?? url.host, scheme)
-    }
+    const attributes: Attributes = { "url.scheme": scheme, ...hostOf(header("host") ?? url.host, scheme) }
     if (!known) attributes["http.request.method_original"] = method
     if (url.search !== "") attributes["url.query"] = url.search.slice(1)
     const agent = header("user-agent")
