@@ -284,5 +284,6 @@ describe("one trace from the caller to zerohash (SDK registered)", () => {
       await store.close()
       rmSync(dataDir, { recursive: true, force: true })
     }
-  })
+    // Opening PGlite and migrating takes seconds, more under load.
+  }, 120_000)
 })
