@@ -26,6 +26,8 @@ import {
   type SpanContext,
   SpanKind,
   SpanStatusCode,
+  type TextMapGetter,
+  type TextMapSetter,
   trace
 } from "@opentelemetry/api"
 
@@ -84,6 +86,11 @@ const headerIn = (headers: IncomingHeaders, name: string): string | undefined =>
   return value === undefined ? undefined : typeof value === "string" ? value : value.join(",")
 }
 
+const incomingGetter: TextMapGetter<IncomingHeaders> = {
+  keys: (carrier) => (carrier instanceof Headers ? [...carrier.keys()] : Object.keys(carrier)),
+  get: (carrier, key) => headerIn(carrier, key.toLowerCase())
+}
+
 /**
  * The counterpart of `traceHeaders` for code that receives requests (the proxy): the context the
  * globally registered propagator extracts from `headers`, on top of `ctx` (default: the root
@@ -92,15 +99,21 @@ const headerIn = (headers: IncomingHeaders, name: string): string | undefined =>
  * an SDK too: a span started in it without one is the caller's span context, not recorded.
  */
 export const extractContext = (headers: IncomingHeaders, ctx: Context = ROOT_CONTEXT): Context => {
-  const extracted = propagation.extract(ctx, headers, {
-    keys: (carrier) =>
-      carrier instanceof Headers ? [...carrier.keys()] : Object.keys(carrier as Record<string, unknown>),
-    get: (carrier, key) => headerIn(carrier, key.toLowerCase())
-  })
+  const extracted = propagation.extract(ctx, headers, incomingGetter)
   const found = trace.getSpanContext(extracted)
   if (found !== undefined && isSpanContextValid(found)) return extracted
-  const remote = parseTraceparent(headerIn(headers, "traceparent"), headerIn(headers, "tracestate"))
+  const traceparent = headerIn(headers, "traceparent")
+  if (traceparent === undefined) return extracted
+  const remote = parseTraceparent(traceparent, headerIn(headers, "tracestate"))
   return remote === undefined ? extracted : trace.setSpanContext(extracted, remote)
+}
+
+// Module-level, as the getter below: a getter or setter object made per call cost more than the
+// whole extraction or injection with no SDK (server `bench/tracing.ts`).
+const lowerCaseSetter: TextMapSetter<Record<string, string>> = {
+  set: (carrier, key, value) => {
+    carrier[key.toLowerCase()] = value
+  }
 }
 
 /**
@@ -110,11 +123,7 @@ export const extractContext = (headers: IncomingHeaders, ctx: Context = ROOT_CON
  */
 export const traceHeaders = (ctx: Context = context.active()): Record<string, string> => {
   const carrier: Record<string, string> = {}
-  propagation.inject(ctx, carrier, {
-    set: (c, key, value) => {
-      c[key.toLowerCase()] = value
-    }
-  })
+  propagation.inject(ctx, carrier, lowerCaseSetter)
   if (carrier.traceparent === undefined) {
     const spanContext = trace.getSpanContext(ctx)
     if (spanContext !== undefined && trace.isSpanContextValid(spanContext)) {
