@@ -9,6 +9,8 @@
  * is still propagated. Headers are written by the globally registered propagator; when it wrote no
  * `traceparent` (none registered, or one of another format) and the span context is valid, a W3C
  * `traceparent` (and `tracestate`) is written from it, so the upstream always sees the trace.
+ * `extractContext` is the receiving side (the proxy's), with the same fallback: W3C headers are read
+ * when the registered propagator found nothing.
  *
  * @since 0.2.0
  */
@@ -16,11 +18,16 @@ import {
   type Attributes,
   type Context,
   context,
+  createTraceState,
+  isSpanContextValid,
   propagation,
+  ROOT_CONTEXT,
   type Span,
   type SpanContext,
   SpanKind,
   SpanStatusCode,
+  type TextMapGetter,
+  type TextMapSetter,
   trace
 } from "@opentelemetry/api"
 
@@ -39,6 +46,76 @@ const hex2 = (n: number): string => (n & 0xff).toString(16).padStart(2, "0")
 export const traceparentOf = (spanContext: SpanContext): string =>
   `00-${spanContext.traceId}-${spanContext.spanId}-${hex2(spanContext.traceFlags)}`
 
+// W3C Trace Context, level 1 and 2: version, trace id, parent id, flags; a later version may append
+// fields after a dash, version 00 may not; version ff is invalid.
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/
+
+/**
+ * The remote span context of a W3C `traceparent` (and `tracestate`) header, or `undefined` when the
+ * header is absent or malformed (W3C: then the trace is restarted) or names an all-zero trace or span.
+ */
+export const parseTraceparent = (
+  traceparent: string | undefined,
+  tracestate?: string | undefined
+): SpanContext | undefined => {
+  if (traceparent === undefined) return undefined
+  const match = TRACEPARENT.exec(traceparent.trim())
+  if (match === null) return undefined
+  const [, version, traceId, spanId, flags, rest] = match
+  if (version === "ff" || (version === "00" && rest !== undefined)) return undefined
+  const spanContext: SpanContext = {
+    traceId: traceId!,
+    spanId: spanId!,
+    // Only the sampled bit is defined; other bits are not carried on (W3C §3.2.2.5).
+    traceFlags: Number.parseInt(flags!, 16) & 0x01,
+    isRemote: true
+  }
+  if (!isSpanContextValid(spanContext)) return undefined
+  if (tracestate !== undefined && tracestate !== "") {
+    return { ...spanContext, traceState: createTraceState(tracestate) }
+  }
+  return spanContext
+}
+
+/** Request headers as Node (`IncomingHttpHeaders`, lower-case names) or fetch (`Headers`) has them. */
+export type IncomingHeaders = Headers | Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+
+const headerIn = (headers: IncomingHeaders, name: string): string | undefined => {
+  if (headers instanceof Headers) return headers.get(name) ?? undefined
+  const value = headers[name]
+  return value === undefined ? undefined : typeof value === "string" ? value : value.join(",")
+}
+
+const incomingGetter: TextMapGetter<IncomingHeaders> = {
+  keys: (carrier) => (carrier instanceof Headers ? [...carrier.keys()] : Object.keys(carrier)),
+  get: (carrier, key) => headerIn(carrier, key.toLowerCase())
+}
+
+/**
+ * The counterpart of `traceHeaders` for code that receives requests (the proxy): the context the
+ * globally registered propagator extracts from `headers`, on top of `ctx` (default: the root
+ * context); when it found no span context (none registered, or one of another format), the W3C
+ * `traceparent` / `tracestate` are read (`parseTraceparent`), so the caller's trace goes on without
+ * an SDK too: a span started in it without one is the caller's span context, not recorded.
+ */
+export const extractContext = (headers: IncomingHeaders, ctx: Context = ROOT_CONTEXT): Context => {
+  const extracted = propagation.extract(ctx, headers, incomingGetter)
+  const found = trace.getSpanContext(extracted)
+  if (found !== undefined && isSpanContextValid(found)) return extracted
+  const traceparent = headerIn(headers, "traceparent")
+  if (traceparent === undefined) return extracted
+  const remote = parseTraceparent(traceparent, headerIn(headers, "tracestate"))
+  return remote === undefined ? extracted : trace.setSpanContext(extracted, remote)
+}
+
+// Module-level, as the getter below: a getter or setter object made per call cost more than the
+// whole extraction or injection with no SDK (server `bench/tracing.ts`).
+const lowerCaseSetter: TextMapSetter<Record<string, string>> = {
+  set: (carrier, key, value) => {
+    carrier[key.toLowerCase()] = value
+  }
+}
+
 /**
  * The trace headers of `ctx` (default: the active context): what the global propagator writes, plus a
  * W3C `traceparent` / `tracestate` from the context's span when the propagator wrote none. Keys are
@@ -46,11 +123,7 @@ export const traceparentOf = (spanContext: SpanContext): string =>
  */
 export const traceHeaders = (ctx: Context = context.active()): Record<string, string> => {
   const carrier: Record<string, string> = {}
-  propagation.inject(ctx, carrier, {
-    set: (c, key, value) => {
-      c[key.toLowerCase()] = value
-    }
-  })
+  propagation.inject(ctx, carrier, lowerCaseSetter)
   if (carrier.traceparent === undefined) {
     const spanContext = trace.getSpanContext(ctx)
     if (spanContext !== undefined && trace.isSpanContextValid(spanContext)) {
@@ -109,6 +182,15 @@ export const startAttempt = (parent: Context, info: AttemptSpanInfo): { span: Sp
   }
   return { span, context: trace.setSpan(parent, span) }
 }
+
+/**
+ * `error.type` of the semantic conventions for a failure without a response status: `timeout` for a
+ * client `Timeout` (or an `OutcomeUnknown` caused by one), else the error's tag.
+ */
+export const errorTypeOf = (error: { readonly _tag: string; readonly reason?: unknown }): string =>
+  error._tag === "Timeout" || (error._tag === "OutcomeUnknown" && error.reason === "Timeout")
+    ? "timeout"
+    : error._tag
 
 /**
  * Ends an attempt's span: the response status (an error from 400 up, `error.type` the status), or

@@ -178,3 +178,77 @@ describe("spans and headers", () => {
     expect(Tracing.traceHeaders(context.active())).toEqual({})
   })
 })
+
+describe("extractContext and parseTraceparent: the receiving side (the proxy's)", () => {
+  const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+  const SPAN = "00f067aa0ba902b7"
+
+  it.each([
+    ["version 00, sampled", `00-${TRACE}-${SPAN}-01`, { traceId: TRACE, spanId: SPAN, traceFlags: 1 }],
+    ["version 00, not sampled", `00-${TRACE}-${SPAN}-00`, { traceId: TRACE, spanId: SPAN, traceFlags: 0 }],
+    [
+      "unknown flag bits are not carried on",
+      `00-${TRACE}-${SPAN}-ff`,
+      { traceId: TRACE, spanId: SPAN, traceFlags: 1 }
+    ],
+    [
+      "a later version with more fields",
+      `01-${TRACE}-${SPAN}-01-future`,
+      { traceId: TRACE, spanId: SPAN, traceFlags: 1 }
+    ]
+  ])("parses %s", (_, header, expected) => {
+    expect(Tracing.parseTraceparent(header)).toEqual({ ...expected, isRemote: true })
+  })
+
+  it.each([
+    ["absent", undefined],
+    ["version ff", `ff-${TRACE}-${SPAN}-01`],
+    ["version 00 with more fields", `00-${TRACE}-${SPAN}-01-extra`],
+    ["upper-case hex", `00-${TRACE.toUpperCase()}-${SPAN}-01`],
+    ["an all-zero trace id", `00-${"0".repeat(32)}-${SPAN}-01`],
+    ["an all-zero span id", `00-${TRACE}-${"0".repeat(16)}-01`],
+    ["a short trace id", `00-${TRACE.slice(1)}-${SPAN}-01`],
+    ["two headers joined", `00-${TRACE}-${SPAN}-01, 00-${TRACE}-${SPAN}-01`]
+  ])("refuses %s", (_, header) => {
+    expect(Tracing.parseTraceparent(header)).toBeUndefined()
+  })
+
+  it("keeps the tracestate", () => {
+    const parsed = Tracing.parseTraceparent(
+      `00-${TRACE}-${SPAN}-01`,
+      "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+    )
+    expect(parsed?.traceState?.get("congo")).toBe("t61rcWkgMzE")
+    expect(parsed?.traceState?.serialize()).toBe("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7")
+  })
+
+  it("without a propagator: reads W3C headers from Node's headers or a fetch Headers", () => {
+    for (const headers of [
+      { traceparent: `00-${TRACE}-${SPAN}-01`, tracestate: "a=b" },
+      new Headers({ traceparent: `00-${TRACE}-${SPAN}-01`, tracestate: "a=b" })
+    ]) {
+      const sc = trace.getSpanContext(Tracing.extractContext(headers))
+      expect(sc).toMatchObject({ traceId: TRACE, spanId: SPAN, traceFlags: 1, isRemote: true })
+      expect(sc?.traceState?.serialize()).toBe("a=b")
+    }
+    expect(trace.getSpanContext(Tracing.extractContext({}))).toBeUndefined()
+    expect(trace.getSpanContext(Tracing.extractContext({ traceparent: "garbage" }))).toBeUndefined()
+  })
+
+  it("with the W3C propagator registered: its extraction, and a span started in it is the caller's child", () => {
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator())
+    try {
+      const ctx = Tracing.extractContext({ traceparent: `00-${TRACE}-${SPAN}-01` })
+      expect(trace.getSpanContext(ctx)).toMatchObject({ traceId: TRACE, spanId: SPAN, isRemote: true })
+      const span = tracer.startSpan("child", {}, ctx)
+      span.end()
+      expect(span.spanContext().traceId).toBe(TRACE)
+      // Round trip: the headers written for the child name it as the parent, in the caller's trace.
+      expect(Tracing.traceHeaders(trace.setSpan(ctx, span)).traceparent).toBe(
+        `00-${TRACE}-${span.spanContext().spanId}-01`
+      )
+    } finally {
+      propagation.disable()
+    }
+  })
+})

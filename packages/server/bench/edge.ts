@@ -10,7 +10,7 @@
  *   or 10 ms samples where that is not allowed) and the settled size after, each minus the size before.
  *   Target: < 64 MB.
  * - **Event-loop delay under the worst accepted inputs**: prom-client's
- *   `mta_nodejs_eventloop_lag_max_seconds` (reset by each scrape) around the load: each input alone,
+ *   `nodejs_eventloop_lag_max_seconds` (reset by each scrape) around the load: each input alone,
  *   one request at a time and EDGE_CONCURRENCY at a time, then all inputs mixed, EDGE_TOTAL requests,
  *   each with a fresh `Idempotency-Key`. Target: < 50 ms (no synchronous step over 50 ms).
  *
@@ -282,7 +282,7 @@ ${rssTable}
 
 ## Event-loop delay under the worst inputs that pass the limits
 
-prom-client's \`mta_nodejs_eventloop_lag_max_seconds\` (Node's \`monitorEventLoopDelay\`, reset at each
+prom-client's \`nodejs_eventloop_lag_max_seconds\` (Node's \`monitorEventLoopDelay\`, reset at each
 scrape): scraped, the load sent, scraped again. Every input is under ${API_BODY_LIMIT.toLocaleString("en-US")} bytes and within
 the field limits (nesting ≤ 32, arrays ≤ 100 items, strings ≤ 1,024 characters); every request has a
 fresh \`Idempotency-Key\`. Idle (1 s, no load): ${ms(lag.idle)} ms.${busy ? ` **The machine was busy** (the idle figure is ${IDLE_QUIET_S * 1000} ms or more): the lags below include time the proxy waited for a CPU; the CPU time per request is the figure of the proxy alone.` : ""}

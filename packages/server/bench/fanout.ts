@@ -10,7 +10,7 @@
  *   and of each event frame on each stream (every stream gets all 20 events);
  * - **`/healthz` latency during the storm**: every BENCH_FANOUT_PROBE_MS a probe on an idle keep-alive
  *   connection and one on a new connection, from `t0` until the last notification arrived;
- * - **event-loop max**: prom-client's `mta_nodejs_eventloop_lag_max_seconds`, scraped just before
+ * - **event-loop max**: prom-client's `nodejs_eventloop_lag_max_seconds`, scraped just before
  *   `t0` (which resets it) and after the storm;
  * - **the proxy's CPU time** during the storm, and its resident size before the waiters, before the
  *   storm and at its peak during it.
@@ -266,7 +266,7 @@ const runRound = async (
   const sampler = setInterval(() => {
     rssPeak = Math.max(rssPeak, memory(pid).rss)
   }, 20)
-  await metric("mta_nodejs_eventloop_lag_max_seconds") // resets the proxy's histogram
+  await metric("nodejs_eventloop_lag_max_seconds") // resets the proxy's histogram
   const benchLoop = monitorEventLoopDelay({ resolution: 5 })
   benchLoop.enable()
   const done = new Promise<void>((resolve) => {
@@ -282,7 +282,7 @@ const runRound = async (
   const cpu = cpuMs(pid) - cpu0
   onArrival = () => {}
   await sleep(100)
-  const loopMax = await metric("mta_nodejs_eventloop_lag_max_seconds")
+  const loopMax = await metric("nodejs_eventloop_lag_max_seconds")
   benchLoop.disable()
   clearInterval(sampler)
   probes.stop()

@@ -80,6 +80,12 @@ export const make = (options: LoggerOptions): Logger => {
 /** Text that needs no escaping in a JSON string (request ids are made of these). */
 const SAFE_ID = /^[A-Za-z0-9._:-]*$/
 
+/** The trace and span of a request (W3C hex ids), when it has them. */
+export interface TraceIds {
+  readonly traceId: string
+  readonly spanId: string
+}
+
 /** Writes the access line of one request (at `info`). */
 export type RequestLine = (
   requestId: string,
@@ -87,12 +93,15 @@ export type RequestLine = (
   method: string,
   route: string,
   status: number,
-  durationMs: number
+  durationMs: number,
+  trace?: TraceIds | undefined
 ) => void
 
 /**
  * The access line, one per request: `{"level":"info","time":…,"service":"mta-server","request_id":…,
- * "caller":…,"method":…,"route":…,"status":…,"duration_ms":…,"msg":"request"}`.
+ * "caller":…,"method":…,"route":…,"status":…,"duration_ms":…,"trace_id":…,"span_id":…,"msg":"request"}`;
+ * `trace_id` and `span_id` (the request's span: README, "Observability / Tracing") only when the
+ * request has a trace.
  *
  * For a logger from `make` the line is formatted here, exactly as pino formats it for that logger
  * (same fields, order and escaping), and written to the logger's destination; the timestamp text is
@@ -103,12 +112,21 @@ export type RequestLine = (
 export const requestLine = (logger: Logger): RequestLine => {
   const destination = destinations.get(logger)
   if (destination === undefined) {
-    return (requestId, caller, method, route, status, durationMs) => {
+    return (requestId, caller, method, route, status, durationMs, trace) => {
       if (!logger.isLevelEnabled("info")) return
-      logger.info(
-        { request_id: requestId, caller, method, route, status, duration_ms: durationMs },
-        "request"
-      )
+      const line: Record<string, unknown> = {
+        request_id: requestId,
+        caller,
+        method,
+        route,
+        status,
+        duration_ms: durationMs
+      }
+      if (trace !== undefined) {
+        line.trace_id = trace.traceId
+        line.span_id = trace.spanId
+      }
+      logger.info(line, "request")
     }
   }
   let lastMs = -1
@@ -123,7 +141,7 @@ export const requestLine = (logger: Logger): RequestLine => {
     }
     return q
   }
-  return (requestId, caller, method, route, status, durationMs) => {
+  return (requestId, caller, method, route, status, durationMs, trace) => {
     if (!logger.isLevelEnabled("info")) return
     const now = Date.now()
     if (now !== lastMs) {
@@ -131,8 +149,10 @@ export const requestLine = (logger: Logger): RequestLine => {
       lastTime = new Date(now).toISOString()
     }
     const id = SAFE_ID.test(requestId) ? `"${requestId}"` : JSON.stringify(requestId)
+    // Trace and span ids are lower-case hex (a valid span context's): no escaping.
+    const ids = trace === undefined ? "" : `,"trace_id":"${trace.traceId}","span_id":"${trace.spanId}"`
     destination.write(
-      `{"level":"info","time":"${lastTime}","service":"mta-server","request_id":${id},"caller":${quote(caller)},"method":${quote(method)},"route":${quote(route)},"status":${status},"duration_ms":${durationMs},"msg":"request"}\n`
+      `{"level":"info","time":"${lastTime}","service":"mta-server","request_id":${id},"caller":${quote(caller)},"method":${quote(method)},"route":${quote(route)},"status":${status},"duration_ms":${durationMs}${ids},"msg":"request"}\n`
     )
   }
 }

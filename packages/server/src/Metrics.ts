@@ -4,9 +4,15 @@
  * its labels on each request: under 1 µs a request more than plain numbers per label set kept by hand
  * (1.2 against 0.4 µs in `bench/MICRO-RESULTS.md`), within the read path's budget (`bench/RESULTS.md`).
  *
+ * The process metrics are prom-client's defaults under their stock names (`process_cpu_seconds_total`,
+ * `nodejs_eventloop_lag_seconds`, …: no `mta_` prefix, so stock Node.js dashboards work); the proxy's
+ * own are `mta_*`, with `mta_build_info` (always 1) naming the version. No metric repeats another's
+ * information (README, "Metrics"; `test/Metrics.test.ts` audits the registry).
+ *
  * @since 0.1.0
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client"
+import { packageInfo } from "./internal/packageInfo.js"
 
 /** What the proxy records. */
 export interface Metrics {
@@ -17,7 +23,8 @@ export interface Metrics {
   readonly upstream: (endpoint: string, seconds: number, errorCode: string | undefined) => void
   /**
    * One webhook: `applied`, `confirmed`, `stale`, `duplicate` or `rejected` (with the reason), of a
-   * `kind`: `account` (`customer_account_status_changed`, the default) or `participant`. A rejection
+   * `kind`: `account` (`customer_account_status_changed`, the default) or `participant`, all in
+   * `mta_webhooks_received_total{outcome, kind, reason}` (`reason` only on `rejected`). A rejection
    * is counted under `account` when the payload type was not read yet.
    */
   readonly webhook: (
@@ -55,14 +62,25 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 /** Options of `make`. */
 export interface MetricsOptions {
-  /** Also collect Node.js process metrics (CPU, memory, event loop). Default `true`. */
+  /** Also collect Node.js process metrics (CPU, memory, event loop), under their stock names. Default `true`. */
   readonly processMetrics?: boolean
+  /** The `version` label of `mta_build_info`. Default: this package's version (its `package.json`). */
+  readonly version?: string
 }
 
 /** A fresh registry with every metric of the proxy. */
 export const make = (options: MetricsOptions = {}): Metrics => {
   const registry = new Registry()
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "mta_" })
+  // No prefix: the names stock dashboards and alerts query (`process_cpu_seconds_total`, …).
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry })
+
+  const buildInfo = new Gauge({
+    name: "mta_build_info",
+    help: "Always 1; the labels name the running build: the package version and the Node.js version.",
+    labelNames: ["version", "node_version"] as const,
+    registers: [registry]
+  })
+  buildInfo.set({ version: options.version ?? packageInfo().version, node_version: process.versions.node }, 1)
 
   const requests = new Counter({
     name: "mta_http_requests_total",
@@ -90,21 +108,12 @@ export const make = (options: MetricsOptions = {}): Metrics => {
     labelNames: ["endpoint", "code"] as const,
     registers: [registry]
   })
+  // One counter: the former `mta_webhooks_rejected_total{reason}` and `mta_webhooks_duplicate_total`
+  // were this counter's `rejected` and `duplicate` series again.
   const webhooks = new Counter({
     name: "mta_webhooks_received_total",
-    help: "Webhook notifications received, by outcome (applied, confirmed, stale, duplicate, rejected) and kind (account, participant).",
-    labelNames: ["outcome", "kind"] as const,
-    registers: [registry]
-  })
-  const webhooksRejected = new Counter({
-    name: "mta_webhooks_rejected_total",
-    help: "Webhook notifications refused, by reason.",
-    labelNames: ["reason"] as const,
-    registers: [registry]
-  })
-  const webhooksDuplicate = new Counter({
-    name: "mta_webhooks_duplicate_total",
-    help: "Webhook notifications acknowledged without effect (notification id seen before).",
+    help: "Webhook notifications received, by outcome (applied, confirmed, stale, duplicate, rejected), kind (account, participant) and, for rejected ones, the reason.",
+    labelNames: ["outcome", "kind", "reason"] as const,
     registers: [registry]
   })
   const limited = new Counter({
@@ -149,9 +158,8 @@ export const make = (options: MetricsOptions = {}): Metrics => {
       if (errorCode !== undefined) upstreamErrors.inc({ endpoint, code: errorCode })
     },
     webhook: (outcome, reason, kind = "account") => {
-      webhooks.inc({ outcome, kind })
-      if (outcome === "duplicate") webhooksDuplicate.inc()
-      if (outcome === "rejected") webhooksRejected.inc({ reason: reason ?? "unknown" })
+      if (outcome === "rejected") webhooks.inc({ outcome, kind, reason: reason ?? "unknown" })
+      else webhooks.inc({ outcome, kind })
     },
     rateLimited: (limit, caller) => limited.inc({ limit, caller }),
     reconcile: (trigger, outcome, kind = "account") => reconciled.inc({ trigger, outcome, kind }),

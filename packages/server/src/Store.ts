@@ -32,6 +32,7 @@ import {
   type PairFacts,
   pendingRecord
 } from "./internal/store/claim.js"
+import { traced } from "./internal/tracing.js"
 
 /**
  * What a change to the projection came from: a webhook, the proxy's own create, a first read of an
@@ -660,8 +661,13 @@ export interface MemoryOptions {
   readonly auditLimit?: number
 }
 
-/** An in-memory store: for tests. State ends with the process. */
-export const memory = (options: MemoryOptions = {}): Store => {
+/**
+ * An in-memory store: for tests. State ends with the process. Like every store, traced: a
+ * `store <operation>` span per step inside a traced request (`internal/tracing.ts`).
+ */
+export const memory = (options: MemoryOptions = {}): Store => traced(memoryStore(options))
+
+const memoryStore = (options: MemoryOptions): Store => {
   const inboxLimit = options.inboxLimit ?? 100_000
   const eventLimit = options.eventLimit ?? 10_000
   const auditLimit = options.auditLimit ?? 100_000
@@ -1167,7 +1173,7 @@ export interface EmbeddedOptions {
  */
 export const embedded = async (options: EmbeddedOptions): Promise<Store> => {
   const { openEmbedded } = await import("./internal/store/pglite.js")
-  return openEmbedded(options)
+  return traced(await openEmbedded(options))
 }
 
 /** Options of the PostgreSQL store. */
@@ -1185,7 +1191,7 @@ export interface PostgresOptions {
  */
 export const postgres = async (options: PostgresOptions): Promise<Store> => {
   const { openPostgres } = await import("./internal/store/postgres.js")
-  return openPostgres(options)
+  return traced(await openPostgres(options))
 }
 
 /**

@@ -10,6 +10,11 @@
  * span, retry schedule, input re-validation) cost about 230 µs per call on this machine, more than
  * the proxy's whole request path. So this is protocol + transport and nothing else.
  *
+ * Each call is a `CLIENT` span, the client's own (`Tracing.startAttempt` / `endAttempt`: named
+ * `<METHOD> <url template>`, the HTTP client conventions' attributes), the child of the call's
+ * `context` (the request's span) or of the active context; its `traceparent` goes upstream
+ * (`Tracing.traceHeaders`, which writes the caller's trace even without an SDK).
+ *
  * @since 0.1.0
  */
 import {
@@ -20,9 +25,11 @@ import {
   type NodeTransport,
   type NodeTransportOptions,
   Protocol,
+  Tracing,
   type Transport
 } from "@mta/client"
 import { Endpoint } from "@mta/domain"
+import { type Context as OtelContext, context as otelContext } from "@opentelemetry/api"
 import { Either, Redacted } from "effect"
 import type { RawReads, UpstreamClient } from "./internal/context.js"
 
@@ -37,10 +44,12 @@ export interface UpstreamOptions {
   readonly userAgent?: string | undefined
 }
 
-/** Per-call options: the request id to send, and the caller's abort signal. */
+/** Per-call options: the request id to send, the caller's abort signal, the span's parent. */
 export interface CallOptions {
   readonly requestId?: string | undefined
   readonly signal?: AbortSignal | undefined
+  /** The OpenTelemetry context the call's `CLIENT` span is a child of (default: the active one). */
+  readonly context?: OtelContext | undefined
 }
 
 /**
@@ -101,6 +110,8 @@ export const nodeTransport = (options: NodeTransportOptions = {}): NodeTransport
 /** The upstream caller. Arguments must be valid already (the proxy checks them first; ZRNs canonical). */
 export const make = (options: UpstreamOptions): UpstreamClient => {
   const base = options.baseUrl.replace(/\/+$/, "")
+  // The base URL's path, in front of each template (`/v1/accounts/{zrn}/lock`), as the client names it.
+  const basePath = new URL(base).pathname.replace(/\/+$/, "")
   const { apiKey, apiSecret, passphrase } = options.credentials
   const auth: Protocol.Auth = {
     kind: "signed",
@@ -126,24 +137,46 @@ export const make = (options: UpstreamOptions): UpstreamClient => {
     const request = Protocol.request(row, args as Protocol.Args<Protocol.Row>, {
       requestId: call?.requestId ?? crypto.randomUUID()
     })
+    const url = `${base}${request.path}`
+    const { span, context } = Tracing.startAttempt(call?.context ?? otelContext.active(), {
+      method: request.method,
+      url,
+      template: `${basePath}${row.path}`,
+      attempt: 1,
+      operation: request.operation,
+      requestId: request.requestId
+    })
+    const headers = Protocol.headers(auth, request, userAgent, Date.now())
+    const trace = Tracing.traceHeaders(context)
+    for (const key in trace) if (headers[key] === undefined) headers[key] = trace[key]!
     let received: Protocol.Received
     try {
       received = await exchange(transport, {
         method: request.method,
-        url: `${base}${request.path}`,
-        headers: Protocol.headers(auth, request, userAgent, Date.now()),
+        url,
+        headers,
         body: request.body,
         signal: call?.signal,
         timeoutMs
       })
     } catch (error) {
       // No answer (deadline, lost connection, abort).
-      throw ErrorMapping.fromExchangeFailure(request, error)
+      const failure = ErrorMapping.fromExchangeFailure(request, error)
+      Tracing.endAttempt(span, { errorType: Tracing.errorTypeOf(failure) })
+      throw failure
     }
     const { status, text } = received
-    if (checked?.has(text) === true && Protocol.isSuccess(status)) return new Answer(status, text, undefined)
+    if (checked?.has(text) === true && Protocol.isSuccess(status)) {
+      Tracing.endAttempt(span, { status })
+      return new Answer(status, text, undefined)
+    }
     const result = Protocol.response(row, request, received, Date.now())
-    if (Either.isLeft(result)) throw result.left
+    if (Either.isLeft(result)) {
+      // A success that does not decode is the upstream's fault too (502 at the proxy).
+      Tracing.endAttempt(span, { status, errorType: Tracing.errorTypeOf(result.left) })
+      throw result.left
+    }
+    Tracing.endAttempt(span, { status })
     checked?.add(text)
     return new Answer(status, text, result.right)
   }

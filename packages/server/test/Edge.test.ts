@@ -136,7 +136,7 @@ describe("the worst inputs that pass the limits never hold the event loop for 50
 
     // What the machine alone costs (for the message: a busy machine shows here too).
     const idle = await idleEventLoopMax(url)
-    expect(idle, "mta_nodejs_eventloop_lag_max_seconds is not on /metrics").toBeDefined()
+    expect(idle, "nodejs_eventloop_lag_max_seconds is not on /metrics").toBeDefined()
 
     const pid = proxy!.child.pid!
     const rounds: Array<{

@@ -195,7 +195,9 @@ describeOnStores("Nul.test", "U+0000", stores, {}, (open) => {
       expect(line).toContain("account_label")
       expect(line).not.toContain(WEBHOOK_SECRET)
       expect(line).not.toContain(signWebhook(body, { id })["x-zh-hook-signature-256"])
-      expect(await h.metrics.render()).toMatch(/mta_webhooks_rejected_total\{reason="InvalidPayload"\} [1-9]/)
+      expect(await h.metrics.render()).toMatch(
+        /mta_webhooks_received_total\{outcome="rejected",kind="account",reason="InvalidPayload"\} [1-9]/
+      )
 
       // An unknown status is stored as sent, so it is checked too.
       const status = webhookPayload(zrn, { status: `open${NUL}` })

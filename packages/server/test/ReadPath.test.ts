@@ -268,6 +268,29 @@ describe("the access line", () => {
     expect(JSON.parse(lines[2]!)).toMatchObject({ request_id: "has space", caller: "-", status: 404 })
   })
 
+  it("with a trace: trace_id and span_id after duration_ms, exactly as pino formats them", () => {
+    const lines: Array<string> = []
+    const logger = Logger.make({ level: "info", destination: { write: (s: string) => void lines.push(s) } })
+    const trace = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7" }
+    logger.info(
+      {
+        request_id: "req-2",
+        caller: "ci",
+        method: "POST",
+        route: "/accounts",
+        status: 202,
+        duration_ms: 3.5,
+        trace_id: trace.traceId,
+        span_id: trace.spanId
+      },
+      "request"
+    )
+    Logger.requestLine(logger)("req-2", "ci", "POST", "/accounts", 202, 3.5, trace)
+    const withoutTime = (line: string) => line.replace(/"time":"[^"]+"/, '"time":"T"')
+    expect(withoutTime(lines[1]!)).toBe(withoutTime(lines[0]!))
+    expect(JSON.parse(lines[1]!)).toMatchObject({ trace_id: trace.traceId, span_id: trace.spanId })
+  })
+
   it("is skipped below info, and goes through logger.info for a logger made elsewhere", () => {
     const lines: Array<string> = []
     const silent = Logger.make({ level: "warn", destination: { write: (s: string) => void lines.push(s) } })

@@ -65,6 +65,17 @@ describe("authentication", () => {
     expect(journal).not.toContain("wrong-passphrase")
   })
 
+  it("journals the W3C traceparent and tracestate each request arrived with (and none when absent)", async () => {
+    const sim = setup()
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    await call(sim, "GET", "/accounts", { headers: { traceparent, tracestate: "congo=t61rcWkgMzE" } })
+    await call(sim, "GET", "/accounts")
+    const [traced, plain] = sim.journal().slice(-2)
+    expect(traced!.headers).toMatchObject({ traceparent, tracestate: "congo=t61rcWkgMzE" })
+    expect(plain!.headers.traceparent).toBeUndefined()
+    expect(plain!.headers.tracestate).toBeUndefined()
+  })
+
   it("accepts timestamps up to 60 s away from its clock and refuses 61 s", async () => {
     const sim = setup()
     const now = T0 / 1000

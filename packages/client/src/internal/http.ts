@@ -15,7 +15,7 @@ import type { HookEvents, HookName, Hooks } from "../Hooks.js"
 import { type Auth, headers, type Received, type Request } from "../Protocol.js"
 import { attach, ResponseInfo, responseOf, type WithResponse } from "../ResponseInfo.js"
 import { delayFor, isIdempotencyWait, pollDelay, type RetryPolicy } from "../Retry.js"
-import { activeContext, endAttempt, startAttempt, traceHeaders } from "../Tracing.js"
+import { activeContext, endAttempt, errorTypeOf, startAttempt, traceHeaders } from "../Tracing.js"
 import type { Transport } from "../Transport.js"
 import { fromTimeout, fromTransportFailure, retryAfterMs } from "./errors.js"
 
@@ -131,12 +131,6 @@ const notify = <N extends HookName>(
     )
   )
 }
-
-/** `error.type` of the semantic conventions for a failure without a response status. */
-const errorTypeOf = (error: ClientError): string =>
-  error._tag === "Timeout" || (error._tag === "OutcomeUnknown" && error.reason === "Timeout")
-    ? "timeout"
-    : error._tag
 
 const attempt = <A>(
   settings: Settings,

@@ -6,10 +6,11 @@
  * Exit codes: 0 done, 1 failed (a store unreachable, a startup error), 2 a usage or configuration
  * error (every problem named).
  */
-import { readFileSync } from "node:fs"
+
 import { parseArgs } from "node:util"
 import { Either } from "effect"
 import * as Config from "../Config.js"
+import { packageInfo } from "./packageInfo.js"
 
 /** What a command is given: its own arguments (after its words) and where to write. */
 export interface CommandContext {
@@ -29,13 +30,8 @@ export interface Command {
   readonly run: (context: CommandContext) => Promise<number | "running">
 }
 
-/** `@mta/server`'s `package.json`, read when asked: the version is never a constant in the code. */
-export const packageInfo = (): { readonly name: string; readonly version: string } => {
-  // `src/internal/cli.ts` and `dist/internal/cli.js` are both two levels below the package root.
-  const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8")
-  const pkg = JSON.parse(text) as { name: string; version: string }
-  return { name: pkg.name, version: pkg.version }
-}
+/** `@mta/server`'s name and version (`internal/packageInfo.ts`). */
+export { packageInfo }
 
 /** Refuses any argument: the commands below are configured by the environment only. */
 const noArguments = (context: CommandContext, name: string): string | undefined => {

@@ -3,6 +3,7 @@
  * application's dependencies after `App.make` has prepared them.
  */
 import type { Client } from "@mta/client"
+import type { Context as OtelContext } from "@opentelemetry/api"
 import type { Authenticator, Caller } from "../Callers.js"
 import type { Geo } from "../Config.js"
 import type { Logger } from "../Logger.js"
@@ -17,6 +18,8 @@ export interface Vars {
   /** Route template for metrics and logs (`/accounts/:zrn/lock`); `unmatched` until a route sets it. */
   route: string
   caller: Caller | undefined
+  /** The OpenTelemetry context of the request's span (the caller's trace without an SDK). */
+  trace: OtelContext
 }
 
 /** The Hono environment of the proxy. */
@@ -30,7 +33,12 @@ export interface RawAnswer {
   readonly text: string
 }
 
-type CallOptions = { readonly requestId?: string | undefined; readonly signal?: AbortSignal | undefined }
+/** An upstream call's request id, abort signal and parent OpenTelemetry context (the request's span). */
+type CallOptions = {
+  readonly requestId?: string | undefined
+  readonly signal?: AbortSignal | undefined
+  readonly context?: OtelContext | undefined
+}
 
 /**
  * The reads again, answering the upstream's checked text (`Upstream.make` has them): the proxy

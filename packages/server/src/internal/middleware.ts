@@ -1,14 +1,16 @@
 /**
- * Cross-cutting middleware: request id, access log and metrics (one outer middleware, so a request
- * is timed once), and caller authentication with its scope and budget.
+ * Cross-cutting middleware: request id, the request's span, access log and metrics (one outer
+ * middleware, so a request is timed once), and caller authentication with its scope and budget.
  */
 import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
+import { context, type Context as OtelContext } from "@opentelemetry/api"
 import type { Context, MiddlewareHandler } from "hono"
 import type { Scope } from "../Callers.js"
 import { Forbidden, RateLimitExceeded, Unauthorized } from "../Errors.js"
 import * as Logger from "../Logger.js"
 import type { HonoEnv, Shared } from "./context.js"
+import * as Tracing from "./tracing.js"
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -70,7 +72,10 @@ export const jsonResponse = (c: Context<HonoEnv>, status: number, text: string):
   return response
 }
 
-/** Request id, access log line, request metrics; sets `X-Request-Id` on every response. */
+/**
+ * Request id, the request's `SERVER` span (the active context while the request runs), access log
+ * line with the trace and span ids, request metrics; sets `X-Request-Id` on every response.
+ */
 export const observe = (shared: Shared): MiddlewareHandler<HonoEnv> => {
   const requestLine = Logger.requestLine(shared.logger)
   return async (c, next) => {
@@ -79,7 +84,9 @@ export const observe = (shared: Shared): MiddlewareHandler<HonoEnv> => {
     c.set("requestId", requestId)
     c.set("route", "unmatched")
     c.set("caller", undefined)
-    await next()
+    const traced = Tracing.startRequest(c, c.req.path)
+    c.set("trace", traced.context)
+    await context.with(traced.context, next)
     const res = c.res as Response & { [STAMPED]?: string }
     if (res[STAMPED] !== requestId) res.headers.set("x-request-id", requestId)
     const seconds = (performance.now() - start) / 1000
@@ -89,9 +96,23 @@ export const observe = (shared: Shared): MiddlewareHandler<HonoEnv> => {
     const route = c.get("route")
     const method = c.req.method
     shared.metrics.request(route, method, status, caller, seconds)
-    requestLine(requestId, caller, method, route, status, Math.round(seconds * 100_000) / 100)
+    const ids = Tracing.idsOf(traced.span)
+    Tracing.endRequest(traced.span, { method, route, status, caller: c.get("caller")?.name, requestId })
+    requestLine(requestId, caller, method, route, status, Math.round(seconds * 100_000) / 100, ids)
   }
 }
+
+/**
+ * The options of an upstream call made for this request: its request id, and the request span's
+ * context (the parent of the call's `CLIENT` span, whose `traceparent` goes upstream; passed
+ * explicitly, as without an SDK there is no context manager to carry it).
+ */
+export const upstreamCall = (
+  c: Context<HonoEnv>
+): { readonly requestId: string; readonly context: OtelContext } => ({
+  requestId: c.get("requestId"),
+  context: c.get("trace")
+})
 
 /** Names the route for metrics and logs (a template, never the raw path). */
 export const named =

@@ -29,6 +29,7 @@ import type { RateLimitSetting } from "../Callers.js"
 import { errorCodeOf } from "../Metrics.js"
 import type { ParticipantRecord, ReconcileOutcome, StatusRecord } from "../Store.js"
 import type { Shared } from "./context.js"
+import * as Tracing from "./tracing.js"
 
 /** Why an account was re-read: the label of `mta_reconcile_total`. */
 export type Trigger = "sweep" | "catch_up" | "command" | "refresh" | "access"
@@ -267,7 +268,20 @@ export const make = (shared: Shared, settings: Settings): Reconciler => {
     })
     const behind = (r: StatusRecord) => mark !== undefined && r.confirmedAt <= mark
     setCatchingUp(due.some(behind))
+    if (due.length === 0) return 0
     const triggers = due.map((r): Trigger => (behind(r) ? "catch_up" : "sweep"))
+    // A pass with work is a trace of its own: its re-reads and store steps are the root span's children.
+    return Tracing.background(
+      "reconcile pass",
+      { "mta.reconcile.accounts": due.length, "mta.reconcile.catching_up": catchingUp },
+      () => reread(due, triggers)
+    )
+  }
+
+  const reread = async (
+    due: ReadonlyArray<StatusRecord>,
+    triggers: ReadonlyArray<Trigger>
+  ): Promise<number> => {
     const reads = await Promise.all(
       due.map((r, i) =>
         triggers[i] === "catch_up"

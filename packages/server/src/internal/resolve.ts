@@ -18,6 +18,7 @@ import type { ClaimOutcome, KeyResolution, StoredResponse } from "../Store.js"
 import { reconciledResponse } from "../Store.js"
 import { summarize } from "./audit.js"
 import type { Shared } from "./context.js"
+import * as Tracing from "./tracing.js"
 
 /** What a settled re-send (or a pending claim) leaves: the key's resolution and the caller's answer. */
 export interface Settled {
@@ -217,10 +218,14 @@ export const startResolver = (shared: Shared, options: ResolverOptions): (() => 
       limit: options.batch ?? 100,
       pendingLimitMs: shared.idempotencyPendingMaxMs
     })
-    for (const k of due) {
-      if (stopped) return
-      await resolveOne(shared, k.caller, k.key, k.fingerprint).catch(() => {})
-    }
+    if (due.length === 0) return
+    // A pass with work is a trace of its own: its re-sends and store steps are the root span's children.
+    await Tracing.background("resolve pass", { "mta.resolve.keys": due.length }, async () => {
+      for (const k of due) {
+        if (stopped) return
+        await resolveOne(shared, k.caller, k.key, k.fingerprint).catch(() => {})
+      }
+    })
   }
   const timer = setInterval(() => {
     if (running !== undefined || stopped) return

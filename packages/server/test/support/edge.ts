@@ -2,7 +2,7 @@
  * Probes of the proxy's edge (`production.md` §1 and §2), shared by `test/Edge.test.ts` and
  * `bench/edge.ts`: the resident memory of a proxy process while it is sent a huge body, the worst
  * inputs that pass the body and field limits, the event-loop delay they cause (prom-client's
- * `mta_nodejs_eventloop_lag_max_seconds`), and the proxy spawned without `startProxyProcess`'s
+ * `nodejs_eventloop_lag_max_seconds`), and the proxy spawned without `startProxyProcess`'s
  * forced `HOST` (to see how it refuses to start).
  *
  * Nothing here allocates a huge body: a body of any size is streamed from one reused chunk.
@@ -520,11 +520,11 @@ export const depthOf = (value: unknown): number => {
 // Event-loop delay
 // ---------------------------------------------------------------------------------------------
 
-/** `mta_nodejs_eventloop_lag_max_seconds` of a scrape (prom-client resets it at each scrape). */
+/** `nodejs_eventloop_lag_max_seconds` of a scrape (prom-client resets it at each scrape). */
 export const scrapeEventLoopMax = async (url: string): Promise<number | undefined> => {
   const response = await fetch(`${url}/metrics`)
   const text = await response.text()
-  const m = /^mta_nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text)
+  const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text)
   return m === null ? undefined : Number(m[1])
 }
 

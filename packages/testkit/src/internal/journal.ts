@@ -14,7 +14,10 @@ export interface JournalEntry {
   /** Path and query as received. */
   readonly path: string
   readonly endpoint: EndpointName | undefined
-  /** Request headers, with the passphrase redacted. */
+  /**
+   * Request headers (the `X-SCX-*` ones with the passphrase redacted, `content-type`, `x-request-id`,
+   * `idempotency-key`, and the W3C `traceparent` / `tracestate` as received).
+   */
   readonly headers: Readonly<Record<string, string>>
   readonly requestBody: string
   /** `0` for a dropped connection. */
@@ -33,7 +36,10 @@ const KEPT_HEADERS = [
   "x-scx-signed",
   "content-type",
   "x-request-id",
-  "idempotency-key"
+  "idempotency-key",
+  // W3C Trace Context: a test sees one trace from the caller to the upstream request.
+  "traceparent",
+  "tracestate"
 ] as const
 
 const journalHeaders = (request: RawRequest): Record<string, string> => {

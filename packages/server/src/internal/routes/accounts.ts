@@ -22,12 +22,12 @@ import { checkQuery, jsonBodyOf, readBody } from "../body.js"
 import type { HonoEnv, RawAnswer, RawReads, Shared } from "../context.js"
 import { guard } from "../idempotency.js"
 import * as Memberships from "../memberships.js"
-import { authorize, jsonResponse, onClientGone } from "../middleware.js"
+import { authorize, jsonResponse, onClientGone, upstreamCall } from "../middleware.js"
 import type { EgressRefusal, EgressSlot } from "../rateLimit.js"
 import * as Reconcile from "../reconcile.js"
 
 type Ctx = Context<HonoEnv>
-type Call = { readonly requestId: string }
+type Call = ReturnType<typeof upstreamCall>
 
 /** A route template in Hono's syntax: `/accounts/{zrn}/lock` → `/accounts/:zrn/lock`. */
 export const honoPath = (template: string): string => template.replace(/\{(\w+)\}/g, ":$1")
@@ -164,9 +164,7 @@ const reread = async (
   const at = shared.now()
   let account: Api.AccountRecord
   try {
-    account = await forward(shared, c, "getAccount", () =>
-      shared.upstream.getAccount(zrn, { requestId: c.get("requestId") })
-    )
+    account = await forward(shared, c, "getAccount", () => shared.upstream.getAccount(zrn, upstreamCall(c)))
   } catch (error) {
     shared.metrics.reconcile(trigger, "failed")
     throw error
@@ -391,7 +389,7 @@ const rawRead = (shared: Shared, raw: RawReads, name: RawRead, success: number) 
     const started = performance.now()
     let answer: RawAnswer
     try {
-      answer = await steps.send(raw, arg, { requestId: c.get("requestId") })
+      answer = await steps.send(raw, arg, upstreamCall(c))
     } catch (error) {
       shared.metrics.upstream(name, (performance.now() - started) / 1000, errorCodeOf(error))
       throw error
@@ -449,7 +447,7 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
         : async (c: Ctx) => {
             // No abort signal here: reading `c.req.raw` makes the Node adapter build a full `Request`
             // (measurably slower); the upstream call has its own deadline.
-            const result = await handler(c, shared, { requestId: c.get("requestId") })
+            const result = await handler(c, shared, upstreamCall(c))
             if ("responseType" in endpoint && endpoint.responseType === "text")
               return c.text(String(result), 200)
             return c.json(isVoid ? {} : (encode(response, result) as object), success as 200)
@@ -482,7 +480,7 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
         // Not seen yet (created before this proxy started, or elsewhere): read it once upstream.
         const started = shared.now()
         const account = await forward(shared, c, "getAccount", () =>
-          shared.upstream.getAccount(zrn, { requestId: c.var.requestId, signal: c.req.raw.signal })
+          shared.upstream.getAccount(zrn, { ...upstreamCall(c), signal: c.req.raw.signal })
         )
         record = await shared.store.observe({
           zrn,
