@@ -109,9 +109,15 @@ describe("the /docs page and its assets", () => {
 })
 
 describe("the OpenAPI document's examples", () => {
-  const document = OpenApi.document() as {
-    paths: Record<string, Record<string, Record<string, any>>>
+  interface Media {
+    readonly example?: unknown
   }
+  interface Operation {
+    readonly operationId: string
+    readonly requestBody?: { readonly content: Record<string, Media> }
+    readonly responses: Record<string, { readonly content?: Record<string, Media> }>
+  }
+  const document = OpenApi.document() as { paths: Record<string, Record<string, Operation>> }
   const decodes = (schema: Schema.Schema.AnyNoContext, example: unknown, where: string) => {
     const result = Schema.decodeUnknownEither(schema)(example)
     if (Either.isLeft(result))
@@ -131,7 +137,7 @@ describe("the OpenAPI document's examples", () => {
       healthz: { 200: Schemas.Health },
       readyz: { 200: Schemas.Health, 503: Schemas.Health }
     }
-    const byName = new Map(Endpoint.all.map((e) => [e.name, e]))
+    const byName = new Map<string, Endpoint.Endpoint>(Endpoint.all.map((e) => [e.name, e]))
     let checked = 0
     for (const [path, item] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(item)) {
@@ -145,7 +151,7 @@ describe("the OpenAPI document's examples", () => {
           decodes(schema!, example, `${where} request`)
           checked++
         }
-        for (const [status, response] of Object.entries(operation.responses as Record<string, any>)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
           const code = Number(status)
           for (const example of examplesIn(response.content)) {
             const schema =
@@ -154,7 +160,7 @@ describe("the OpenAPI document's examples", () => {
                 : (ownRoutes[operation.operationId]?.[code] ??
                   Schemas.errorBodies[code as keyof typeof Schemas.errorBodies])
             expect(schema, `${where} ${status}: an example without a Schema`).toBeDefined()
-            decodes(schema, example, `${where} ${status}`)
+            decodes(schema!, example, `${where} ${status}`)
             checked++
           }
         }
@@ -171,16 +177,16 @@ describe("the OpenAPI document's examples", () => {
       expect(operation, `${endpoint.method} ${endpoint.path}`).toBeDefined()
       if (endpoint.request !== undefined) {
         expect(
-          operation!.requestBody.content["application/json"].example,
+          operation!.requestBody?.content["application/json"]?.example,
           `${endpoint.name} request`
         ).toBeDefined()
       }
-      const success = operation!.responses[String(endpoint.successStatus)].content
+      const success = operation!.responses[String(endpoint.successStatus)]?.content ?? {}
       if (success["application/json"] !== undefined) {
         expect(success["application/json"].example, `${endpoint.name} answer`).toBeDefined()
       }
-      for (const [status, response] of Object.entries(operation!.responses as Record<string, any>)) {
-        if (Number(status) >= 400) expect(response.content["application/json"].example).toBeDefined()
+      for (const [status, response] of Object.entries(operation!.responses)) {
+        if (Number(status) >= 400) expect(response.content?.["application/json"]?.example).toBeDefined()
       }
     }
   })
@@ -218,7 +224,7 @@ describe.skipIf(!present)("/docs in headless Chromium: try it against the proxy"
   const answer = async (page: Page, status: string) => {
     const panel = page.locator('section[aria-label="Response"]').filter({ hasText: status })
     await panel.waitFor({ timeout: 15_000 })
-    return panel.innerText()
+    return (await panel.textContent()) ?? ""
   }
 
   it("enter the dev token, try a create and the created account's details; nothing leaves the proxy", async () => {
@@ -245,13 +251,13 @@ describe.skipIf(!present)("/docs in headless Chromium: try it against the proxy"
 
       await page.goto(`${proxy.url}/docs`)
       await page.waitForSelector("body[data-ready=true]")
-      expect(await page.getByRole("heading", { level: 1 }).first().innerText()).toContain(
+      expect(await page.getByRole("heading", { level: 1 }).first().textContent()).toContain(
         "mta proxy for zerohash Customer Accounts"
       )
       // Markdown is rendered: the description's `code` is a <code> element, no backtick is left.
       const intro = page.locator("p", { hasText: "Every error body carries" }).first()
       expect(await intro.locator("code").allInnerTexts()).toEqual(["code", "request_id"])
-      expect(await intro.innerText()).not.toContain("`")
+      expect(await intro.textContent()).not.toContain("`")
 
       // The token, in the reference's authentication field (the bearer scheme of the document).
       await page.getByPlaceholder("Token").first().fill("dev-token")
