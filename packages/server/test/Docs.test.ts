@@ -11,7 +11,8 @@
  *   (`POST /accounts`, the example body as prefilled) and `GET /accounts/{zrn}/details` for the account
  *   it created, read the answers in the page, and check that every request the page made went to the
  *   proxy. Saves `artifacts/docs-try-create.png` and `artifacts/docs-try-details.png`. Skipped, with
- *   the reason printed, when Chromium is absent.
+ *   the reason printed, when Chromium is absent. Behind a reverse proxy that mounts the proxy under a
+ *   path prefix, the page loads and "try it" calls under the prefix.
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -300,6 +301,50 @@ describe.skipIf(!present)("/docs in headless Chromium: try it against the proxy"
       expect(decoded).toContain(`GET ${proxy.url}/openapi.json`)
       expect(decoded).toContain(`POST ${proxy.url}/accounts`)
       expect(decoded).toContain(`GET ${proxy.url}/accounts/${zrn}/details`)
+    } finally {
+      await browser.close()
+    }
+  }, 120_000)
+
+  it("behind a reverse proxy that mounts it under /mta, the page loads and tries requests under /mta", async () => {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-background-networking"]
+    })
+    try {
+      const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } })
+      // The reverse proxy: /mta/<path> is the proxy's /<path>; nothing else is served.
+      const prefix = `${proxy.url}/mta`
+      const asked: Array<string> = []
+      await context.route("**/*", async (route) => {
+        const request = route.request()
+        asked.push(`${request.method()} ${request.url()}`)
+        if (!request.url().startsWith(`${prefix}/`)) return route.abort("blockedbyclient")
+        const response = await fetch(`${proxy.url}${request.url().slice(prefix.length)}`, {
+          method: request.method(),
+          headers: request.headers(),
+          ...(request.postDataBuffer() === null ? {} : { body: request.postDataBuffer()! })
+        })
+        return route.fulfill({
+          status: response.status,
+          headers: Object.fromEntries(response.headers),
+          body: Buffer.from(await response.arrayBuffer())
+        })
+      })
+      const page = await context.newPage()
+      await page.goto(`${prefix}/docs`)
+      await page.waitForSelector("body[data-ready=true]")
+      await page.getByPlaceholder("Token").first().fill("dev-token")
+      await openClient(page, "List ledger (balance) accounts", "get", "/accounts")
+      await page.getByRole("button", { name: /^Send get request/ }).click()
+      const answered = await answer(page, "200 OK")
+      expect(answered).toContain('"total_pages"')
+      expect(asked.filter((r) => !r.split(" ")[1]!.startsWith(`${prefix}/`))).toEqual([])
+      expect(asked).toContain(`GET ${prefix}/openapi.json`)
+      expect(
+        asked.filter((r) => r === `GET ${prefix}/accounts` || r.startsWith(`GET ${prefix}/accounts?`)),
+        asked.join("\n")
+      ).toHaveLength(1)
     } finally {
       await browser.close()
     }
