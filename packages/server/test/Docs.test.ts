@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { gunzipSync } from "node:zlib"
-import { Endpoint } from "@mta/domain"
+import { Endpoint, Participants } from "@mta/domain"
 import { App, Callers, Logger, Metrics, OpenApi, Schemas, Store } from "@mta/server"
 import { Either, Schema } from "effect"
 import { chromium, type Page } from "playwright-core"
@@ -170,6 +170,13 @@ describe("the OpenAPI document's examples", () => {
     expect(checked).toBeGreaterThan(200)
     // The picked examples themselves, including any the document does not place.
     for (const [schema, example] of Examples.all()) decodes(schema, example, "picked")
+  })
+
+  it("the participant examples pass the vendor's clock rules now (recent timestamps, an adult, a minor)", () => {
+    expect(Participants.clockProblems("customer", Examples.participantRequests.customer, Date.now())).toEqual(
+      []
+    )
+    expect(Participants.clockProblems("minor", Examples.participantRequests.minor, Date.now())).toEqual([])
   })
 
   it("every mirrored endpoint has an example request body and success answer", () => {

@@ -19,6 +19,11 @@ const LEDGER_ZRN = "zrn:zh:us:accounts:ledger:7b0e4d52-1c9a-4f3e-8a26-5d1f0c9e3b
 const REQUEST_ID = "0f6b8c1e-2d4a-4b7c-9e3f-5a1d8c6b2e90"
 const AT = "2026-11-02T14:03:27.512Z"
 const MILLIS = 1_793_800_000_000
+/**
+ * The timestamps of the participant requests: an hour before the module loaded (whole hours), since
+ * zerohash refuses one older than a year, so that "try it" keeps working as written.
+ */
+const RECENT = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000
 
 /** Examples by Schema (object identity), in the wire form. */
 const bySchema = new Map<Schema.Schema.AnyNoContext, unknown>([
@@ -107,10 +112,10 @@ const bySchema = new Map<Schema.Schema.AnyNoContext, unknown>([
       date_of_birth: "1990-04-21",
       citizenship_code: "US",
       sanction_screening: "pass",
-      sanction_screening_timestamp: MILLIS,
+      sanction_screening_timestamp: RECENT,
       kyc: "pass",
-      kyc_timestamp: MILLIS,
-      signed_timestamp: MILLIS
+      kyc_timestamp: RECENT,
+      signed_timestamp: RECENT
     }
   ],
   [
@@ -125,7 +130,7 @@ const bySchema = new Map<Schema.Schema.AnyNoContext, unknown>([
       date_of_birth: "2015-09-01",
       custodian_participant_code: "CUST01",
       custodian_relationship: "parent",
-      utma_signed_timestamp: MILLIS
+      utma_signed_timestamp: RECENT
     }
   ],
   [
@@ -250,6 +255,12 @@ const byErrorStatus: Readonly<Record<keyof typeof Schemas.errorBodies, unknown>>
 
 /** Examples of an answer of `/readyz` that is not ready (the same Schema as ready). */
 const NOT_READY = { status: "unavailable", checks: { store: "ok", upstream: "fetch failed" } }
+
+/** The participant requests' examples, for the tests (their clock rules). */
+export const participantRequests = {
+  customer: bySchema.get(Participants.CreateCustomerRequest) as Readonly<Record<string, unknown>>,
+  minor: bySchema.get(Participants.CreateMinorRequest) as Readonly<Record<string, unknown>>
+}
 
 /** The example of a Schema, if one was picked. */
 export const exampleOf = (schema: Schema.Schema.AnyNoContext): unknown => bySchema.get(schema)
