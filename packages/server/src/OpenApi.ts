@@ -8,6 +8,7 @@
 import { Api, Endpoint } from "@mta/domain"
 import type { Schema } from "effect"
 import { emitter, type JsonSchema } from "./internal/jsonSchema.js"
+import { addExamples } from "./internal/openApiExamples.js"
 import * as Schemas from "./Schemas.js"
 
 /** The package version, shown in `info.version`. */
@@ -342,7 +343,8 @@ export const document = (): Record<string, unknown> => {
     responses: { 200: { description: "OK", content: { "text/plain": { schema: { type: "string" } } } } }
   })
 
-  return {
+  // Examples from the Schemas (internal/openApiExamples.ts), checked against them by the Docs tests.
+  return addExamples({
     openapi: "3.1.0",
     info: {
       title: "mta proxy for zerohash Customer Accounts",
@@ -369,11 +371,11 @@ export const document = (): Record<string, unknown> => {
           type: "http",
           scheme: "bearer",
           description:
-            "A caller token; callers and their scopes are configured with MTA_CALLERS (scopes: accounts:read, accounts:write, accounts:access, accounts:members, accounts:wind_down, participants:read, participants:write, events:read, audit:read)"
+            "A caller token; callers and their scopes are configured with `MTA_CALLERS` (scopes: `accounts:read`, `accounts:write`, `accounts:access`, `accounts:members`, `accounts:wind_down`, `participants:read`, `participants:write`, `events:read`, `audit:read`). The embedded default (`pnpm start` without `ZH_BASE_URL`) has one caller with every scope, token `dev-token` (`MTA_DEV_TOKEN`)."
         }
       }
     }
-  }
+  })
 }
 
 const tagOf = (scope: Endpoint.Scope): string => {

@@ -3,7 +3,8 @@
  * Dockerfile makes it (`scripts/deploy.mjs`: turbo's build, then `pnpm --filter @mta/server deploy
  * --prod`), in a temporary directory outside the workspace.
  *
- * - What is in it: the proxy's runtime dependencies, and no tsx, TypeScript, esbuild or msw.
+ * - What is in it: the proxy's runtime dependencies, and no tsx, TypeScript, esbuild or msw; the /docs bundle
+ *   as one file (dist/docs), not Scalar's dependency tree.
  * - `mta-server` run from it with plain `node` against the folder's own standalone simulator (what the
  *   compose file runs), the credentials, the webhook secret and the callers read from files, a caller
  *   with two token hashes (rotation): create → open (the simulator's webhook) → lock, both tokens.
@@ -13,7 +14,7 @@
  * - The Dockerfile and compose file run these same commands (a drift guard: no Docker engine here).
  */
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Simulator } from "@mta/testkit"
@@ -105,10 +106,14 @@ describe("the deploy folder", () => {
       "msw",
       "@mswjs/interceptors",
       "graphql",
-      "vitest"
+      "vitest",
+      // /docs serves Scalar's one-file browser build from dist/docs, not its dependency tree.
+      "@scalar/api-reference",
+      "vue"
     ]) {
       expect(packages).not.toContain(banned)
     }
+    expect(statSync(join(app, "dist/docs/scalar.js")).size).toBeGreaterThan(1_000_000)
     expect(existsSync(main())).toBe(true)
     const pkg = JSON.parse(readFileSync(join(app, "package.json"), "utf8")) as { bin: Record<string, string> }
     expect(pkg.bin["mta-server"]).toBe("./dist/main.js")
@@ -213,6 +218,14 @@ describe("the deploy folder", () => {
     const locked = await call("GET", `/accounts/${zrn}/status?wait_for=locked&timeout_ms=10000`, OLD_TOKEN)
     expect(locked.body).toMatchObject({ status: "locked", timed_out: false })
     expect((await call("GET", `/accounts/${zrn}/status`, "some-other-token")).status).toBe(401)
+    // The reference and its bundle, from the folder's dist/docs.
+    const docs = await (await fetch(`${url}/docs`)).text()
+    const bundle = docs.match(/src="(docs\/assets\/scalar\.[0-9a-f]{16}\.js)"/)?.[1]
+    expect(bundle).toBeDefined()
+    const asset = await fetch(`${url}/${bundle}`)
+    expect(asset.status).toBe(200)
+    expect(asset.headers.get("content-type")).toBe("text/javascript; charset=utf-8")
+    expect((await asset.arrayBuffer()).byteLength).toBe(statSync(join(app, "dist/docs/scalar.js")).size)
 
     expect(await proxy.stop("SIGTERM")).toBe(0)
     const resolved = recorder.resolved()

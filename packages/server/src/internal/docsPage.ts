@@ -1,159 +1,180 @@
 /**
- * `/docs`: a browsable API reference rendered in the browser from `/openapi.json`. Self-contained (no
- * CDN, no external asset), so it works offline and needs no dependency; the page only reads the
- * document and builds DOM nodes with `textContent` (no HTML from the document is ever injected).
+ * `/docs`: an API reference you can try, rendered in the browser by Scalar (`@scalar/api-reference`,
+ * its standalone browser bundle, vendored through npm) from the proxy's own `/openapi.json`.
+ *
+ * Everything the page loads comes from the proxy itself: the bundle and a small start script are served
+ * at `/docs/assets/<name>.<sha256 prefix>.js` (immutable, cached for a year), the document at
+ * `/openapi.json`, and "try it" sends requests to the proxy's own origin (the page's servers are
+ * computed from the script's own URL, so a path prefix in front of the proxy keeps working). Scalar's
+ * calls out are switched off (telemetry, the default web fonts, the request proxy, the agent, MCP, the
+ * "open in API client" button, the developer tools), and the Content-Security-Policy allows `'self'`
+ * only: scripts from the proxy, no inline script; the bundle's one `<style>` element carries a
+ * per-request nonce (Scalar reads it from `<meta property="csp-nonce">`).
+ *
+ * The bundle is found in the built package (`dist/docs/scalar.js`, copied there by
+ * `scripts/vendor-docs.mjs` at build time, so the deploy folder carries one 5 MB file instead of
+ * Scalar's dependency tree), or, when running from source, in the installed `@scalar/api-reference`.
  */
-export const docsHtml = `<!doctype html>
+import { createHash, randomBytes } from "node:crypto"
+import { existsSync, readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { gzipSync } from "node:zlib"
+
+/** A static asset held in memory: its bytes, their gzip, and a content-addressed name. */
+export interface DocsAsset {
+  readonly name: string
+  readonly contentType: string
+  readonly body: Uint8Array<ArrayBuffer>
+  readonly gzip: Uint8Array<ArrayBuffer>
+  readonly etag: string
+}
+
+const SCALAR_FILE = "scalar.js"
+
+/** Where the Scalar bundle is: the built package's copy first, then the installed package. */
+export const scalarBundlePath = (): string | undefined => {
+  const here = dirname(fileURLToPath(import.meta.url))
+  // dist/internal/docsPage.js → dist/docs/scalar.js
+  const built = join(here, "..", "docs", SCALAR_FILE)
+  if (existsSync(built)) return built
+  try {
+    // The package's main entry is dist/index.js; the standalone bundle is dist/browser/standalone.js.
+    const main = createRequire(import.meta.url).resolve("@scalar/api-reference")
+    const installed = join(dirname(main), "browser", "standalone.js")
+    return existsSync(installed) ? installed : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Runs before the bundle. Scalar's Vue components and its toaster create `<style>` elements at run
+ * time, and the policy admits a `<style>` only with the page's nonce: elements created by script get
+ * it (markup injected as HTML still does not). zod, inside the bundle, probes `Function` to compile
+ * validators; the policy forbids eval, so it is told up front to run without (no violation reported).
+ */
+const preludeScript = `(function () {
+  "use strict";
+  var meta = document.querySelector('meta[property="csp-nonce"]');
+  var nonce = meta ? meta.getAttribute("content") : "";
+  var create = Document.prototype.createElement;
+  Document.prototype.createElement = function (tag, options) {
+    var element = create.call(this, tag, options);
+    if (nonce && String(tag).toLowerCase() === "style") element.setAttribute("nonce", nonce);
+    return element;
+  };
+  globalThis.__zod_globalConfig = Object.assign(globalThis.__zod_globalConfig || {}, { jitless: true });
+})();
+`
+
+/**
+ * The page's start script: mounts Scalar on `#app` with the proxy's document and the proxy's origin
+ * (with any path prefix) as the only server. Served as a file (the policy allows no inline script).
+ */
+const initScript = `(function () {
+  "use strict";
+  // This script is <root>/docs/assets/init.<hash>.js: <root> is the proxy, with any path prefix.
+  var root = new URL("../../", document.currentScript.src).href.replace(/\\/$/, "");
+  var app = document.getElementById("app");
+  if (typeof Scalar === "undefined" || !Scalar.createApiReference) {
+    app.textContent = "The reference bundle did not load; the document itself is at " + root + "/openapi.json";
+    return;
+  }
+  Scalar.createApiReference(app, {
+    url: root + "/openapi.json",
+    servers: [{ url: root, description: "this proxy" }],
+    authentication: { preferredSecurityScheme: "bearer" },
+    persistAuth: false,
+    telemetry: false,
+    withDefaultFonts: false,
+    hideClientButton: true,
+    showDeveloperTools: "never",
+    agent: { disabled: true },
+    mcp: { disabled: true },
+    documentDownloadType: "json",
+    defaultOpenFirstTag: true,
+    operationTitleSource: "summary",
+    theme: "default"
+  });
+  document.body.setAttribute("data-ready", "true");
+})();
+`
+
+const asset = (stem: string, contentType: string, body: Uint8Array<ArrayBuffer>): DocsAsset => {
+  const hash = createHash("sha256").update(body).digest("hex")
+  return {
+    name: `${stem}.${hash.slice(0, 16)}.js`,
+    contentType,
+    body,
+    gzip: new Uint8Array(gzipSync(body, { level: 9 })),
+    etag: `"${hash.slice(0, 32)}"`
+  }
+}
+
+export interface DocsAssets {
+  readonly prelude: DocsAsset
+  readonly scalar: DocsAsset
+  readonly init: DocsAsset
+  readonly byName: ReadonlyMap<string, DocsAsset>
+}
+
+let loaded: DocsAssets | undefined
+
+/** The assets, read and compressed once (on the first `/docs` request); `undefined` when the bundle is missing. */
+export const docsAssets = (): DocsAssets | undefined => {
+  if (loaded !== undefined) return loaded
+  const path = scalarBundlePath()
+  if (path === undefined) return undefined
+  const scalar = asset("scalar", "text/javascript; charset=utf-8", new Uint8Array(readFileSync(path)))
+  const script = (stem: string, text: string) =>
+    asset(stem, "text/javascript; charset=utf-8", new TextEncoder().encode(text))
+  const prelude = script("prelude", preludeScript)
+  const init = script("init", initScript)
+  loaded = { prelude, scalar, init, byName: new Map([prelude, scalar, init].map((a) => [a.name, a])) }
+  return loaded
+}
+
+/** A fresh nonce for the page's one `<style>` element. */
+export const nonce = (): string => randomBytes(18).toString("base64")
+
+/**
+ * The page's policy: everything from the proxy's origin, no inline script, inline style only with the
+ * nonce, no frames, no form posts, no plugins.
+ */
+export const contentSecurityPolicy = (styleNonce: string): string =>
+  [
+    "default-src 'none'",
+    "script-src 'self'",
+    `style-src 'self' 'nonce-${styleNonce}'`,
+    // Style attributes (Vue's bindings, positioning of popovers): they run no script, and what they
+    // could load is held to img-src and font-src.
+    "style-src-attr 'unsafe-inline'",
+    "connect-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'"
+  ].join("; ")
+
+/** The page. Asset URLs are relative (`docs/assets/…` from `/docs`), so a path prefix is kept. */
+export const docsHtml = (assets: DocsAssets, styleNonce: string): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta property="csp-nonce" content="${styleNonce}">
+<link rel="icon" href="data:,">
 <title>mta proxy — API reference</title>
-<style>
-  :root { --fg:#1d2330; --muted:#5b6476; --line:#e3e6ec; --bg:#f7f8fa; --accent:#2455d6; }
-  * { box-sizing: border-box; }
-  body { margin:0; font:15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color:var(--fg); background:var(--bg); }
-  header { background:#111827; color:#fff; padding:20px 32px; }
-  header h1 { margin:0 0 4px; font-size:22px; }
-  header p { margin:0; color:#cbd5e1; max-width:900px; }
-  main { display:grid; grid-template-columns:260px 1fr; gap:24px; padding:24px 32px; }
-  nav { position:sticky; top:16px; align-self:start; font-size:13px; }
-  nav h3 { margin:16px 0 4px; font-size:12px; text-transform:uppercase; letter-spacing:.04em; color:var(--muted); }
-  nav a { display:block; color:var(--fg); text-decoration:none; padding:2px 0; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
-  nav a:hover { color:var(--accent); }
-  section.tag > h2 { margin:8px 0 12px; font-size:18px; text-transform:capitalize; }
-  .endpoint { background:#fff; border:1px solid var(--line); border-radius:8px; margin:0 0 12px; }
-  .endpoint > summary { list-style:none; cursor:pointer; padding:10px 14px; display:flex; gap:12px; align-items:center; }
-  .endpoint > summary::-webkit-details-marker { display:none; }
-  .method { font:600 12px/1 ui-monospace, monospace; padding:5px 8px; border-radius:4px; color:#fff; min-width:62px; text-align:center; }
-  .GET { background:#1f8a4c; } .POST { background:#2455d6; } .PATCH { background:#b7791f; } .DELETE { background:#c53030; }
-  .path { font:14px ui-monospace, SFMono-Regular, Menlo, monospace; }
-  .summary { color:var(--muted); margin-left:auto; text-align:right; }
-  .scope { font:12px ui-monospace, monospace; background:#eef2ff; color:#3730a3; padding:2px 6px; border-radius:4px; }
-  .body { padding:0 14px 14px; border-top:1px solid var(--line); }
-  .body h4 { margin:14px 0 6px; font-size:13px; text-transform:uppercase; letter-spacing:.04em; color:var(--muted); }
-  table { border-collapse:collapse; width:100%; font-size:13px; }
-  td, th { text-align:left; padding:4px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
-  pre { background:#0f172a; color:#e2e8f0; padding:10px 12px; border-radius:6px; overflow:auto; font-size:12px; max-height:360px; }
-  #status { color:var(--muted); }
-</style>
 </head>
 <body>
-<header>
-  <h1 id="title">mta proxy — API reference</h1>
-  <p id="description">Loading /openapi.json …</p>
-</header>
-<main>
-  <nav id="nav" aria-label="Endpoints"></nav>
-  <div id="content"><p id="status">Loading…</p></div>
-</main>
-<script>
-(function () {
-  "use strict";
-  var el = function (tag, attrs, children) {
-    var node = document.createElement(tag);
-    if (attrs) for (var k in attrs) {
-      if (k === "text") node.textContent = attrs[k]; else node.setAttribute(k, attrs[k]);
-    }
-    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
-    return node;
-  };
-  var resolve = function (doc, schema) {
-    if (schema && typeof schema.$ref === "string") {
-      var name = schema.$ref.split("/").pop();
-      return { name: name, schema: (doc.components && doc.components.schemas && doc.components.schemas[name]) || {} };
-    }
-    return { name: null, schema: schema || {} };
-  };
-  var expand = function (doc, schema, depth) {
-    if (depth > 6 || !schema || typeof schema !== "object") return schema;
-    var r = resolve(doc, schema);
-    var s = r.schema, out = Array.isArray(s) ? [] : {};
-    for (var k in s) out[k] = typeof s[k] === "object" ? expand(doc, s[k], depth + 1) : s[k];
-    if (r.name) out.title = out.title || r.name;
-    return out;
-  };
-  var schemaBlock = function (doc, schema) {
-    return el("pre", { text: JSON.stringify(expand(doc, schema, 0), null, 2) });
-  };
-  var render = function (doc) {
-    document.title = doc.info.title + " — API reference";
-    document.getElementById("title").textContent = doc.info.title + " " + doc.info.version;
-    document.getElementById("description").textContent = doc.info.description || "";
-    var groups = {};
-    var order = (doc.tags || []).map(function (t) { return t.name; });
-    Object.keys(doc.paths).forEach(function (path) {
-      var item = doc.paths[path];
-      ["get", "post", "patch", "put", "delete"].forEach(function (m) {
-        var op = item[m];
-        if (!op) return;
-        var tag = (op.tags && op.tags[0]) || "other";
-        if (order.indexOf(tag) < 0) order.push(tag);
-        (groups[tag] = groups[tag] || []).push({ path: path, method: m.toUpperCase(), op: op });
-      });
-    });
-    var content = document.getElementById("content");
-    var nav = document.getElementById("nav");
-    content.textContent = "";
-    order.forEach(function (tag) {
-      var ops = groups[tag];
-      if (!ops) return;
-      nav.appendChild(el("h3", { text: tag }));
-      var section = el("section", { class: "tag", id: "tag-" + tag.replace(/\\W+/g, "-") }, [el("h2", { text: tag })]);
-      ops.forEach(function (e) {
-        var id = e.op.operationId || (e.method + e.path);
-        nav.appendChild(el("a", { href: "#" + id, text: e.method + " " + e.path }));
-        var body = el("div", { class: "body" });
-        if (e.op.description) body.appendChild(el("p", { text: e.op.description }));
-        var params = e.op.parameters || [];
-        if (params.length) {
-          var rows = params.map(function (p) {
-            return el("tr", null, [
-              el("td", null, [el("code", { text: p.name })]),
-              el("td", { text: p.in }),
-              el("td", { text: p.required ? "required" : "optional" }),
-              el("td", { text: p.description || "" })
-            ]);
-          });
-          body.appendChild(el("h4", { text: "Parameters" }));
-          body.appendChild(el("table", null, [el("tbody", null, rows)]));
-        }
-        if (e.op.requestBody) {
-          var rc = e.op.requestBody.content || {};
-          var rtype = Object.keys(rc)[0];
-          body.appendChild(el("h4", { text: "Request body (" + rtype + ")" }));
-          body.appendChild(schemaBlock(doc, rc[rtype].schema));
-        }
-        body.appendChild(el("h4", { text: "Responses" }));
-        Object.keys(e.op.responses || {}).forEach(function (status) {
-          var r = e.op.responses[status];
-          var d = el("details", null, [el("summary", { text: status + " — " + (r.description || "") })]);
-          var c = r.content || {};
-          var ctype = Object.keys(c)[0];
-          if (ctype) d.appendChild(schemaBlock(doc, c[ctype].schema));
-          body.appendChild(d);
-        });
-        var scope = e.op["x-scope"];
-        var summary = el("summary", null, [
-          el("span", { class: "method " + e.method, text: e.method }),
-          el("span", { class: "path", text: e.path }),
-          scope ? el("span", { class: "scope", text: scope }) : null,
-          el("span", { class: "summary", text: e.op.summary || "" })
-        ]);
-        section.appendChild(el("details", { class: "endpoint", id: id, "data-method": e.method, "data-path": e.path }, [summary, body]));
-      });
-      content.appendChild(section);
-    });
-    document.body.setAttribute("data-ready", "true");
-  };
-  fetch("openapi.json").then(function (r) {
-    if (!r.ok) throw new Error("HTTP " + r.status);
-    return r.json();
-  }).then(render).catch(function (err) {
-    document.getElementById("status").textContent = "Could not load openapi.json: " + err.message;
-  });
-})();
-</script>
+<noscript>This reference needs JavaScript. The OpenAPI document is at <a href="openapi.json">openapi.json</a>.</noscript>
+<div id="app"></div>
+<script src="docs/assets/${assets.prelude.name}"></script>
+<script src="docs/assets/${assets.scalar.name}"></script>
+<script src="docs/assets/${assets.init.name}"></script>
 </body>
 </html>
 `

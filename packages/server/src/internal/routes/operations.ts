@@ -7,7 +7,7 @@ import { Hono } from "hono"
 import * as OpenApi from "../../OpenApi.js"
 import type * as Schemas from "../../Schemas.js"
 import type { HonoEnv, Shared } from "../context.js"
-import { docsHtml } from "../docsPage.js"
+import * as Docs from "../docsPage.js"
 import { named } from "../middleware.js"
 
 const CHECK_TIMEOUT_MS = 2_000
@@ -64,12 +64,41 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
     c.body(openapi, 200, { "content-type": "application/json; charset=utf-8" })
   )
 
-  app.get("/docs", named("/docs"), (c) =>
-    c.html(docsHtml, 200, {
-      // The page's own inline script and style only; it fetches the document from this origin.
-      "content-security-policy":
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:"
+  // The reference (Scalar, served from the installed package; see docsPage.ts). The page itself is
+  // never cached (its style nonce is per request); the assets are content-addressed and immutable.
+  app.get("/docs", named("/docs"), (c) => {
+    const assets = Docs.docsAssets()
+    if (assets === undefined) {
+      return c.text(
+        "The API reference's bundle (@scalar/api-reference) is not installed; the OpenAPI document is at /openapi.json.\n",
+        503,
+        { "cache-control": "no-store" }
+      )
+    }
+    const nonce = Docs.nonce()
+    return c.html(Docs.docsHtml(assets, nonce), 200, {
+      "content-security-policy": Docs.contentSecurityPolicy(nonce),
+      "cache-control": "no-store",
+      "referrer-policy": "no-referrer",
+      "x-content-type-options": "nosniff"
     })
-  )
+  })
+
+  app.get("/docs/assets/:file", named("/docs/assets/:file"), async (c, next) => {
+    const asset = Docs.docsAssets()?.byName.get(c.req.param("file"))
+    if (asset === undefined) return next() // the app's 404
+    const headers: Record<string, string> = {
+      "content-type": asset.contentType,
+      "cache-control": "public, max-age=31536000, immutable",
+      etag: asset.etag,
+      vary: "accept-encoding",
+      "x-content-type-options": "nosniff",
+      "cross-origin-resource-policy": "same-origin"
+    }
+    if (c.req.header("if-none-match") === asset.etag) return c.body(null, 304, headers)
+    const gzip = /\bgzip\b/.test(c.req.header("accept-encoding") ?? "")
+    if (gzip) headers["content-encoding"] = "gzip"
+    return c.body(gzip ? asset.gzip : asset.body, 200, headers)
+  })
   return app
 }
