@@ -162,7 +162,9 @@ describe("embedded default (process): the README walk-through and event stream r
     expect(url?.startsWith(proxy.url)).toBe(true)
     const tried = await fetch(url!, { headers: { authorization: `Bearer ${token}` } })
     expect(tried.status).toBe(200)
-    expect(await tried.json()).toMatchObject({ message: [{ participant_code: "CUST01", status: "approved" }] })
+    expect(await tried.json()).toMatchObject({
+      message: [{ participant_code: "CUST01", status: "approved" }]
+    })
   })
 
   it("creates a JTIC account, waits for open, locks it, and the event stream shows both changes", async () => {
