@@ -187,10 +187,11 @@ const makeConsumer = async (file: string): Promise<string> => {
     run("pnpm", ["add", "--prefer-offline", ...args], dir, userEnv())
   for (const block of installs) {
     for (const { dev, specs } of installArgs(block.code, tarballs)) {
-      mustSucceed(
-        `${where(block)}: npm install ${specs.join(" ")}`,
-        await pnpm([...(dev ? ["-D"] : []), ...specs])
-      )
+      const what = `${where(block)}: npm install ${specs.join(" ")}`
+      const out = mustSucceed(what, await pnpm([...(dev ? ["-D"] : []), ...specs]))
+      // pnpm reports a peer it could not satisfy (effect 4 for packages that take effect 3) and goes on.
+      if (/unmet peer|missing peer/.test(out))
+        throw new Error(`${what}: a peer dependency is not met:\n${out}`)
     }
   }
   if (!existsSync(join(dir, "node_modules", ".bin", "tsx"))) {
