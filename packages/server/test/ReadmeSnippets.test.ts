@@ -23,7 +23,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, relative } from "node:path"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Block, extract, installArgs } from "./support/snippets.js"
 import { freePort, repoDir } from "./support.js"
@@ -353,8 +353,19 @@ describe.concurrent("the READMEs' code blocks", () => {
         timeout: 300_000
       }, async () => {
         if (block.install) {
-          // Run when the README's consumer project is built.
-          expect(relative(work, await consumerOf(block.file))).not.toBe("")
+          // Run when the README's consumer project is built: what the line names is now a dependency.
+          const dir = await consumerOf(block.file)
+          const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+            dependencies?: Record<string, string>
+            devDependencies?: Record<string, string>
+          }
+          const nameOf = (spec: string) =>
+            Object.entries(tarballs).find(([, t]) => t === spec)?.[0] ??
+            (spec.startsWith("@") ? `@${spec.slice(1).split("@")[0]}` : spec.split("@")[0]!)
+          for (const { dev, specs } of installArgs(block.code, tarballs)) {
+            const listed = Object.keys((dev ? manifest.devDependencies : manifest.dependencies) ?? {})
+            expect(listed).toEqual(expect.arrayContaining(specs.map(nameOf)))
+          }
           return
         }
         for (let i = 0; i < block.runs; i++) {
