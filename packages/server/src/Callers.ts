@@ -116,18 +116,90 @@ export interface Caller {
 /** The hex SHA-256 of a token: what `token_sha256` holds. */
 export const hashToken = (token: string): string => createHash("sha256").update(token).digest("hex")
 
-/** Decodes the JSON text of `MTA_CALLERS`; the error lists every problem. */
+/** What one `MTA_CALLERS` entry looks like, for the messages. */
+export const CALLERS_EXAMPLE =
+  '[{"name":"ops-console","token_sha256":"<hex SHA-256 of the token>","scopes":["accounts:read"]}]'
+
+/** What each field of an entry holds, for the messages. */
+const expected: Record<string, string> = {
+  name: "1-64 characters of letters, digits, _ . @ -",
+  token_sha256:
+    'the hex SHA-256 of the token (64 hex digits, e.g. from: echo -n "$TOKEN" | sha256sum), or a list of 1 to 16 of them',
+  scopes: `a list of scopes, e.g. ["accounts:read"] (the scopes: ${allScopes.join(", ")})`,
+  rate_limit: '{"requests": <an integer, 0 or more>, "window_ms": <an integer above 0>}',
+  upstream_share: "a fraction above 0 and at most 1"
+}
+
+/**
+ * The Schema's issues as a person reads them: one line per caller and field (`caller 2 ("ops"):
+ * scope "accounts:reed" is unknown; expected one of …`), a union's alternatives collapsed into what
+ * is expected, and the shape of an entry when the value is not a list of objects. Repeats no value
+ * but a caller's name and an unknown scope (a token_sha256 holds a hash, never a token).
+ */
+const describeCallerIssues = (
+  json: unknown,
+  issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>
+): string => {
+  const out: Array<string> = []
+  const add = (line: string) => {
+    if (!out.includes(line)) out.push(line)
+  }
+  const entries: ReadonlyArray<unknown> = Array.isArray(json) ? json : []
+  const callerLabel = (index: number): string => {
+    const name = (entries[index] as { name?: unknown } | undefined)?.name
+    return `caller ${index + 1}${typeof name === "string" && /^[A-Za-z0-9_.@-]{1,64}$/.test(name) ? ` ("${name}")` : ""}`
+  }
+  // A hash's own messages ("64 hex digits", "at least one hash") say more than the union's "Expected".
+  const ownHashMessage = new Set(
+    issues
+      .filter((i) => i.path[1] === "token_sha256" && !i.message.startsWith("Expected"))
+      .map((i) => i.path[0])
+  )
+  for (const issue of issues) {
+    const [index, field, ...rest] = issue.path
+    if (issue.path.length === 0) {
+      add(Array.isArray(json) ? issue.message : `expected a JSON array of callers, e.g. ${CALLERS_EXAMPLE}`)
+      continue
+    }
+    if (typeof index !== "number") {
+      add(`${issue.path.join(".")}: ${issue.message}`)
+      continue
+    }
+    const who = callerLabel(index)
+    const key = String(field)
+    if (field === undefined) {
+      add(`${who}: expected an object like ${CALLERS_EXAMPLE.slice(1, -1)}`)
+    } else if (key === "scopes" && typeof rest[0] === "number") {
+      const scope = ((entries[index] as { scopes?: ReadonlyArray<unknown> }).scopes ?? [])[rest[0]]
+      const what = typeof scope === "string" ? JSON.stringify(scope.slice(0, 64)) : `number ${rest[0] + 1}`
+      add(`${who}: scope ${what} is unknown; expected one of ${allScopes.join(", ")}`)
+    } else if (issue.message === "is missing" && rest.length === 0) {
+      add(`${who}: ${key} is missing; expected ${expected[key] ?? "a value"}`)
+    } else if (key === "token_sha256" && ownHashMessage.has(index)) {
+      if (!issue.message.startsWith("Expected")) add(`${who}: ${issue.message}`)
+    } else if (expected[key] !== undefined) {
+      add(`${who}: ${key} is not valid; expected ${expected[key]}`)
+    } else {
+      add(`${who}: ${[field, ...rest].join(".")}: ${issue.message}`)
+    }
+  }
+  return out.join("; ")
+}
+
+/** Decodes the JSON text of `MTA_CALLERS`; the error lists every problem, in words. */
 export const parseCallers = (text: string): Either.Either<ReadonlyArray<CallerEntry>, string> => {
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (e) {
-    return Either.left(`not valid JSON (${(e as Error).message})`)
+    // Not the parser's message: it quotes the text, which may be a token pasted by mistake.
+    const at = /position (\d+)/.exec((e as Error).message)?.[1]
+    return Either.left(
+      `is not valid JSON${at === undefined ? "" : ` (at character ${Number(at) + 1})`}; expected a JSON array of callers, e.g. ${CALLERS_EXAMPLE}, or @/path/to/callers.json`
+    )
   }
   return Either.mapLeft(Schema.decodeUnknownEither(CallerList, { errors: "all" })(json), (error) =>
-    ParseResult.ArrayFormatter.formatErrorSync(error)
-      .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`))
-      .join("; ")
+    describeCallerIssues(json, ParseResult.ArrayFormatter.formatErrorSync(error))
   )
 }
 

@@ -17,7 +17,7 @@ import { closeSync, fstatSync, openSync, readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { hosts } from "@mta/client"
 import { Enums, Limits } from "@mta/domain"
-import { Either, ParseResult, Redacted, Schema } from "effect"
+import { Either, ParseResult, Redacted, Schema, SchemaAST } from "effect"
 import { allScopes, type CallerEntry, hashToken, parseCallers, type RateLimitSetting } from "./Callers.js"
 import { secretSettings } from "./internal/secrets.js"
 
@@ -355,6 +355,21 @@ const describe = (error: ParseResult.ParseError): string =>
     .map((i) => i.message)
     .join("; ")
 
+/** The choices of a setting that is one of a few words (`Schema.Literal`), else `undefined`. */
+const choicesOf = (ast: SchemaAST.AST): ReadonlyArray<string> | undefined => {
+  const members = SchemaAST.isUnion(ast) ? ast.types : [ast]
+  const words = members.map((m) => (SchemaAST.isLiteral(m) ? m.literal : undefined))
+  return words.every((w): w is string => typeof w === "string") ? words : undefined
+}
+
+/** An example beside a choice that is not the whole story. */
+const choiceExamples: Record<string, string> = {
+  ZH_ENV: "ZH_ENV=cert ZH_REGION=us (zerohash's certification environment in the US)",
+  ZH_REGION: "ZH_ENV=cert ZH_REGION=us",
+  LOG_LEVEL: "LOG_LEVEL=info",
+  MTA_STORE: "MTA_STORE=embedded (or memory, or postgres with DATABASE_URL)"
+}
+
 /** Reads and validates the configuration; every problem is listed in the error. */
 export const load = (env: Env): Either.Either<Config, ConfigError> => {
   const problems: Array<ConfigProblem> = []
@@ -386,7 +401,13 @@ export const load = (env: Env): Either.Either<Config, ConfigError> => {
       const file = setting(name)?.file
       const got =
         file !== undefined ? `the content of ${file}` : JSON.stringify(secretSettings.has(name) ? "…" : raw)
-      problem(name, `${describe(decoded.left)} (got ${got})`)
+      const choices = choicesOf(schema.ast)
+      problem(
+        name,
+        choices === undefined
+          ? `${describe(decoded.left)} (got ${got})`
+          : `is ${got}; expected ${choices.length === 1 ? choices[0] : `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}`}, e.g. ${choiceExamples[name] ?? `${name}=${choices[0]}`}`
+      )
       return fallback
     }
     return decoded.right

@@ -89,7 +89,7 @@ describe("Config.load", () => {
     )
     expect(e.message).not.toContain("not base64!!")
     expect(e.message).toMatch(/token_sha256/)
-    expect(e.message).toMatch(/scopes/)
+    expect(e.message).toMatch(/scope "accounts:admin" is unknown; expected one of accounts:read, /)
   })
 
   it("reads MTA_CALLERS from a file with @path, and refuses duplicates", () => {

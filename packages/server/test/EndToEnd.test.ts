@@ -142,9 +142,16 @@ describe("embedded default (process): the README walk-through and event stream r
     if (proxy !== undefined) expect(await proxy.stop("SIGINT")).toBe(0)
   })
 
-  it("prints the URL and the dev token at startup", () => {
+  it("prints the URL and the dev token at startup, and a try: command that answers 200", async () => {
     expect(proxy.stderr()).toContain(`mta proxy listening on ${proxy.url}`)
     expect(proxy.stderr()).toContain("token: dev-token")
+    const [, token, url] = /try: curl -H "Authorization: Bearer (\S+)" "(\S+)"/.exec(proxy.stderr()) ?? []
+    expect(url?.startsWith(proxy.url)).toBe(true)
+    const tried = await fetch(url!, { headers: { authorization: `Bearer ${token}` } })
+    expect(tried.status).toBe(200)
+    expect(await tried.json()).toMatchObject({
+      message: [{ participant_code: "CUST01", status: "approved" }]
+    })
   })
 
   it("creates a JTIC account, waits for open, locks it, and the event stream shows both changes", async () => {

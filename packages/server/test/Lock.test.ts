@@ -86,7 +86,12 @@ describe("the data directory lock", () => {
     const child = await holder(dir)
     const held = JSON.parse(readFileSync(lockFile(dir), "utf8")) as { pid: number; instance: string }
     expect(held.pid).toBe(child.pid)
-    await expect(lockDataDir(dir)).rejects.toThrow(new RegExp(`in use by process ${child.pid}`))
+    // What to do is said too: stop that proxy, or give this one its own directory.
+    await expect(lockDataDir(dir)).rejects.toThrow(
+      new RegExp(
+        `in use by process ${child.pid}.*: stop that proxy, or give this one its own directory \\(MTA_DATA_DIR=<another dir> pnpm start, or MTA_STORE=memory`
+      )
+    )
     await killed(child)
     // The killed holder's lock is still there, and stale: taken over at once.
     expect(readFileSync(lockFile(dir), "utf8")).toContain(held.instance)

@@ -4,7 +4,8 @@
  * install with npm into a project that already depends on another `effect` 3 patch (3.22.3; the
  * workspace builds with the catalog's 3.22.4). Afterwards there is one copy of `effect` (each package
  * declares it a peer), no msw (an optional peer of the testkit, asked for by `@mta/testkit/msw` only)
- * and no tsx or TypeScript; the packages work from plain ESM and the `mta-server` bin answers.
+ * and no tsx or TypeScript; the packages work from plain ESM and the `mta-server` and `mta-simulator`
+ * bins answer.
  */
 import { execFile } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -138,5 +139,8 @@ describe("the four packages as published", () => {
     })
     const bin = await run(join(project, "node_modules", ".bin", "mta-server"), ["--version"], project)
     expect(bin.trim()).toBe("0.1.0")
+    // The testkit's bin is a committed shim (bin/mta-simulator.js) that loads dist/bin.js.
+    const simulator = await run(join(project, "node_modules", ".bin", "mta-simulator"), ["--help"], project)
+    expect(simulator).toMatch(/^Usage: mta-simulator \[options\]/)
   })
 })

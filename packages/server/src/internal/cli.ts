@@ -67,13 +67,11 @@ export const commands: ReadonlyArray<Command> = [
     run: async (context) => {
       const refused = noArguments(context, "serve")
       if (refused !== undefined) return usageError(context, refused)
-      const { serve } = await import("./serve.js")
+      const { serve, startFailure } = await import("./serve.js")
       try {
         await serve()
       } catch (error) {
-        context.err(
-          `mta-server: failed to start: ${error instanceof Error ? error.message : String(error)}\n`
-        )
+        context.err(`mta-server: failed to start: ${startFailure(error)}\n`)
         return 1
       }
       return "running"

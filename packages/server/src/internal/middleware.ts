@@ -124,6 +124,10 @@ export const named =
 
 const BEARER = /^Bearer[ \t]+(\S+)\s*$/i
 
+/** What to do about a token no caller has (it names where tokens are configured, never one). */
+export const UNKNOWN_TOKEN =
+  "unknown bearer token: send the token of a caller configured for this proxy (MTA_CALLERS lists the callers and their tokens' SHA-256; with the embedded default, the dev token printed at startup)"
+
 /**
  * Authenticates the bearer token (401), applies the caller's budget (429 with `Retry-After`) and
  * checks the route's scope (403, naming the scope).
@@ -142,7 +146,7 @@ export const authorize =
       throw new Unauthorized({ message: "malformed Authorization header: expected Bearer <token>" })
     }
     const caller = shared.authenticator.authenticate(token)
-    if (caller === undefined) throw new Unauthorized({ message: "unknown bearer token" })
+    if (caller === undefined) throw new Unauthorized({ message: UNKNOWN_TOKEN })
     c.set("caller", caller)
     const wait = shared.callerBudget(caller, shared.now())
     if (wait > 0) {

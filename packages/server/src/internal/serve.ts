@@ -7,6 +7,28 @@ import { Either, Redacted } from "effect"
 import * as Config from "../Config.js"
 import * as Server from "../Server.js"
 
+/**
+ * Why the proxy could not start, and what to do: a port in use or not allowed names the `PORT` to
+ * choose instead; anything else is its own message (the store's refusals already say what to do).
+ */
+export const startFailure = (error: unknown): string => {
+  const e = error as Partial<NodeJS.ErrnoException> & { readonly port?: number; readonly address?: string }
+  const message = error instanceof Error ? error.message : String(error)
+  const where =
+    e.port === undefined ? "the port" : `port ${e.port}${e.address === undefined ? "" : ` on ${e.address}`}`
+  if (e.code === "EADDRINUSE") {
+    const other = e.port === undefined || e.port === 65535 ? 8081 : e.port + 1
+    return `${where} is already in use (another mta proxy, or another program). Stop that process, or start on another port: PORT=${other} pnpm start (PORT=0 takes any free port) [${message}]`
+  }
+  if (e.code === "EACCES") {
+    return `${where} may not be bound by this user (ports below 1024 need privileges): choose another, e.g. PORT=8080 pnpm start [${message}]`
+  }
+  if (e.code === "EADDRNOTAVAIL") {
+    return `the address is not one of this machine's: set HOST to a local address (or unset it) [${message}]`
+  }
+  return message
+}
+
 /** Starts the proxy; the process then runs until a signal. */
 export const serve = async (): Promise<void> => {
   const loaded = Config.load(process.env)
@@ -35,7 +57,7 @@ export const serve = async (): Promise<void> => {
     const token = config.devToken.isDefault ? Redacted.value(config.devToken.token) : "$MTA_DEV_TOKEN"
     lines.push(
       `caller "dev" (every scope), token: ${token}`,
-      `try: curl -H "Authorization: Bearer ${token}" ${running.url}/accounts/customer:00000000-0000-4000-8000-000000000000/status`
+      `try: curl -H "Authorization: Bearer ${token}" "${running.url}/participants?participant_code=CUST01"`
     )
   }
   lines.push(`API reference: ${running.url}/docs   metrics: ${running.url}/metrics`)

@@ -171,7 +171,7 @@ export const lockDataDir = async (dir: string, options: LockOptions = {}): Promi
   const mine = JSON.stringify(info)
   const refuse = (by: string): never => {
     throw new Error(
-      `the data directory ${dir} is in use by ${by} (one proxy per MTA_DATA_DIR; use DATABASE_URL for replicas)`
+      `the data directory ${dir} is in use by ${by} (one proxy per MTA_DATA_DIR): stop that proxy, or give this one its own directory (MTA_DATA_DIR=<another dir> pnpm start, or MTA_STORE=memory for a throwaway run); replicas share PostgreSQL (DATABASE_URL)`
     )
   }
 
