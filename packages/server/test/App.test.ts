@@ -349,8 +349,12 @@ describe("webhooks", () => {
     expect(rejected).toHaveLength(cases.length)
     expect(rejected.join("\n")).not.toContain(WEBHOOK_SECRET_FRAGMENT)
     const metrics = await h.metrics.render()
-    expect(metrics).toMatch(/mta_webhooks_received_total\{outcome="rejected",kind="account",reason="SignatureMismatch"\} 2/)
-    expect(metrics).toMatch(/mta_webhooks_received_total\{outcome="rejected",kind="account",reason="TimestampTooOld"\} 1/)
+    expect(metrics).toMatch(
+      /mta_webhooks_received_total\{outcome="rejected",kind="account",reason="SignatureMismatch"\} 2/
+    )
+    expect(metrics).toMatch(
+      /mta_webhooks_received_total\{outcome="rejected",kind="account",reason="TimestampTooOld"\} 1/
+    )
   })
 
   it("accepts the legacy signature alone (with ZH_WEBHOOK_ACCEPT_LEGACY) and a 10-digit (seconds) timestamp", async () => {
@@ -375,7 +379,9 @@ describe("webhooks", () => {
     expect(await r.json()).toEqual({ received: true, outcome: "duplicate" })
     expect((await h.store.status(ZRN))?.status).toBe("locked")
     expect(await h.store.events({ after: 0, limit: 10 })).toHaveLength(1)
-    expect(await h.metrics.render()).toMatch(/mta_webhooks_received_total\{outcome="duplicate",kind="account"\} 1/)
+    expect(await h.metrics.render()).toMatch(
+      /mta_webhooks_received_total\{outcome="duplicate",kind="account"\} 1/
+    )
   })
 
   it("orders by timestamp: a late older event never overwrites a newer status", async () => {

@@ -70,7 +70,9 @@ describe("webhook authenticity, in process", () => {
     }
     expect(await h.store.events({ after: 0, limit: 10 })).toHaveLength(1)
     expect((await h.store.status(ZRN))?.updatedAt).toBe(first)
-    expect(await h.metrics.render()).toMatch(/mta_webhooks_received_total\{outcome="duplicate",kind="account"\} 2/)
+    expect(await h.metrics.render()).toMatch(
+      /mta_webhooks_received_total\{outcome="duplicate",kind="account"\} 2/
+    )
     expect(h.logs.some((l) => l.includes('"duplicate_of":"body"'))).toBe(true)
   })
 
@@ -190,9 +192,13 @@ describe("webhook authenticity, against the proxy process with the standalone si
 
     expect(await statusOf(account.zrn.id)).toEqual(before)
     const text = await metrics()
-    expect(text).toMatch(/mta_webhooks_received_total\{outcome="rejected",kind="account",reason="LegacyNotAllowed"\} 1/)
+    expect(text).toMatch(
+      /mta_webhooks_received_total\{outcome="rejected",kind="account",reason="LegacyNotAllowed"\} 1/
+    )
     expect(text).toMatch(/mta_webhooks_received_total\{outcome="duplicate",kind="account"\} 1/)
-    expect(text.match(/mta_webhooks_received_total\{outcome="applied",kind="account"} (\d+)/)?.[1]).toBe(applied)
+    expect(text.match(/mta_webhooks_received_total\{outcome="applied",kind="account"} (\d+)/)?.[1]).toBe(
+      applied
+    )
 
     // Signed with the retiring secret (a notification sent before the vendor switched): accepted.
     const locked = JSON.stringify({ ...(record!.payload as object), status: "locked" })

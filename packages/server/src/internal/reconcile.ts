@@ -251,8 +251,13 @@ export const make = (shared: Shared, settings: Settings): Reconciler => {
     }
   }
 
+  /** One pass: the accounts due, then the participants due (each with its own share). */
   const pass = async (): Promise<number> => {
     const now = shared.now()
+    return (await accountPass(now)) + (await participantPass(now))
+  }
+
+  const accountPass = async (now: number): Promise<number> => {
     const share = catchingUp ? settings.catchUpShare : settings.share
     const perPass = perPassOf(share)
     // What a pass did not use carries over, up to one read more than a pass's worth (no bursts).
@@ -310,7 +315,7 @@ export const make = (shared: Shared, settings: Settings): Reconciler => {
     if (deferred.length > 0) await shared.store.deferDue(deferred, 0)
     if (failed.length > 0) await shared.store.deferDue(failed, shared.now() + RETRY_MS)
     if (unknown.length > 0) await shared.store.deferDue(unknown, shared.now() + settings.maxAgeMs)
-    return due.length + (await participantPass(now))
+    return due.length
   }
 
   /** Re-reads one claimed participant under the participant sweep's share. */
@@ -376,8 +381,15 @@ export const make = (shared: Shared, settings: Settings): Reconciler => {
       limit
     })
     if (due.length === 0) return 0
-    const outcomes = await Promise.all(
-      due.map((r) => readParticipant(r, mark !== undefined && r.confirmedAt <= mark ? "catch_up" : "sweep"))
+    const outcomes = await Tracing.background(
+      "reconcile participants pass",
+      { "mta.reconcile.participants": due.length },
+      () =>
+        Promise.all(
+          due.map((r) =>
+            readParticipant(r, mark !== undefined && r.confirmedAt <= mark ? "catch_up" : "sweep")
+          )
+        )
     )
     const codesOf = (outcome: string) =>
       due.filter((_, i) => outcomes[i] === outcome).map((r) => r.participantCode)

@@ -24,7 +24,7 @@ import type { ParticipantRecord, StatusRecord } from "../../Store.js"
 import { checkQuery } from "../body.js"
 import type { HonoEnv, Shared } from "../context.js"
 import * as Memberships from "../memberships.js"
-import { authorize, jsonResponse, onClientGone } from "../middleware.js"
+import { authorize, jsonResponse, onClientGone, upstreamCall } from "../middleware.js"
 import * as Reconcile from "../reconcile.js"
 import { forward, parseCustomerZrn, participantCodeOf } from "./accounts.js"
 
@@ -68,9 +68,10 @@ export const readParticipant = (
   Memberships.readParticipantOnce(shared, code, async () => {
     const at = shared.now()
     const page = await forward(shared, c, "listParticipants", () =>
-      shared.upstream.getParticipantPage({ participant_code: code } as Participants.ParticipantQuery, {
-        requestId: c.get("requestId")
-      })
+      shared.upstream.getParticipantPage(
+        { participant_code: code } as Participants.ParticipantQuery,
+        upstreamCall(c)
+      )
     )
     const entry = page.message.find((e) => e.participant_code === code)
     if (entry === undefined) return undefined
@@ -161,7 +162,7 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
     const read = await Memberships.readAccountOnce(shared, zrn, async () => {
       const at = shared.now()
       const account = await forward(shared, c, "getAccount", () =>
-        shared.upstream.getAccount(zrn, { requestId: c.get("requestId") })
+        shared.upstream.getAccount(zrn, upstreamCall(c))
       )
       await Reconcile.apply(shared, "access", zrn, at, account)
       return Memberships.learn(shared, zrn, encodeAccount(account), at)
