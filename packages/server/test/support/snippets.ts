@@ -13,6 +13,8 @@
  *   stopped: it is started, must answer 200 at that URL, and is then stopped.
  * - `<!-- snippet-needs: python3 openssl -->`: run only where these commands exist (else the reason
  *   is printed).
+ * - `<!-- snippet-continues: what it continues -->`: a shell block that goes on from the README's
+ *   previous shell block (its variables): run as one script, the previous block's code first.
  *
  * An `sh` block made only of `npm install …` lines (no `-g`) is an install block: it builds the
  * README's consumer project.
@@ -54,7 +56,7 @@ const kinds: Record<string, Kind> = {
 
 const FENCE_OPEN = /^(\s*)(`{3,})\s*([\w-]*)[^`]*$/
 const ANNOTATION =
-  /^\s*<!--\s*(not-run|snippet-expect|snippet-runs|snippet-server|snippet-needs)\s*:\s*(.*?)\s*-->\s*$/
+  /^\s*<!--\s*(not-run|snippet-expect|snippet-runs|snippet-server|snippet-needs|snippet-continues)\s*:\s*(.*?)\s*-->\s*$/
 
 /** Every fenced block of a README, with its annotations. Throws on an unclosed fence or a bad note. */
 export const extract = (file: string, text: string): ReadonlyArray<Block> => {
@@ -84,8 +86,15 @@ export const extract = (file: string, text: string): ReadonlyArray<Block> => {
     if (j === lines.length) throw new Error(`${file}:${i + 1}: the code block is not closed`)
     const lang = langRaw.toLowerCase()
     const kind = kinds[lang] ?? "data"
-    const code = `${body.join("\n")}\n`
     const get = (key: string) => notes.filter(([k]) => k === key).map(([, v]) => v)
+    const own = `${body.join("\n")}\n`
+    let code = own
+    if (get("snippet-continues").length > 0) {
+      const previous = blocks.findLast((b) => b.kind === "shell" && !b.install)
+      if (kind !== "shell" || previous === undefined)
+        throw new Error(`${file}:${i + 1}: snippet-continues needs a shell block after another shell block`)
+      code = `${previous.code}${own}`
+    }
     const notRun = get("not-run")[0]
     if (notRun !== undefined && notRun.trim() === "") {
       throw new Error(`${file}:${i + 1}: <!-- not-run: … --> needs a reason`)
@@ -93,7 +102,7 @@ export const extract = (file: string, text: string): ReadonlyArray<Block> => {
     const runs = Number(get("snippet-runs")[0] ?? "1")
     if (!Number.isInteger(runs) || runs < 1)
       throw new Error(`${file}:${i + 1}: snippet-runs must be 1 or more`)
-    const commands = code.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"))
+    const commands = own.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"))
     blocks.push({
       file,
       line: i + 1,
