@@ -173,6 +173,14 @@ export interface Service extends EndpointMethods {
   ) => Effect.Effect<AccessAnswer, ClientError>
 }
 
+/** One status read while waiting: the status (none while provisioning), and the answer once it is the one waited for. */
+interface Seen<A> {
+  readonly status: string | null | undefined
+  /** The long poll ended at its `timeout_ms` (ask again at once). */
+  readonly timedOut?: boolean | undefined
+  readonly reached: () => A
+}
+
 /** The client service. Build it with `ZeroHashClient.layer(config)` or `ZeroHashClient.layerConfig()`. */
 export class ZeroHashClient extends Context.Tag("@mta/client/ZeroHashClient")<ZeroHashClient, Service>() {
   /** A layer from a configuration value; fails with `InvalidConfig` when it cannot be used. */
@@ -304,24 +312,29 @@ export const fromResolved = (resolved: Resolved, hooks?: Hooks): Service => {
   const listLedgerAccounts: Service["listLedgerAccounts"] = (query = {}, options) =>
     walk(query.page ?? 1, (page) => endpoints.getLedgerPage({ ...query, page }, options))
 
-  const timeoutError = (requestId: string, zrn: string, status: string, timeoutMs: number, last: string) =>
-    new Timeout({
-      message: `waitForStatus: account ${zrn} did not reach status ${status} within ${timeoutMs} ms (last seen: ${last}; request id ${requestId})`,
-      messages: [],
-      requestId,
-      operation: "waitForStatus",
-      timeoutMs
-    })
-
-  const waitForStatus: Service["waitForStatus"] = (zrn, status, options = {}) =>
+  /**
+   * The wait both `waitFor…` methods share: the proxy's long poll while it answers (held up to 30 s
+   * at a time, each call allowed that plus a margin), else reads backing off from `intervalMs` to
+   * `maxIntervalMs`, until `status` is seen or `timeoutMs` passes (a `Timeout` naming the last status
+   * seen). A long poll answering NotFound (a subject the proxy's projection has not seen yet, or a
+   * proxy without the route) switches to reading, which also gives the real NotFound if there is none.
+   */
+  const waitUntil = <E extends Protocol.Row, A>(wait: {
+    readonly operation: string
+    /** What is waited on, for the `Timeout` message (`account zrn:…`, `participant ABC123`). */
+    readonly subject: string
+    readonly status: string
+    readonly options: WaitOptions
+    readonly requestId: string
+    readonly longPoll: E
+    readonly longPollArgs: (timeoutMs: number) => Protocol.Args<E>
+    readonly seenByLongPoll: (answer: Protocol.Result<E>) => Seen<A>
+    /** The fallback read (given the call's options, with the remaining time as deadline). */
+    readonly read: (options: InternalCallOptions) => Effect.Effect<Seen<A>, ClientError>
+  }): Effect.Effect<A, ClientError> =>
     Effect.gen(function* () {
-      const requestId = options.requestId ?? (yield* newRequestId)
+      const { options, requestId, status } = wait
       const parent = (options as InternalCallOptions)[PARENT_CONTEXT]
-      const inner: InternalCallOptions = { requestId, [PARENT_CONTEXT]: parent }
-      const canonical = Protocol.customerZrn("waitForStatus", requestId, geo, zrn)
-      if (Either.isLeft(canonical)) return yield* Effect.fail(canonical.left)
-      const z = canonical.right
-      const parsed = Zrn.unsafeParse(z)
       const timeoutMs = options.timeoutMs ?? 60_000
       const maxInterval = options.maxIntervalMs ?? 5_000
       let interval = options.intervalMs ?? 250
@@ -331,39 +344,75 @@ export const fromResolved = (resolved: Resolved, hooks?: Hooks): Service => {
 
       for (;;) {
         const remaining = deadline - (yield* Clock.currentTimeMillis)
-        if (remaining <= 0) return yield* Effect.fail(timeoutError(requestId, z, status, timeoutMs, last))
+        if (remaining <= 0) {
+          return yield* Effect.fail(
+            new Timeout({
+              message: `${wait.operation}: ${wait.subject} did not reach status ${status} within ${timeoutMs} ms (last seen: ${last}; request id ${requestId})`,
+              messages: [],
+              requestId,
+              operation: wait.operation,
+              timeoutMs
+            })
+          )
+        }
+        const inner: InternalCallOptions = { requestId, deadlineMs: remaining, [PARENT_CONTEXT]: parent }
         if (longPolling) {
           const waitMs = Math.max(1, Math.min(remaining, 30_000))
           const answer = yield* Effect.either(
             // The proxy holds the request up to `timeout_ms`: allow that plus a margin.
-            call(longPoll, [z, { wait_for: status, timeout_ms: waitMs }], inner, {
+            call(wait.longPoll, wait.longPollArgs(waitMs), inner, {
               timeoutMs: waitMs + 5_000,
               deadlineMs: remaining + 5_000
             }).pipe(Effect.map((r) => r.data))
           )
           if (Either.isLeft(answer)) {
-            // An account the proxy's projection has not seen yet (or a proxy without the long poll):
-            // fall back to reading the account, which also gives the real NotFound if there is none.
             if (answer.left._tag === "NotFound") {
               longPolling = false
               continue
             }
             return yield* Effect.fail(answer.left)
           }
-          last = answer.right.status ?? "no status (provisioning)"
-          if (answer.right.status === status) return { zrn: parsed, status, account: undefined }
-          if (answer.right.timed_out === true) continue
+          const seen = wait.seenByLongPoll(answer.right)
+          last = seen.status ?? "no status (provisioning)"
+          if (seen.status === status) return seen.reached()
+          if (seen.timedOut === true) continue
         } else {
-          const { data: account } = yield* call(Endpoint.table.getAccount, [z], inner, {
-            deadlineMs: remaining
-          })
-          last = account.status ?? "no status (provisioning)"
-          if (account.status === status) return { zrn: parsed, status, account }
+          const seen = yield* wait.read(inner)
+          last = seen.status ?? "no status (provisioning)"
+          if (seen.status === status) return seen.reached()
         }
         const now = yield* Clock.currentTimeMillis
         yield* Effect.sleep(Math.max(0, Math.min(interval, deadline - now)))
         interval = Math.min(maxInterval, interval * 2)
       }
+    })
+
+  const waitForStatus: Service["waitForStatus"] = (zrn, status, options = {}) =>
+    Effect.gen(function* () {
+      const requestId = options.requestId ?? (yield* newRequestId)
+      const canonical = Protocol.customerZrn("waitForStatus", requestId, geo, zrn)
+      if (Either.isLeft(canonical)) return yield* Effect.fail(canonical.left)
+      const z = canonical.right
+      const parsed = Zrn.unsafeParse(z)
+      return yield* waitUntil({
+        operation: "waitForStatus",
+        subject: `account ${z}`,
+        status,
+        options,
+        requestId,
+        longPoll,
+        longPollArgs: (timeoutMs) => [z, { wait_for: status, timeout_ms: timeoutMs }],
+        seenByLongPoll: (answer) => ({
+          status: answer.status,
+          timedOut: answer.timed_out,
+          reached: (): StatusReached => ({ zrn: parsed, status, account: undefined })
+        }),
+        read: (inner) =>
+          Effect.map(call(Endpoint.table.getAccount, [z], inner), ({ data: account }) => ({
+            status: account.status,
+            reached: (): StatusReached => ({ zrn: parsed, status, account })
+          }))
+      })
     })
 
   const listParticipants: Service["listParticipants"] = (query = {}, options) =>
@@ -405,57 +454,26 @@ export const fromResolved = (resolved: Resolved, hooks?: Hooks): Service => {
   const waitForParticipantStatus: Service["waitForParticipantStatus"] = (code, status, options = {}) =>
     Effect.gen(function* () {
       const requestId = options.requestId ?? (yield* newRequestId)
-      const parent = (options as InternalCallOptions)[PARENT_CONTEXT]
-      const timeoutMs = options.timeoutMs ?? 60_000
-      const maxInterval = options.maxIntervalMs ?? 5_000
-      let interval = options.intervalMs ?? 250
-      const deadline = (yield* Clock.currentTimeMillis) + timeoutMs
-      let last = "nothing read yet"
-      let longPolling = resolved.waitStrategy === "longPoll"
-      for (;;) {
-        const remaining = deadline - (yield* Clock.currentTimeMillis)
-        if (remaining <= 0) {
-          return yield* Effect.fail(
-            new Timeout({
-              message: `waitForParticipantStatus: participant ${code} did not reach status ${status} within ${timeoutMs} ms (last seen: ${last}; request id ${requestId})`,
-              messages: [],
-              requestId,
-              operation: "waitForParticipantStatus",
-              timeoutMs
-            })
-          )
-        }
-        const inner: InternalCallOptions = { requestId, deadlineMs: remaining, [PARENT_CONTEXT]: parent }
-        if (longPolling) {
-          // The proxy's participant projection: it holds the request until the status or `timeout_ms`.
-          const waitMs = Math.max(1, Math.min(remaining, 30_000))
-          const answer = yield* Effect.either(
-            call(participantStatusRow, [code, { wait_for: status, timeout_ms: waitMs }], inner, {
-              timeoutMs: waitMs + 5_000,
-              deadlineMs: remaining + 5_000
-            }).pipe(Effect.map((r) => r.data))
-          )
-          if (Either.isLeft(answer)) {
-            // A proxy without the route, or a participant it cannot find: read the list instead,
-            // which also gives the real NotFound if there is none.
-            if (answer.left._tag === "NotFound") {
-              longPolling = false
-              continue
-            }
-            return yield* Effect.fail(answer.left)
-          }
-          last = answer.right.status
-          if (answer.right.status === status) return { participant: entryOfAnswer(answer.right) }
-          if (answer.right.timed_out === true) continue
-        } else {
-          const participant = yield* getParticipant(code, inner)
-          last = participant.status
-          if (participant.status === status) return { participant }
-        }
-        const now = yield* Clock.currentTimeMillis
-        yield* Effect.sleep(Math.max(0, Math.min(interval, deadline - now)))
-        interval = Math.min(maxInterval, interval * 2)
-      }
+      return yield* waitUntil({
+        operation: "waitForParticipantStatus",
+        subject: `participant ${code}`,
+        status,
+        options,
+        requestId,
+        // The proxy's participant projection: it holds the request until the status or `timeout_ms`.
+        longPoll: participantStatusRow,
+        longPollArgs: (timeoutMs) => [code, { wait_for: status, timeout_ms: timeoutMs }],
+        seenByLongPoll: (answer) => ({
+          status: answer.status,
+          timedOut: answer.timed_out,
+          reached: (): ParticipantStatusReached => ({ participant: entryOfAnswer(answer) })
+        }),
+        read: (inner) =>
+          Effect.map(getParticipant(code, inner), (participant) => ({
+            status: participant.status,
+            reached: (): ParticipantStatusReached => ({ participant })
+          }))
+      })
     })
 
   const access: Service["access"] = (zrn, query = {}, options) => {
