@@ -21,8 +21,9 @@ import { outcomeOf, summarize } from "../audit.js"
 import { checkQuery, jsonBodyOf, readBody } from "../body.js"
 import type { HonoEnv, RawAnswer, RawReads, Shared } from "../context.js"
 import { guard } from "../idempotency.js"
+import * as LongPoll from "../longPoll.js"
 import * as Memberships from "../memberships.js"
-import { authorize, jsonResponse, onClientGone, upstreamCall } from "../middleware.js"
+import { authorize, jsonResponse, upstreamCall } from "../middleware.js"
 import type { EgressRefusal, EgressSlot } from "../rateLimit.js"
 import * as Reconcile from "../reconcile.js"
 
@@ -463,46 +464,23 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
   const statusPath = "/accounts/:zrn/status"
   app.get(statusPath, authorize(shared, statusPath, "accounts:read"), async (c) => {
     const zrn = zrnOf(c, shared)
-    const rawQuery = c.req.query()
-    const query = statusQuery(rawQuery)
-    if (Either.isLeft(query)) throw new InvalidRequest({ messages: Api.formatErrors(query.left) })
-    checkQuery(rawQuery)
-    const waitFor = query.right.wait_for
-    const timeoutMs = Math.min(query.right.timeout_ms ?? shared.longPollDefaultMs, shared.longPollMaxMs)
-    // Register before reading, so a change between the read and the wait is not missed.
-    const waiter =
-      waitFor === undefined || shared.isDraining()
-        ? undefined
-        : shared.hub.wait(zrn, (r) => r.status === waitFor, timeoutMs)
-    try {
-      let record = await shared.store.status(zrn)
-      if (record === undefined) {
+    return LongPoll.answer(c, shared, c.req.query(), {
+      decode: statusQuery,
+      wait: (accept, timeoutMs) => shared.hub.wait(zrn, accept, timeoutMs),
+      read: async () => {
+        const record = await shared.store.status(zrn)
+        if (record !== undefined) return record
         // Not seen yet (created before this proxy started, or elsewhere): read it once upstream.
         const started = shared.now()
         const account = await forward(shared, c, "getAccount", () =>
           shared.upstream.getAccount(zrn, { ...upstreamCall(c), signal: c.req.raw.signal })
         )
-        record = await shared.store.observe({
-          zrn,
-          status: account.status ?? null,
-          source: "read",
-          at: started
-        })
-      }
-      if (waiter === undefined || record.status === waitFor) return c.json(statusBody(zrn, record, false))
-      shared.metrics.longPolls.inc()
-      const forget = onClientGone(c, () => waiter.cancel())
-      try {
-        const reached = await waiter.promise
-        if (reached !== undefined) return jsonResponse(c, 200, reachedBody(zrn, reached))
-        return c.json(statusBody(zrn, await shared.store.status(zrn), true))
-      } finally {
-        shared.metrics.longPolls.dec()
-        forget()
-      }
-    } finally {
-      waiter?.cancel()
-    }
+        return shared.store.observe({ zrn, status: account.status ?? null, source: "read", at: started })
+      },
+      answer: (record) => c.json(statusBody(zrn, record, false)),
+      reached: (record) => jsonResponse(c, 200, reachedBody(zrn, record)),
+      timedOut: async () => c.json(statusBody(zrn, await shared.store.status(zrn), true))
+    })
   })
 
   // Re-reads the account now, as the caller's call, and answers the record in force afterwards (the

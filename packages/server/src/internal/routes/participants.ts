@@ -15,16 +15,16 @@
  * Reads: not audited (as every read).
  */
 import { Access, Api, Enums, type Participants } from "@mta/domain"
-import { Either, Schema } from "effect"
+import { Schema } from "effect"
 import type { Context } from "hono"
 import { Hono } from "hono"
 import { InvalidRequest, RouteNotFound } from "../../Errors.js"
 import * as Schemas from "../../Schemas.js"
 import type { ParticipantRecord, StatusRecord } from "../../Store.js"
-import { checkQuery } from "../body.js"
 import type { HonoEnv, Shared } from "../context.js"
+import * as LongPoll from "../longPoll.js"
 import * as Memberships from "../memberships.js"
-import { authorize, jsonResponse, onClientGone, upstreamCall } from "../middleware.js"
+import { authorize, jsonResponse, upstreamCall } from "../middleware.js"
 import * as Reconcile from "../reconcile.js"
 import { forward, parseCustomerZrn, participantCodeOf } from "./accounts.js"
 
@@ -118,41 +118,25 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
     const code = participantCodeOf(c.req.param("participant_code") ?? "", "participant_code")
     const rawQuery = c.req.query()
     onlyParams(rawQuery, ["wait_for", "timeout_ms"])
-    const query = statusQuery(rawQuery)
-    if (Either.isLeft(query)) throw new InvalidRequest({ messages: Api.formatErrors(query.left) })
-    checkQuery(rawQuery)
-    const waitFor = query.right.wait_for
-    const timeoutMs = Math.min(query.right.timeout_ms ?? shared.longPollDefaultMs, shared.longPollMaxMs)
-    // Registered before reading, so a change between the read and the wait is not missed.
-    const waiter =
-      waitFor === undefined || shared.isDraining()
-        ? undefined
-        : shared.hub.waitParticipant(code, (r) => r.status === waitFor, timeoutMs)
-    try {
-      let [known] = await shared.store.participants([code])
-      if (known === undefined) {
-        known = await readParticipant(shared, c, code)
-        if (known === undefined) {
-          throw new RouteNotFound({
-            message: `participant ${code} is not known: zerohash lists no participant with this code (GET /participants?participant_code=${code})`
-          })
-        }
-      }
-      if (waiter === undefined || known.status === waitFor) return c.json(statusBody(known, false))
-      shared.metrics.longPolls.inc()
-      const forget = onClientGone(c, () => waiter.cancel())
-      try {
-        const reached = await waiter.promise
-        if (reached !== undefined) return c.json(statusBody(reached, false))
+    return LongPoll.answer(c, shared, rawQuery, {
+      decode: statusQuery,
+      wait: (accept, timeoutMs) => shared.hub.waitParticipant(code, accept, timeoutMs),
+      read: async () => {
+        const [known] = await shared.store.participants([code])
+        if (known !== undefined) return known
+        const read = await readParticipant(shared, c, code)
+        if (read !== undefined) return read
+        throw new RouteNotFound({
+          message: `participant ${code} is not known: zerohash lists no participant with this code (GET /participants?participant_code=${code})`
+        })
+      },
+      answer: (record) => c.json(statusBody(record, false)),
+      reached: (record) => c.json(statusBody(record, false)),
+      timedOut: async (known) => {
         const [now] = await shared.store.participants([code])
         return c.json(statusBody(now ?? known, true))
-      } finally {
-        shared.metrics.longPolls.dec()
-        forget()
       }
-    } finally {
-      waiter?.cancel()
-    }
+    })
   })
 
   /** The membership to decide on: the one held when fresh, else the account read upstream. */
