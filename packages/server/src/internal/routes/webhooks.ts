@@ -27,6 +27,7 @@ import { Either, Schema } from "effect"
 import { Hono } from "hono"
 import { WebhookRejected } from "../../Errors.js"
 import type * as Schemas from "../../Schemas.js"
+import type { IngestOutcome, ParticipantIngestOutcome } from "../../Store.js"
 import type { HonoEnv, Shared } from "../context.js"
 import { named } from "../middleware.js"
 
@@ -93,44 +94,51 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
         undefined
       )
     }
-    if (event.type === Participants.payloadType) {
-      const p = event.payload
-      if (!Participants.PARTICIPANT_CODE.test(p.participant_code)) {
-        return reject(
-          "InvalidPayload",
-          `webhook rejected (InvalidPayload): participant_code must be 6 characters (A-Z, a-z, 0-9, _ or -), got ${JSON.stringify(Limits.truncate(p.participant_code))}`,
-          event.notificationId
-        )
-      }
-      const payload = encodeParticipantPayload(p)
+    const notificationId = event.notificationId
+    /**
+     * The tail both kinds share: the payload must be storable (no U+0000, no lone surrogate: the SQL
+     * stores refuse both; the vendor's strings are not held to the request limits, as an account opened
+     * elsewhere may have any label: the body limit bounds them), else InvalidPayload; then ingested,
+     * counted, logged when not applied, and acknowledged.
+     */
+    const ingest = async (
+      kind: "account" | "participant",
+      /** Who the notification is about, as logged (`zrn` or `participant_code`). */
+      subject: Readonly<Record<string, string>>,
+      payload: object,
+      store: (common: {
+        readonly notificationId: string
+        readonly receivedAt: number
+        readonly payload: object
+        readonly bodySha256: string
+        readonly legacy: boolean
+      }) => Promise<IngestOutcome | ParticipantIngestOutcome>
+    ) => {
       const problem = Limits.checkJson(payload, { stringMaxLength: Limits.defaults.webhookBodyBytes })
       if (problem !== undefined) {
         return reject(
           "InvalidPayload",
           `webhook rejected (InvalidPayload): the payload cannot be stored: ${problem}`,
-          event.notificationId,
+          notificationId,
+          // The problem names a path and the rule, not a value.
           { problem }
         )
       }
-      const outcome = await shared.store.ingestParticipant({
-        notificationId: event.notificationId,
-        participantCode: p.participant_code,
-        status: p.participant_status,
-        reasonCode: p.reason_code ?? null,
-        // The payload's timestamp orders participant events (participants.md), not the header's.
-        occurredAt: p.timestamp,
+      const outcome = await store({
+        notificationId,
         receivedAt: now,
         payload,
+        // The dedupe key of a legacy-signed notification (and kept for every one).
         bodySha256: createHash("sha256").update(rawBody).digest("hex"),
         legacy: event.scheme === "legacy"
       })
-      shared.metrics.webhook(outcome._tag, undefined, "participant")
+      shared.metrics.webhook(outcome._tag, undefined, kind)
       if (outcome._tag !== "applied") {
         shared.logger.info(
           {
             request_id: c.var.requestId,
-            notification_id: event.notificationId,
-            participant_code: p.participant_code,
+            notification_id: notificationId,
+            ...subject,
             outcome: outcome._tag,
             ...(outcome._tag === "duplicate" && outcome.by !== undefined ? { duplicate_of: outcome.by } : {})
           },
@@ -140,48 +148,35 @@ export const routes = (shared: Shared): Hono<HonoEnv> => {
       const ack: Schemas.WebhookAck = { received: true, outcome: outcome._tag }
       return c.json(ack, 200)
     }
+    if (event.type === Participants.payloadType) {
+      const p = event.payload
+      if (!Participants.PARTICIPANT_CODE.test(p.participant_code)) {
+        return reject(
+          "InvalidPayload",
+          `webhook rejected (InvalidPayload): participant_code must be 6 characters (A-Z, a-z, 0-9, _ or -), got ${JSON.stringify(Limits.truncate(p.participant_code))}`,
+          notificationId
+        )
+      }
+      return ingest(
+        "participant",
+        { participant_code: p.participant_code },
+        encodeParticipantPayload(p),
+        (common) =>
+          shared.store.ingestParticipant({
+            ...common,
+            participantCode: p.participant_code,
+            status: p.participant_status,
+            reasonCode: p.reason_code ?? null,
+            // The payload's timestamp orders participant events (participants.md), not the header's.
+            occurredAt: p.timestamp
+          })
+      )
+    }
     const zrn = Zrn.format(event.payload.zrn)
     const { urn: _urn, ...rest } = encodePayload(event.payload) as { urn?: string } & Record<string, unknown>
-    const payload = { zrn, ...rest }
-    // What is stored must be storable: no U+0000, no lone surrogate (the SQL stores refuse both). The
-    // vendor's strings are not held to the request limits (an account opened elsewhere may have any
-    // label); the body limit bounds them.
-    const problem = Limits.checkJson(payload, { stringMaxLength: Limits.defaults.webhookBodyBytes })
-    if (problem !== undefined) {
-      return reject(
-        "InvalidPayload",
-        `webhook rejected (InvalidPayload): the payload cannot be stored: ${problem}`,
-        event.notificationId,
-        // The problem names a path and the rule, not a value.
-        { problem }
-      )
-    }
-    const outcome = await shared.store.ingest({
-      notificationId: event.notificationId,
-      zrn,
-      status: event.payload.status,
-      occurredAt: event.timestamp,
-      receivedAt: now,
-      payload,
-      // The dedupe key of a legacy-signed notification (and kept for every one).
-      bodySha256: createHash("sha256").update(rawBody).digest("hex"),
-      legacy: event.scheme === "legacy"
-    })
-    shared.metrics.webhook(outcome._tag)
-    if (outcome._tag !== "applied") {
-      shared.logger.info(
-        {
-          request_id: c.var.requestId,
-          notification_id: event.notificationId,
-          zrn,
-          outcome: outcome._tag,
-          ...(outcome._tag === "duplicate" && outcome.by !== undefined ? { duplicate_of: outcome.by } : {})
-        },
-        "webhook not applied"
-      )
-    }
-    const ack: Schemas.WebhookAck = { received: true, outcome: outcome._tag }
-    return c.json(ack, 200)
+    return ingest("account", { zrn }, { zrn, ...rest }, (common) =>
+      shared.store.ingest({ ...common, zrn, status: event.payload.status, occurredAt: event.timestamp })
+    )
   })
   return app
 }
