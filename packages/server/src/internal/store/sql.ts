@@ -470,41 +470,20 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
     if (closed) throw new Error("store is closed")
   }
 
-  // Reads to reconcile with, batched like the writes of `group` (one `mta_reconcile_many` call per
-  // batch): a pass of the background reconciliation applies its reads together, one round trip and
-  // one commit instead of one each (a PGlite query costs about a millisecond of CPU whatever it does).
-  const reconcileLane = lane<Record<string, unknown>>(
-    async (items) => {
-      const text = JSON.stringify(items)
-      // Each locks its account's row, then the event counter: a batch of webhooks of several accounts
-      // (another replica's) can hold them the other way round; PostgreSQL then fails one of the two.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await one<ReadonlyArray<ReconcileRow>>("SELECT mta_reconcile_many($1::jsonb, $2) AS r", [
-            text,
-            origin
-          ])
-        } catch (error) {
-          if (!isDeadlock(error) || attempt >= 3) throw error
-        }
-      }
-    },
-    driver.concurrency,
-    driver.deferred === true,
-    256
-  )
-
-  /** Runs `fn(items)` through a lane: one call per batch, retried on a deadlock (as `reconcileLane`). */
-  const participantLane = (fn: string) =>
+  /**
+   * Calls the SQL function `fn` once per batch of items (`fn($1::jsonb, origin)`, one round trip and
+   * one commit instead of one each: a PGlite query costs about a millisecond of CPU whatever it does),
+   * retried on a deadlock: each call locks its rows, then the event counter, and a batch of webhooks
+   * of several accounts (another replica's) can hold them the other way round; PostgreSQL then fails
+   * one of the two.
+   */
+  const batchLane = (fn: string) =>
     lane<Record<string, unknown>>(
       async (items) => {
         const text = JSON.stringify(items)
         for (let attempt = 1; ; attempt++) {
           try {
-            return await one<ReadonlyArray<ParticipantStepRow>>(`SELECT ${fn}($1::jsonb, $2) AS r`, [
-              text,
-              origin
-            ])
+            return await one<ReadonlyArray<unknown>>(`SELECT ${fn}($1::jsonb, $2) AS r`, [text, origin])
           } catch (error) {
             if (!isDeadlock(error) || attempt >= 3) throw error
           }
@@ -514,8 +493,11 @@ export const open = async (driver: Driver, options: SqlStoreOptions = {}): Promi
       driver.deferred === true,
       256
     )
-  const ingestParticipantLane = participantLane("mta_ingest_participants")
-  const reconcileParticipantLane = participantLane("mta_reconcile_participants")
+  // Reads to reconcile with, batched like the writes of `group`: a pass of the background
+  // reconciliation applies its reads together.
+  const reconcileLane = batchLane("mta_reconcile_many")
+  const ingestParticipantLane = batchLane("mta_ingest_participants")
+  const reconcileParticipantLane = batchLane("mta_reconcile_participants")
   const readParticipants = lane<string>(
     async (codes) => {
       const rows = await query<{ row: ParticipantRow }>(
