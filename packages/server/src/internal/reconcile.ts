@@ -307,15 +307,31 @@ export const make = (shared: Shared, settings: Settings): Reconciler => {
         }
       })
     )
-    const zrnsOf = (outcome: string) => due.filter((_, i) => applied[i] === outcome).map((r) => r.zrn)
-    const [deferred, failed, unknown] = [zrnsOf("deferred"), zrnsOf("failed"), zrnsOf("unknown")]
-    credit -= due.length - deferred.length
-    // Unread for want of budget: due again now; failed: again after a while; unknown upstream: again
-    // after the maximum age. A record that was read has had its lease ended by `Store.reconcile`.
-    if (deferred.length > 0) await shared.store.deferDue(deferred, 0)
-    if (failed.length > 0) await shared.store.deferDue(failed, shared.now() + RETRY_MS)
-    if (unknown.length > 0) await shared.store.deferDue(unknown, shared.now() + settings.maxAgeMs)
+    const spent = await settle(
+      due.map((r) => r.zrn),
+      applied,
+      (zrns, until) => shared.store.deferDue(zrns, until)
+    )
+    credit -= spent
     return due.length
+  }
+
+  /**
+   * Puts back what a pass claimed but did not read, and says how many reads it spent: unread for
+   * want of budget, due again now; failed, again after a while; unknown upstream, again after the
+   * maximum age. A record that was read has had its lease ended by the store's reconcile step.
+   */
+  const settle = async (
+    keys: ReadonlyArray<string>,
+    outcomes: ReadonlyArray<string>,
+    defer: (keys: ReadonlyArray<string>, until: number) => Promise<void>
+  ): Promise<number> => {
+    const of = (outcome: string) => keys.filter((_, i) => outcomes[i] === outcome)
+    const [deferred, failed, unknown] = [of("deferred"), of("failed"), of("unknown")]
+    if (deferred.length > 0) await defer(deferred, 0)
+    if (failed.length > 0) await defer(failed, shared.now() + RETRY_MS)
+    if (unknown.length > 0) await defer(unknown, shared.now() + settings.maxAgeMs)
+    return keys.length - deferred.length
   }
 
   /** Re-reads one claimed participant under the participant sweep's share. */
@@ -391,13 +407,12 @@ export const make = (shared: Shared, settings: Settings): Reconciler => {
           )
         )
     )
-    const codesOf = (outcome: string) =>
-      due.filter((_, i) => outcomes[i] === outcome).map((r) => r.participantCode)
-    const [deferred, failed, unknown] = [codesOf("deferred"), codesOf("failed"), codesOf("unknown")]
-    participantCredit -= due.length - deferred.length
-    if (deferred.length > 0) await shared.store.deferDueParticipants(deferred, 0)
-    if (failed.length > 0) await shared.store.deferDueParticipants(failed, shared.now() + RETRY_MS)
-    if (unknown.length > 0) await shared.store.deferDueParticipants(unknown, shared.now() + settings.maxAgeMs)
+    const spent = await settle(
+      due.map((r) => r.participantCode),
+      outcomes,
+      (codes, until) => shared.store.deferDueParticipants(codes, until)
+    )
+    participantCredit -= spent
     return due.length
   }
 
