@@ -152,8 +152,9 @@ export interface Service extends EndpointMethods {
     options?: CallOptions
   ) => Effect.Effect<ParticipantEntry, ClientError>
   /**
-   * Waits until the participant has `status` (read through `GET /participants`, backing off between
-   * reads); a `Timeout` when `options.timeoutMs` passes first.
+   * Waits until the participant has `status`; a `Timeout` when `options.timeoutMs` passes first. With
+   * bearer credentials (the proxy) it long-polls `GET /participants/{code}/status`, falling back to
+   * reading the list on a 404; signed, it reads `GET /participants`, backing off between reads.
    */
   readonly waitForParticipantStatus: (
     code: string,
