@@ -9,11 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { PGlite } from "@electric-sql/pglite"
-import { Callers } from "@mta/server"
 import pg from "pg"
 import { afterAll, describe, expect, it } from "vitest"
 import { commands, run } from "../src/internal/cli.js"
 import { migrations } from "../src/internal/store/migrations.js"
+import { remote } from "./support/config.js"
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "./support/postgres.js"
 import { packageDir } from "./support.js"
 
@@ -34,17 +34,6 @@ const cli = async (argv: ReadonlyArray<string>, env: Record<string, string> = {}
 
 const work = mkdtempSync(join(tmpdir(), "mta-cli-test-"))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
-
-const remote = {
-  ZH_BASE_URL: "http://127.0.0.1:4010",
-  ZH_API_KEY: "key",
-  ZH_API_SECRET: "c2VjcmV0LXNlY3JldA==",
-  ZH_API_PASSPHRASE: "pass",
-  ZH_WEBHOOK_SECRET: "whsec",
-  MTA_CALLERS: JSON.stringify([
-    { name: "ops", token_sha256: Callers.hashToken("t"), scopes: ["accounts:read"] }
-  ])
-}
 
 const latest = Math.max(...migrations.map((m) => m.version))
 

@@ -5,18 +5,7 @@ import { join } from "node:path"
 import { Callers, Config } from "@mta/server"
 import { Redacted } from "effect"
 import { describe, expect, it } from "vitest"
-import { ok, problems } from "./support/config.js"
-
-const remote = {
-  ZH_BASE_URL: "http://127.0.0.1:4010",
-  ZH_API_KEY: "key",
-  ZH_API_SECRET: "c2VjcmV0LXNlY3JldA==",
-  ZH_API_PASSPHRASE: "pass",
-  ZH_WEBHOOK_SECRET: "whsec",
-  MTA_CALLERS: JSON.stringify([
-    { name: "ops", token_sha256: Callers.hashToken("t"), scopes: ["accounts:read"] }
-  ])
-}
+import { ok, problems, remote } from "./support/config.js"
 
 describe("Config.load", () => {
   it("defaults to the embedded simulator on port 8080 with the dev caller holding every scope", () => {

@@ -3,21 +3,9 @@
  * list (rotation), `ZH_WEBHOOK_ACCEPT_LEGACY` (off by default), `MTA_RETENTION_DAYS` (30 by default),
  * each validated at startup with the others' problems, never echoing a secret.
  */
-import { Callers } from "@mta/server"
 import { Redacted } from "effect"
 import { describe, expect, it } from "vitest"
-import { ok, problems } from "./support/config.js"
-
-const remote = {
-  ZH_BASE_URL: "http://127.0.0.1:4010",
-  ZH_API_KEY: "key",
-  ZH_API_SECRET: "c2VjcmV0LXNlY3JldA==",
-  ZH_API_PASSPHRASE: "pass",
-  ZH_WEBHOOK_SECRET: "whsec",
-  MTA_CALLERS: JSON.stringify([
-    { name: "ops", token_sha256: Callers.hashToken("t"), scopes: ["accounts:read"] }
-  ])
-}
+import { ok, problems, remote } from "./support/config.js"
 
 describe("webhook and retention settings", () => {
   it("defaults: legacy signatures refused, 30 days of retention", () => {

@@ -10,19 +10,9 @@ import type { AddressInfo } from "node:net"
 import { Callers } from "@mta/server"
 import { afterAll, describe, expect, it } from "vitest"
 import { startFailure } from "../src/internal/serve.js"
-import { problems } from "./support/config.js"
+import { problems, remote } from "./support/config.js"
 import { harness } from "./support.js"
 
-const remote = {
-  ZH_BASE_URL: "http://127.0.0.1:4010",
-  ZH_API_KEY: "key",
-  ZH_API_SECRET: "c2VjcmV0LXNlY3JldA==",
-  ZH_API_PASSPHRASE: "pass",
-  ZH_WEBHOOK_SECRET: "whsec",
-  MTA_CALLERS: JSON.stringify([
-    { name: "ops", token_sha256: Callers.hashToken("t"), scopes: ["accounts:read"] }
-  ])
-}
 const { ZH_BASE_URL: _, ...credentials } = remote
 
 /** The one problem of `setting` in the configuration `env` loads to. */
